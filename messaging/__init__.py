@@ -1,0 +1,1 @@
+"""messaging: RPC and notifications over RabbitMQ, a drop-in for oslo.messaging."""

@@ -1,0 +1,1 @@
+"""Transport drivers, found through the ``messaging.drivers`` entry points."""

@@ -1,0 +1,239 @@
+"""Wire-format helpers shared by the drivers: envelope, context, failures.
+
+Everything here follows ../shared/WIRE.md so that oslo.messaging peers read
+what we write and we read what they write.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import traceback
+import uuid
+from typing import Any, Iterable, Optional
+
+from messaging import _jsonutils
+from messaging.drivers.base import TransportDriverError
+
+LOG = logging.getLogger(__name__)
+
+VERSION_KEY = 'oslo.version'
+MESSAGE_KEY = 'oslo.message'
+ENVELOPE_VERSION = '2.0'
+CONTEXT_PREFIX = '_context_'
+REMOTE_SUFFIX = '_Remote'
+BUILTINS = 'builtins'
+_OUR_PACKAGE = 'messaging'
+_OSLO_PACKAGE = 'oslo_messaging'
+_DOTTED_NAME = re.compile(r'^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$')
+_IDENTIFIER = re.compile(r'^[A-Za-z_]\w*$')
+
+
+class MalformedMessage(TransportDriverError):
+    """A received body is not a message this library (or oslo) would send."""
+
+
+class UnsupportedEnvelope(MalformedMessage):
+    """A 2.0-style envelope with a version we cannot read."""
+
+
+def unique_id() -> str:
+    """A new 32-hex-digit id, the form oslo uses for msg and unique ids."""
+    return uuid.uuid4().hex
+
+
+def serialize_msg(raw_msg: dict) -> dict:
+    """Wrap a message dict in the 2.0 envelope."""
+    return {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: _jsonutils.dumps(raw_msg)}
+
+
+def deserialize_msg(body: Any) -> dict:
+    """Unwrap an envelope; a dict without one is returned as it is.
+
+    :raises MalformedMessage: when the body is not a dict, or the inner
+        message is not a JSON object.
+    :raises UnsupportedEnvelope: for an envelope version other than 2.x.
+    """
+    if not isinstance(body, dict):
+        raise MalformedMessage('message body is a %s, not a JSON object'
+                               % type(body).__name__)
+    if VERSION_KEY not in body or MESSAGE_KEY not in body:
+        return body
+    if not _envelope_version_supported(body[VERSION_KEY]):
+        raise UnsupportedEnvelope('envelope version %r is not supported (want %s)'
+                                  % (body[VERSION_KEY], ENVELOPE_VERSION))
+    inner = body[MESSAGE_KEY]
+    if not isinstance(inner, str):
+        raise MalformedMessage('envelope field %s is a %s, not a JSON string'
+                               % (MESSAGE_KEY, type(inner).__name__))
+    try:
+        message = _jsonutils.loads(inner)
+    except (ValueError, RecursionError) as ex:
+        raise MalformedMessage('envelope field %s is not valid JSON: %s'
+                               % (MESSAGE_KEY, ex)) from None
+    if not isinstance(message, dict):
+        raise MalformedMessage('enveloped message is a %s, not a JSON object'
+                               % type(message).__name__)
+    return message
+
+
+def _envelope_version_supported(version: Any) -> bool:
+    if not isinstance(version, str):
+        return False
+    major, _, minor = version.partition('.')
+    return major == '2' and minor in ('', '0')
+
+
+def pack_context(msg: dict, ctxt: Optional[dict]) -> None:
+    """Flatten a context dict into ``_context_<key>`` entries of ``msg``."""
+    for key, value in (ctxt or {}).items():
+        msg[CONTEXT_PREFIX + key] = value
+
+
+def unpack_context(msg: dict) -> tuple[dict, Optional[str], Optional[str]]:
+    """Take the context and call fields out of a received message.
+
+    Returns ``(ctxt, msg_id, reply_q)``; ``ctxt`` carries ``client_timeout``
+    (the caller's call-monitor timeout, or None), as oslo servers provide.
+    """
+    ctxt = {}
+    for key in [k for k in msg if k.startswith(CONTEXT_PREFIX)]:
+        ctxt[key[len(CONTEXT_PREFIX):]] = msg.pop(key)
+    ctxt['client_timeout'] = msg.pop('_timeout', None)
+    msg_id = msg.pop('_msg_id', None)
+    reply_q = msg.pop('_reply_q', None)
+    msg.pop('_unique_id', None)
+    return ctxt, msg_id, reply_q
+
+
+def wire_module(module: str) -> str:
+    """The module name a peer knows our exception module by."""
+    if module == _OUR_PACKAGE or module.startswith(_OUR_PACKAGE + '.'):
+        return _OSLO_PACKAGE + module[len(_OUR_PACKAGE):]
+    return module
+
+
+def local_module(module: str) -> str:
+    """The module of ours that stands for an oslo.messaging module name."""
+    if module == _OSLO_PACKAGE or module.startswith(_OSLO_PACKAGE + '.'):
+        return _OUR_PACKAGE + module[len(_OSLO_PACKAGE):]
+    return module
+
+
+def serialize_remote_exception(failure: BaseException) -> str:
+    """The JSON string a reply's ``failure`` field carries for ``failure``."""
+    cls_name = type(failure).__name__
+    module = type(failure).__module__
+    if cls_name.endswith(REMOTE_SUFFIX) and module.endswith(REMOTE_SUFFIX):
+        cls_name = cls_name[:-len(REMOTE_SUFFIX)]
+        module = module[:-len(REMOTE_SUFFIX)]
+    kwargs = getattr(failure, 'kwargs', None)
+    data = {
+        'class': cls_name,
+        'module': wire_module(module),
+        'message': str(failure),
+        'tb': traceback.format_exception(type(failure), failure, failure.__traceback__),
+        'args': failure.args,
+        'kwargs': kwargs if isinstance(kwargs, dict) else {},
+    }
+    try:
+        return _jsonutils.dumps(data)
+    except (TypeError, ValueError):
+        data['args'] = [_safe_text(arg) for arg in failure.args]
+        data['kwargs'] = {str(k): _safe_text(v) for k, v in data['kwargs'].items()}
+        return _jsonutils.dumps(data)
+
+
+def _safe_text(value: Any) -> Any:
+    try:
+        _jsonutils.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def deserialize_remote_exception(data: Any, allowed_remote_exmods: Iterable[str]
+                                 ) -> Exception:
+    """Rebuild the exception a peer serialized.
+
+    Only classes from ``builtins`` or a module listed in
+    ``allowed_remote_exmods`` (an oslo_messaging module counts as ours) are
+    rebuilt; nothing else is ever imported. Anything else, and anything that
+    fails to rebuild, becomes ``RemoteError``.
+    """
+    from messaging.rpc.client import RemoteError
+
+    failure = _parse_failure(data)
+    trace = failure['tb']
+    name, module = failure['class'], failure['module']
+    message = failure['message'] + '\n' + '\n'.join(trace)
+    if module in ('exceptions', BUILTINS):
+        module = BUILTINS
+    allowed = set(allowed_remote_exmods or ())
+    if module != BUILTINS and module not in allowed and local_module(module) not in allowed:
+        return RemoteError(name, failure['message'], trace)
+    try:
+        exc = _construct(local_module(module), name, failure['args'], failure['kwargs'])
+    except Exception as ex:
+        LOG.warning('Could not rebuild remote exception %s.%s (%s); raising '
+                    'RemoteError instead', module, name, ex)
+        return RemoteError(name, failure['message'], trace)
+    return _mark_remote(exc, module, message)
+
+
+def _parse_failure(data: Any) -> dict:
+    """The failure dict with every field present and of the right type."""
+    try:
+        failure = _jsonutils.loads(data) if isinstance(data, (str, bytes)) else data
+    except (ValueError, RecursionError):
+        failure = None
+    if not isinstance(failure, dict):
+        failure = {'class': 'MalformedFailure', 'message': str(data)[:1000]}
+    trace = failure.get('tb')
+    args = failure.get('args')
+    kwargs = failure.get('kwargs')
+    return {
+        'class': str(failure.get('class') or 'UnknownError'),
+        'module': str(failure.get('module') or ''),
+        'message': str(failure.get('message', '')),
+        'tb': [str(line) for line in trace] if isinstance(trace, list) else [],
+        'args': args if isinstance(args, list) else [],
+        'kwargs': {str(k): v for k, v in kwargs.items()} if isinstance(kwargs, dict) else {},
+    }
+
+
+def _construct(module: str, name: str, args: list, kwargs: dict) -> Exception:
+    if not _DOTTED_NAME.match(module) or not _IDENTIFIER.match(name):
+        raise ValueError('invalid module or class name')
+    klass = getattr(importlib.import_module(module), name)
+    if not (isinstance(klass, type) and issubclass(klass, Exception)):
+        raise TypeError('%s is not an Exception class' % name)
+    return klass(*args, **kwargs)
+
+
+_remote_classes: dict[type, type] = {}
+
+
+def _remote_class(klass: type, module: str) -> type:
+    """A subclass of ``klass`` named ``<Class>_Remote``, cached per class."""
+    remote = _remote_classes.get(klass)
+    if remote is None:
+        remote = type(klass.__name__ + REMOTE_SUFFIX, (klass,),
+                      {'__str__': _remote_str, '__module__': module + REMOTE_SUFFIX})
+        _remote_classes[klass] = remote
+    return remote
+
+
+def _remote_str(self: BaseException) -> str:
+    return self._remote_message
+
+
+def _mark_remote(exc: Exception, module: str, message: str) -> Exception:
+    try:
+        exc.__class__ = _remote_class(type(exc), module)
+        exc._remote_message = message
+    except TypeError:
+        # Built-in exception types refuse a new __class__: keep the type and
+        # carry the remote message and traceback in the first argument.
+        exc.args = (message,) + tuple(exc.args[1:])
+    return exc
