@@ -41,6 +41,11 @@ class IncomingMessage(abc.ABC):
 class RpcIncomingMessage(IncomingMessage):
     """An RPC request; a call (``msg_id`` set) expects a reply."""
 
+    @property
+    def client_timeout(self) -> Optional[float]:
+        """The caller's call-monitor timeout: heartbeat every half of it."""
+        return self.ctxt.get('client_timeout')
+
     @abc.abstractmethod
     def reply(self, reply: Any = None, failure: Optional[BaseException] = None) -> None:
         """Send the final reply: a result, or the exception the method raised."""
