@@ -129,7 +129,14 @@ class BaseDriver(abc.ABC):
     @abc.abstractmethod
     def send_notification(self, target, ctxt: dict, message: dict, version: float,
                           retry: Optional[int] = None) -> None:
-        """Publish a notification in format ``version`` (1.0 or 2.0)."""
+        """Publish a notification in format ``version`` (1.0 or 2.0).
+
+        ``target.topic`` is already the routing key ``<topic>.<priority>``
+        (the notifier builds it, as oslo's does); the exchange is
+        ``target.exchange`` or the driver's default exchange. ``message``
+        holds message_id, publisher_id, event_type, priority, payload and
+        timestamp; the driver adds ``_unique_id`` and the packed context.
+        """
 
     @abc.abstractmethod
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]) -> Listener:
@@ -139,7 +146,14 @@ class BaseDriver(abc.ABC):
     def listen_for_notification(self, targets_and_priorities, pool: Optional[str],
                                 batch_size: int, batch_timeout: Optional[float]
                                 ) -> Listener:
-        """A listener for notifications of the given (target, priority) pairs."""
+        """A listener for notifications of the given (target, priority) pairs.
+
+        Each pair subscribes to routing key ``<target.topic>.<priority>`` on
+        ``target.exchange`` (or the default exchange): through the shared
+        queue of that name, or, with ``pool``, through one queue named
+        exactly ``pool``. Incoming ``message`` dicts hold the notification
+        keys (context keys stripped into ``ctxt``).
+        """
 
     @abc.abstractmethod
     def cleanup(self) -> None:
