@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
+__all__ = ['Target']
+
 
 class Target:
     """Identifies a destination or a subscription.

@@ -1,0 +1,117 @@
+"""Exchange and queue declarations, with the exact flags and arguments of
+oslo.messaging (WIRE.md §4), and the check that refuses inconsistent options.
+
+RabbitMQ answers 406 PRECONDITION_FAILED when a shared entity is declared
+again with different flags, so every peer on a vhost must compute exactly
+the same values from the same options.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from messaging.drivers.base import TransportDriverError
+
+DEFAULT_EXCHANGE = ''
+
+
+class InvalidRabbitConfig(TransportDriverError):
+    """The [oslo_messaging_rabbit] options contradict each other."""
+
+
+@dataclass(frozen=True)
+class ExchangeSpec:
+    """An exchange to declare: name, type and flags."""
+
+    name: str
+    type: str
+    durable: bool
+    auto_delete: bool
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """A queue to declare and its ``(exchange, binding key)`` pairs.
+
+    No bindings means the queue is reached through the default exchange.
+    """
+
+    name: str
+    durable: bool
+    auto_delete: bool
+    arguments: dict = field(default_factory=dict, hash=False)
+    bindings: tuple = ()
+
+
+def validate(conf: Any) -> None:
+    """Refuse option combinations oslo.messaging refuses or cannot honour.
+
+    :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
+    :raises InvalidRabbitConfig: naming the options in conflict.
+    """
+    problems = []
+    if conf.rabbit_ha_queues and conf.rabbit_quorum_queue:
+        problems.append('rabbit_ha_queues and rabbit_quorum_queue cannot both be '
+                        'true: quorum queues are replicated already, drop '
+                        'rabbit_ha_queues')
+    if conf.rabbit_quorum_queue and conf.amqp_auto_delete:
+        problems.append('rabbit_quorum_queue cannot be combined with '
+                        'amqp_auto_delete: quorum queues are durable and cannot '
+                        'be auto-delete')
+    if conf.rabbit_stream_fanout and not (conf.rabbit_transient_quorum_queue
+                                          and conf.rabbit_qos_prefetch_count > 0):
+        problems.append('rabbit_stream_fanout needs rabbit_transient_quorum_queue=true '
+                        'and rabbit_qos_prefetch_count > 0')
+    if conf.rabbit_stream_fanout:
+        problems.append('rabbit_stream_fanout is not supported by this driver')
+    if conf.use_queue_manager:
+        problems.append('use_queue_manager is not supported by this driver')
+    if problems:
+        raise InvalidRabbitConfig('Invalid [oslo_messaging_rabbit] configuration: '
+                                  + '; '.join(problems))
+
+
+class Declarations:
+    """Computes every entity the driver declares from the option values."""
+
+    def __init__(self, conf: Any) -> None:
+        self._durable = bool(conf.amqp_durable_queues or conf.rabbit_quorum_queue)
+        self._auto_delete = bool(conf.amqp_auto_delete)
+        self._transient_durable = bool(conf.rabbit_transient_quorum_queue)
+        quorum_limits = {}
+        for key, value in (('x-delivery-limit', conf.rabbit_quorum_delivery_limit),
+                           ('x-max-in-memory-length', conf.rabbit_quorum_max_memory_length),
+                           ('x-max-in-memory-bytes', conf.rabbit_quorum_max_memory_bytes)):
+            if value > 0:
+                quorum_limits[key] = value
+        ha = {'x-ha-policy': 'all'} if conf.rabbit_ha_queues else {}
+        quorum = {'x-queue-type': 'quorum', **quorum_limits}
+        self._qargs = {**ha, **(quorum if conf.rabbit_quorum_queue else {})}
+        self._targs = {**ha, **(quorum if conf.rabbit_transient_quorum_queue else {})}
+        if conf.rabbit_transient_queues_ttl > 0:
+            self._targs['x-expires'] = conf.rabbit_transient_queues_ttl * 1000
+
+    def topic_exchange(self, name: str) -> ExchangeSpec:
+        """The topic exchange ``E`` of RPC and notifications."""
+        return ExchangeSpec(name, 'topic', self._durable, self._auto_delete)
+
+    def fanout_exchange(self, topic: str) -> ExchangeSpec:
+        """The ``<topic>_fanout`` exchange; the broker drops it when unbound."""
+        return ExchangeSpec(topic + '_fanout', 'fanout', self._transient_durable, True)
+
+    def topic_queue(self, name: str, bindings: list[tuple[str, str]]) -> QueueSpec:
+        """A topic-side queue (topic, topic.server, notification, pool).
+
+        :param bindings: ``(topic exchange name, binding key)`` pairs.
+        """
+        return QueueSpec(name, self._durable, self._auto_delete, dict(self._qargs),
+                         tuple((self.topic_exchange(ex), key) for ex, key in bindings))
+
+    def fanout_queue(self, topic: str, suffix: str) -> QueueSpec:
+        """A server's own ``<topic>_fanout_<suffix>`` queue."""
+        return QueueSpec('%s_fanout_%s' % (topic, suffix), self._transient_durable,
+                         False, dict(self._targs), ((self.fanout_exchange(topic), topic),))
+
+    def reply_queue(self, name: str) -> QueueSpec:
+        """The caller's reply queue, reached through the default exchange."""
+        return QueueSpec(name, self._transient_durable, False, dict(self._targs))
