@@ -6,7 +6,7 @@ Grammar (see the wire sheet):
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Optional
 from urllib import parse
 
 from messaging import exceptions
