@@ -37,6 +37,12 @@ class Target:
 
     _FIELDS = ('exchange', 'topic', 'namespace', 'version', 'server', 'fanout')
 
+    @property
+    def accepted_namespaces(self) -> list[Optional[str]]:
+        """The request namespaces an endpoint with this target serves: its
+        own and its legacy ones (as oslo.messaging's attribute of that name)."""
+        return [self.namespace] + self.legacy_namespaces[1:]
+
     def __call__(self, **kwargs: Any) -> 'Target':
         """Return a copy with the given fields replaced."""
         for name in self._FIELDS + ('accessible',):
