@@ -155,6 +155,12 @@ class BaseDriver(abc.ABC):
         keys (context keys stripped into ``ctxt``).
         """
 
+    def delete_queue(self, queue: str) -> None:
+        """Remove a queue this process made for itself (a private listener pool).
+
+        Drivers without such queues have nothing to remove.
+        """
+
     @abc.abstractmethod
     def cleanup(self) -> None:
         """Close every connection and thread the driver owns."""

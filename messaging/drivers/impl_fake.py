@@ -263,5 +263,8 @@ class FakeDriver(base.BaseDriver):
                 queues.append(queue)
         return FakeListener(self, queues, batch_size, batch_timeout)
 
+    def delete_queue(self, queue: str) -> None:
+        self._broker.delete(queue)
+
     def cleanup(self) -> None:
         """Nothing to release: the broker lives and dies with the driver."""

@@ -1,0 +1,140 @@
+"""Argument parsing, configuration and error reporting for the ``messaging`` command.
+
+Each subcommand lives in its own module; this one builds the parser, loads
+the configuration, runs the subcommand and turns any failure into one clear
+line on stderr (with ``--debug`` for the traceback) and a non-zero exit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any, Optional
+
+from oslo_config import cfg
+
+from messaging import options
+
+LOG = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure to report as one line, without a traceback."""
+
+
+def json_object(text: str) -> dict:
+    """Parse a JSON object given on the command line."""
+    try:
+        value = json.loads(text)
+    except ValueError as ex:
+        raise argparse.ArgumentTypeError('not valid JSON (%s): %s' % (ex, text))
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('expected a JSON object, got: %s' % text)
+    return value
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``k=v``; ``v`` is read as JSON when it parses, else kept as a string."""
+    key, sep, raw = text.partition('=')
+    if not sep or not key:
+        raise argparse.ArgumentTypeError('expected key=value, got: %s' % text)
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def print_json(value: Any) -> None:
+    """One JSON document per line on stdout, flushed for pipes."""
+    sys.stdout.write(json.dumps(value, default=str, sort_keys=True) + '\n')
+    sys.stdout.flush()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from messaging.cli import notify_commands, rpc_commands
+
+    parser = argparse.ArgumentParser(
+        prog='messaging',
+        description='Call, cast, ping, notify, listen and serve over a messaging '
+                    'transport (RabbitMQ or in-memory).')
+    parser.add_argument('--transport-url', metavar='URL',
+                        help='transport URL, e.g. rabbit://user:pass@host:5672/ '
+                             '(default: transport_url from --config-file, else '
+                             'rabbit://, the local broker)')
+    parser.add_argument('--config-file', metavar='PATH', action='append', default=[],
+                        help='oslo.config file(s) to read options from')
+    parser.add_argument('--debug', action='store_true',
+                        help='log at DEBUG and show tracebacks on failure')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub.required = True
+    rpc_commands.add_parsers(sub)
+    notify_commands.add_parsers(sub)
+    bench = sub.add_parser('bench', help='run the benchmark (python -m messaging.bench)')
+    bench.add_argument('bench_args', nargs=argparse.REMAINDER)
+    bench.set_defaults(run=_run_bench)
+    return parser
+
+
+def _run_bench(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    try:
+        from messaging import bench
+    except ImportError:
+        raise CommandError('the benchmark is not part of this version yet')
+    return bench.main(args.bench_args)
+
+
+def load_config(args: argparse.Namespace) -> cfg.ConfigOpts:
+    """A private ConfigOpts with the files given and the URL override applied."""
+    conf = cfg.ConfigOpts()
+    try:
+        conf(args=[], project='messaging', default_config_files=args.config_file)
+    except cfg.Error as ex:
+        raise CommandError('cannot read the configuration: %s' % ex)
+    options.register_default_opts(conf)
+    options.register_notifier_opts(conf)
+    if args.transport_url:
+        conf.set_override('transport_url', args.transport_url)
+    return conf
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run the ``messaging`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format='%(levelname)s %(name)s: %(message)s', stream=sys.stderr)
+    try:
+        conf = load_config(args)
+        return args.run(conf, args)
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except Exception as ex:
+        if args.debug:
+            LOG.exception('messaging %s failed', args.command)
+        sys.stderr.write('messaging %s: %s\n' % (args.command, describe_error(ex)))
+        return EXIT_FAILURE
+
+
+def describe_error(ex: BaseException) -> str:
+    """One line that names the failure and, where known, what to do."""
+    from messaging import exceptions
+    from messaging.transport import DriverLoadFailure, InvalidTransportURL
+
+    text = str(ex).splitlines()[0] if str(ex) else type(ex).__name__
+    if isinstance(ex, exceptions.MessagingTimeout):
+        return ('timed out: %s (is a server listening on that topic? raise '
+                '--timeout for slow methods)' % text)
+    if isinstance(ex, (InvalidTransportURL, DriverLoadFailure, CommandError)):
+        return text
+    if isinstance(ex, exceptions.MessageDeliveryFailure):
+        return 'cannot reach the broker: %s' % text
+    return '%s: %s' % (type(ex).__name__, text)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

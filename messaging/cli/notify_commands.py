@@ -1,0 +1,129 @@
+"""The notification subcommands: ``notify`` and ``listen`` (a ``tail -f`` for a bus)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import uuid
+
+from oslo_config import cfg
+
+import messaging
+from messaging.cli.main import EXIT_OK, json_object, print_json
+
+LOG = logging.getLogger(__name__)
+
+PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the notification subcommands on the top-level parser."""
+    notify = sub.add_parser('notify', help='send one notification')
+    notify.add_argument('event_type')
+    notify.add_argument('--priority', default='info', choices=PRIORITIES + ('warning',))
+    notify.add_argument('--payload', type=json_object, default={},
+                        help='the payload as a JSON object')
+    notify.add_argument('--context', type=json_object, default={},
+                        help='the context as a JSON object')
+    notify.add_argument('--publisher-id', default='messaging-cli')
+    notify.add_argument('--topic', action='append', dest='topics',
+                        help='notification topic (repeatable; default: the '
+                             'configured topics, normally "notifications")')
+    notify.add_argument('--driver', default='messagingv2',
+                        choices=('messaging', 'messagingv2', 'log'),
+                        help='format to send in (default messagingv2)')
+    notify.set_defaults(run=_run_notify)
+
+    listen = sub.add_parser(
+        'listen', help='print notifications as JSON lines until interrupted; uses '
+                       'a private pool queue, so it takes nothing from other consumers')
+    listen.add_argument('--topic', action='append', dest='topics',
+                        help='topic to listen on (repeatable; default notifications)')
+    listen.add_argument('--exchange', help='the exchange (default: control_exchange)')
+    listen.add_argument('--priority', action='append', dest='priorities',
+                        choices=PRIORITIES, help='priorities to show (default: all)')
+    listen.add_argument('--event-type', metavar='REGEX',
+                        help='only events whose type matches (re.match)')
+    listen.add_argument('--publisher', metavar='REGEX',
+                        help='only events whose publisher_id matches (re.match)')
+    listen.add_argument('--pool', help='join this listener pool instead of a private '
+                                       'one (shares, and so takes, its messages)')
+    listen.add_argument('--count', type=int, default=0,
+                        help='exit after this many notifications (default: never)')
+    listen.set_defaults(run=_run_listen)
+
+
+def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    transport = messaging.get_notification_transport(conf)
+    try:
+        notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
+                                      driver=args.driver,
+                                      topics=args.topics or None, retry=0)
+        getattr(notifier, args.priority)(args.context, args.event_type, args.payload)
+    finally:
+        transport.cleanup()
+    print_json({'sent': args.event_type, 'priority': args.priority})
+    return EXIT_OK
+
+
+class _PrintingEndpoint:
+    """Prints every notification it gets as one JSON line."""
+
+    def __init__(self, priorities: tuple, done: threading.Event, count: int,
+                 filter_rule) -> None:
+        self.filter_rule = filter_rule
+        self._done = done
+        self._left = count
+        self._lock = threading.Lock()
+        for priority in priorities:
+            setattr(self, priority, self._printer(priority))
+
+    def _printer(self, priority: str):
+        def show(ctxt, publisher_id, event_type, payload, metadata):
+            with self._lock:
+                print_json({'priority': priority, 'event_type': event_type,
+                            'publisher_id': publisher_id, 'payload': payload,
+                            'metadata': metadata, 'context': ctxt})
+                if self._left:
+                    self._left -= 1
+                    if not self._left:
+                        self._done.set()
+        return show
+
+
+def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    transport = messaging.get_notification_transport(conf)
+    pool = args.pool or 'messaging-listen-%s' % uuid.uuid4().hex[:12]
+    topics = args.topics or ['notifications']
+    targets = [messaging.Target(topic=topic, exchange=args.exchange) for topic in topics]
+    done = threading.Event()
+    rule = None
+    if args.event_type or args.publisher:
+        rule = messaging.NotificationFilter(event_type=args.event_type,
+                                            publisher_id=args.publisher)
+    endpoint = _PrintingEndpoint(tuple(args.priorities or PRIORITIES), done,
+                                 args.count, rule)
+    listener = messaging.get_notification_listener(transport, targets, [endpoint],
+                                                   pool=pool)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    listener.start()
+    try:
+        done.wait()
+    finally:
+        listener.stop()
+        listener.wait()
+        if not args.pool:
+            _delete_private_pool(transport, pool)
+        transport.cleanup()
+    return EXIT_OK
+
+
+def _delete_private_pool(transport, pool: str) -> None:
+    """Remove the private pool queue so it does not fill up after we exit."""
+    try:
+        transport._driver.delete_queue(pool)
+    except Exception as ex:
+        LOG.warning('Could not delete the private listener queue %s (%s); delete it '
+                    'by hand: rabbitmqctl delete_queue %s', pool, ex, pool)

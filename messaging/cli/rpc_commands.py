@@ -1,0 +1,162 @@
+"""The RPC subcommands: ``call``, ``cast``, ``fanout``, ``ping`` and ``serve``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from oslo_config import cfg
+
+import messaging
+from messaging.cli.main import EXIT_OK, CommandError, json_object, key_value, print_json
+
+LOG = logging.getLogger(__name__)
+
+PING_METHOD = 'oslo_rpc_server_ping'
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the RPC subcommands on the top-level parser."""
+    for name, run, help_text in (
+            ('call', _run_call, 'call a method and print its result as JSON'),
+            ('cast', _run_cast, 'cast a method (no result)'),
+            ('fanout', _run_fanout, 'cast a method to every server of the topic')):
+        cmd = sub.add_parser(name, help=help_text)
+        _add_target_args(cmd)
+        cmd.add_argument('method', help='endpoint method name')
+        cmd.add_argument('--arg', dest='args', metavar='KEY=VALUE', type=key_value,
+                         action='append', default=[],
+                         help='a keyword argument; VALUE is read as JSON when it '
+                              'parses (1, true, "x", [1]), else as a string')
+        cmd.add_argument('--json-args', type=json_object, default={},
+                         help='keyword arguments as one JSON object')
+        cmd.add_argument('--context', type=json_object, default={},
+                         help='the request context as a JSON object')
+        cmd.add_argument('--timeout', type=float, help='seconds to wait for a reply')
+        cmd.set_defaults(run=run)
+
+    ping = sub.add_parser('ping', help='check that a server answers (needs '
+                                       'rpc_ping_enabled on the server)')
+    _add_target_args(ping)
+    ping.add_argument('--timeout', type=float, default=10.0,
+                      help='seconds to wait for the answer (default 10)')
+    ping.set_defaults(run=_run_ping)
+
+    serve = sub.add_parser('serve', help='serve the endpoints found at an import path '
+                                         'until SIGINT or SIGTERM')
+    serve.add_argument('endpoints', metavar='MODULE:ATTR',
+                       help='an endpoint object, a class (instantiated without '
+                            'arguments) or a list of them')
+    serve.add_argument('--topic', required=True)
+    serve.add_argument('--server', default=None,
+                       help='this server\'s name (default: the host name)')
+    serve.add_argument('--exchange', default=None)
+    serve.add_argument('--executor', default='threading',
+                       choices=('threading', 'eventlet'))
+    serve.add_argument('--ping', action='store_true',
+                       help='answer the ping method (sets rpc_ping_enabled)')
+    serve.set_defaults(run=_run_serve)
+
+
+def _add_target_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument('topic')
+    cmd.add_argument('--server', help='send to this server of the topic only')
+    cmd.add_argument('--exchange', help='the exchange (default: control_exchange)')
+    cmd.add_argument('--namespace', help='the endpoint namespace')
+    cmd.add_argument('--version', dest='target_version', metavar='X.Y',
+                     help='the API version the method needs')
+
+
+def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, **target_overrides: Any):
+    transport = messaging.get_rpc_transport(conf)
+    target = messaging.Target(topic=args.topic, server=args.server, exchange=args.exchange,
+                              namespace=getattr(args, 'namespace', None),
+                              version=getattr(args, 'target_version', None),
+                              **target_overrides)
+    timeout = getattr(args, 'timeout', None)
+    return transport, messaging.get_rpc_client(transport, target, timeout=timeout)
+
+
+def _kwargs(args: argparse.Namespace) -> dict:
+    kwargs = dict(args.json_args)
+    kwargs.update(dict(args.args))
+    return kwargs
+
+
+def _run_call(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    transport, client = _client(conf, args)
+    try:
+        print_json(client.call(args.context, args.method, **_kwargs(args)))
+    finally:
+        transport.cleanup()
+    return EXIT_OK
+
+
+def _cast(conf: cfg.ConfigOpts, args: argparse.Namespace, fanout: bool) -> int:
+    transport, client = _client(conf, args, fanout=fanout or None)
+    try:
+        client.cast(args.context, args.method, **_kwargs(args))
+    finally:
+        transport.cleanup()
+    return EXIT_OK
+
+
+def _run_cast(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    return _cast(conf, args, fanout=False)
+
+
+def _run_fanout(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    return _cast(conf, args, fanout=True)
+
+
+def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    transport, client = _client(conf, args)
+    try:
+        started = time.monotonic()
+        answer = client.call({}, PING_METHOD)
+        elapsed_ms = (time.monotonic() - started) * 1000
+    finally:
+        transport.cleanup()
+    print_json({'topic': args.topic, 'server': args.server, 'answer': answer,
+                'round_trip_ms': round(elapsed_ms, 3)})
+    return EXIT_OK
+
+
+def load_endpoints(path: str) -> list:
+    """The endpoints named by ``module:attr``."""
+    module_name, sep, attr = path.partition(':')
+    if not sep or not module_name or not attr:
+        raise CommandError('endpoints must be given as MODULE:ATTR, got %r' % path)
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as ex:
+        raise CommandError('cannot load endpoints %s: %s' % (path, ex))
+    candidates = found if isinstance(found, (list, tuple)) else [found]
+    return [item() if isinstance(item, type) else item for item in candidates]
+
+
+def _run_serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    import socket
+
+    endpoints = load_endpoints(args.endpoints)
+    if args.ping:
+        conf.set_override('rpc_ping_enabled', True)
+    transport = messaging.get_rpc_transport(conf)
+    target = messaging.Target(topic=args.topic, server=args.server or socket.gethostname(),
+                              exchange=args.exchange)
+    server = messaging.get_rpc_server(transport, target, endpoints, executor=args.executor)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    print_json({'serving': args.endpoints, 'topic': target.topic, 'server': target.server})
+    stop.wait()
+    LOG.info('Stopping: letting the calls in progress finish')
+    server.stop()
+    server.wait()
+    transport.cleanup()
+    return EXIT_OK
