@@ -1,0 +1,9 @@
+"""Remote procedure calls: clients, servers, the dispatcher and their errors."""
+from messaging.rpc.client import *  # noqa: F401,F403
+from messaging.rpc.dispatcher import *  # noqa: F401,F403
+from messaging.rpc.server import *  # noqa: F401,F403
+from messaging.rpc import client as _client
+from messaging.rpc import dispatcher as _dispatcher
+from messaging.rpc import server as _server
+
+__all__ = _client.__all__ + _dispatcher.__all__ + _server.__all__

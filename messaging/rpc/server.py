@@ -1,0 +1,133 @@
+"""The RPC server: listens on a target and runs requests on its endpoints.
+
+Each request is acknowledged on receipt, before it runs (as oslo servers
+do, so a request that crashes its server is not redelivered forever),
+dispatched, and, for a call, answered with the result or the exception.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any, Callable, Iterable, Optional
+
+from messaging import exceptions as msg_exceptions
+from messaging import server as msg_server
+from messaging import transport as msg_transport
+from messaging.rpc import dispatcher as rpc_dispatcher
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ['RPCServer', 'get_rpc_server', 'expected_exceptions', 'expose']
+
+DEFAULT_EXECUTOR = 'threading'
+
+
+class RPCServer(msg_server.MessageHandlingServer):
+    """A server for RPC requests sent to ``target``'s topic and server.
+
+    Build it with :func:`get_rpc_server`.
+    """
+
+    def __init__(self, transport, target, dispatcher: rpc_dispatcher.RPCDispatcher,
+                 executor: Optional[str] = DEFAULT_EXECUTOR) -> None:
+        super().__init__(transport, dispatcher, executor or DEFAULT_EXECUTOR)
+        if not isinstance(transport, msg_transport.RPCTransport):
+            LOG.warning('Using notification transport for RPC. Please use '
+                        'get_rpc_transport to obtain an RPC transport instance.')
+        if self.conf.rpc_ping_enabled:
+            dispatcher._enable_ping()
+        self._target = target
+
+    @property
+    def target(self):
+        """The target this server listens on."""
+        return self._target
+
+    def _create_listener(self):
+        return self.transport._listen(self._target, 1, None)
+
+    def _process_incoming(self, incoming: list) -> None:
+        for message in incoming:
+            self._handle_request(message)
+
+    def _handle_request(self, message) -> None:
+        method = message.message.get('method')
+        LOG.debug('Received request %s for method %s', message.msg_id, method)
+        try:
+            message.acknowledge()
+        except Exception:
+            LOG.exception('Cannot acknowledge message %s (method %s); skipping it',
+                          message.msg_id, method)
+            return
+        failure = None
+        try:
+            result = self.dispatcher.dispatch(message)
+        except rpc_dispatcher.ExpectedException as ex:
+            failure = ex.exc_info[1]
+            LOG.debug('Expected exception during message handling (%s)', failure)
+        except rpc_dispatcher.NoSuchMethod as ex:
+            failure = ex
+            # oslo's convention: callers probing optional methods name them
+            # *_ignore_errors, and a miss is not worth an error log.
+            if isinstance(ex.method, str) and ex.method.endswith('_ignore_errors'):
+                LOG.debug('Method %s not found', ex.method)
+            else:
+                LOG.exception('Exception during message handling')
+        except Exception as ex:
+            failure = ex
+            LOG.exception('Exception during message handling')
+        if message.msg_id is None:
+            return
+        try:
+            if failure is None:
+                message.reply(result)
+            else:
+                message.reply(failure=failure)
+        except msg_exceptions.MessageUndeliverable as ex:
+            LOG.exception('MessageUndeliverable error, source exception: %s, '
+                          'routing_key: %s, exchange: %s', ex.exception,
+                          ex.routing_key, ex.exchange)
+        except Exception:
+            LOG.exception('Cannot send the reply to message %s (method %s)',
+                          message.msg_id, method)
+
+
+def get_rpc_server(transport, target, endpoints: Iterable[Any],
+                   executor: Optional[str] = DEFAULT_EXECUTOR, serializer=None,
+                   access_policy: Optional[type] = None,
+                   server_cls: type = RPCServer) -> RPCServer:
+    """An RPC server for ``target`` (topic and server required) serving ``endpoints``.
+
+    :param executor: ``'threading'`` or ``'eventlet'`` (``None`` means
+        threading).
+    :param serializer: converts contexts, arguments and results.
+    :param access_policy: an :class:`RPCAccessPolicyBase` subclass;
+        ``None`` means :class:`DefaultRPCAccessPolicy` (no ``_`` methods).
+    :param server_cls: the server class to build.
+    :raises ExecutorLoadFailure: for an unknown executor name.
+    """
+    dispatcher = rpc_dispatcher.RPCDispatcher(endpoints, serializer, access_policy)
+    return server_cls(transport, target, dispatcher, executor)
+
+
+def expected_exceptions(*exceptions: type) -> Callable[[Callable], Callable]:
+    """Mark exceptions an endpoint method raises as part of its normal use.
+
+    The server then logs them at DEBUG without a traceback instead of as an
+    error; the caller still receives the original exception.
+    """
+    def outer(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except exceptions:
+                raise rpc_dispatcher.ExpectedException()
+        return inner
+    return outer
+
+
+def expose(func: Callable) -> Callable:
+    """Mark an endpoint method as callable under ``ExplicitRPCAccessPolicy``."""
+    func.exposed = True
+    return func
