@@ -143,21 +143,26 @@ def _fail(url: str, reason: str) -> InvalidTransportURL:
 
 
 def _mask_url(url: str) -> str:
-    """Hide passwords in a URL that may not even parse."""
-    try:
-        scheme, rest = url.split('://', 1)
-    except ValueError:
+    """Hide passwords in a URL that may not even parse.
+
+    Credentials end at the last "@"; a mistyped password may hold an
+    unescaped "/", "," or ":", so everything after a ":" before that "@" is
+    masked, even when the URL has no scheme.
+    """
+    scheme, sep, rest = url.partition('://')
+    if not sep:
+        scheme, rest = '', url
+    cut = rest.rfind('@')
+    if cut < 0:
         return url
-    netloc, sep, tail = rest.partition('/')
-    hosts = []
-    for host in netloc.split(','):
-        if '@' in host:
-            creds, address = host.rsplit('@', 1)
-            if ':' in creds:
-                creds = creds.split(':', 1)[0] + ':' + _MASK
-            host = creds + '@' + address
-        hosts.append(host)
-    return scheme + '://' + ','.join(hosts) + sep + tail
+    masked = []
+    for element in rest[:cut].split(','):
+        credentials, at, address = element.rpartition('@')
+        if not at:
+            credentials, address = element, ''
+        user, colon, _ = credentials.partition(':')
+        masked.append(user + (':' + _MASK if colon else '') + at + address)
+    return scheme + sep + ','.join(masked) + rest[cut:]
 
 
 def _parse(conf, url: str) -> TransportURL:
@@ -166,12 +171,14 @@ def _parse(conf, url: str) -> TransportURL:
     scheme, rest = url.split('://', 1)
     if not scheme:
         raise _fail(url, 'no scheme given (expected e.g. "rabbit://host")')
-    netloc, _, path_and_query = rest.partition('/')
+    netloc, slash, path_and_query = rest.partition('/')
+    path: Optional[str] = None
     if '?' in netloc:
         netloc, _, query_text = netloc.partition('?')
-        path = None
     else:
         path, _, query_text = path_and_query.partition('?')
+        if not slash:
+            path = None
     query: dict[str, str] = {}
     for key, values in parse.parse_qs(query_text, keep_blank_values=True).items():
         query[key] = ','.join(values)
@@ -181,7 +188,8 @@ def _parse(conf, url: str) -> TransportURL:
         LOG.warning('Some hosts of transport URL "%s" have credentials and others '
                     'do not; the ones without will use the driver defaults.',
                     _mask_url(url))
-    virtual_host = parse.unquote(path) if path else None
+    # As oslo: no "/" after the hosts means None, "/" alone means "".
+    virtual_host = parse.unquote(path) if path is not None else None
     return TransportURL(conf, scheme, virtual_host, hosts, query)
 
 
@@ -198,27 +206,31 @@ def _parse_host(url: str, element: str) -> TransportHost:
     if address.startswith('['):
         end = address.find(']')
         if end < 0:
-            raise _fail(url, 'IPv6 host "%s" lacks its closing "]"' % address)
+            raise _fail(url, 'an IPv6 host lacks its closing "]"')
         hostname = address[1:end]
         remainder = address[end + 1:]
         if remainder:
             if not remainder.startswith(':'):
-                raise _fail(url, 'unexpected text "%s" after IPv6 host' % remainder)
+                raise _fail(url, 'unexpected text after the "]" of IPv6 host "%s"'
+                            % hostname)
             port_text = remainder[1:]
     elif ':' in address:
         hostname, port_text = address.split(':', 1)
     else:
         hostname = address
-    return TransportHost(hostname or None, _parse_port(url, port_text), username, password)
+    port = _parse_port(url, hostname, port_text)
+    return TransportHost(hostname or None, port, username, password)
 
 
-def _parse_port(url: str, text: Optional[str]) -> Optional[int]:
+def _parse_port(url: str, hostname: str, text: Optional[str]) -> Optional[int]:
+    # The port text is not echoed: with an unescaped "/" in a password, what
+    # looks like a port is the start of the password.
     if not text:
         return None
-    if not text.isdigit():
-        raise _fail(url, 'port "%s" is not a number' % text)
+    if not (text.isascii() and text.isdigit()):
+        raise _fail(url, 'the port of host "%s" is not a number' % hostname)
     port = int(text)
     if not 0 < port < 65536:
-        raise _fail(url, 'port %d is outside 1-65535' % port)
+        raise _fail(url, 'the port of host "%s" is outside 1-65535' % hostname)
     return port
 
