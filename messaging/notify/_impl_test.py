@@ -1,0 +1,29 @@
+"""The ``test`` notification driver: keeps notifications in memory.
+
+Tests assert on :data:`NOTIFICATIONS`, a module-level list of
+``(ctxt, message, priority, retry)`` tuples, and empty it with :func:`reset`.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from messaging.notify import notifier
+
+NOTIFICATIONS: list[tuple[dict, dict, str, Optional[int]]] = []
+
+
+def reset() -> None:
+    """Forget every notification collected so far."""
+    del NOTIFICATIONS[:]
+
+
+class TestDriver(notifier.Driver):
+    """Appends each notification to :data:`NOTIFICATIONS`."""
+
+    # Not a test class, whatever pytest's collection rules think of the name.
+    __test__ = False
+
+    def notify(self, ctxt: dict, message: dict, priority: str,
+               retry: Optional[int]) -> None:
+        """Record the notification."""
+        NOTIFICATIONS.append((ctxt, message, priority, retry))

@@ -1,0 +1,54 @@
+"""Notification drivers that publish on the transport (RabbitMQ).
+
+``messaging`` sends format 1.0 (a bare JSON object), ``messagingv2`` the 2.0
+envelope; both publish once per topic with routing key
+``<topic>.<priority lowercase>`` on the transport's control exchange.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from messaging import target as msg_target
+from messaging.notify import notifier
+
+LOG = logging.getLogger(__name__)
+
+
+class MessagingDriver(notifier.Driver):
+    """Publishes each notification to every topic, in format ``version``.
+
+    A topic that fails is logged and the remaining topics are still tried,
+    so one unreachable destination does not hide the others.
+    """
+
+    def __init__(self, conf, topics: list[str], transport, version: float = 2.0) -> None:
+        super().__init__(conf, topics, transport)
+        self.version = version
+
+    def notify(self, ctxt: dict, message: dict, priority: str,
+               retry: Optional[int]) -> bool:
+        """Publish on ``<topic>.<priority>`` for each topic; False if any failed."""
+        level = priority.lower()
+        delivered = True
+        for topic in self.topics:
+            target = msg_target.Target(topic='%s.%s' % (topic, level))
+            try:
+                self.transport._send_notification(target, ctxt, message,
+                                                  version=self.version, retry=retry)
+            except Exception as ex:
+                delivered = False
+                LOG.exception('Could not send notification %s (event %s) to %s: %s',
+                              message.get('message_id'), message.get('event_type'),
+                              target.topic, ex)
+        return delivered
+
+
+MessagingV2Driver = MessagingDriver
+
+
+class MessagingV1Driver(MessagingDriver):
+    """Publishes format 1.0: the message without the 2.0 envelope."""
+
+    def __init__(self, conf, topics: list[str], transport) -> None:
+        super().__init__(conf, topics, transport, version=1.0)

@@ -1,0 +1,215 @@
+"""The Notifier: builds notification messages and hands them to its drivers.
+
+Drivers are loaded by name from the ``messaging.notify.drivers`` entry points
+(``messaging``, ``messagingv2``, ``log``, ``noop``, ``routing``, ``test``).
+A notifier without drivers is disabled: each call costs one check. Errors a
+driver raises are logged and swallowed, because a notification is never
+worth failing the caller's operation for (oslo.messaging does the same).
+"""
+from __future__ import annotations
+
+import abc
+import copy
+import datetime
+import logging
+import uuid
+from typing import Any, Optional, Union
+
+from stevedore import named
+
+from messaging import options
+from messaging import serializer as msg_serializer
+from messaging import transport as msg_transport
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ['Driver', 'Notifier']
+
+DRIVER_NAMESPACE = 'messaging.notify.drivers'
+
+# Sentinel for prepare(): "keep the parent notifier's value" (None is a value).
+_marker = object()
+
+
+class Driver(abc.ABC):
+    """Base class for notification drivers.
+
+    A driver is built as ``Driver(conf, topics, transport)``, like
+    oslo.messaging's, and receives every notification through :meth:`notify`.
+    """
+
+    def __init__(self, conf, topics: list[str], transport) -> None:
+        self.conf = conf
+        self.topics = topics
+        self.transport = transport
+
+    @abc.abstractmethod
+    def notify(self, ctxt: dict, message: dict, priority: str,
+               retry: Optional[int]) -> Optional[bool]:
+        """Deliver one notification.
+
+        :param ctxt: the serialized context (a dict, possibly empty).
+        :param message: the message dict (message_id, publisher_id,
+            event_type, priority, payload, timestamp).
+        :param priority: the uppercase priority, e.g. ``INFO``.
+        :param retry: connection retries: -1 forever, 0 none, None default.
+        :returns: ``False`` when delivery failed and the failure was already
+            logged; anything else (including None) means delivered. Raising
+            is also allowed: the notifier logs the error.
+        """
+
+
+def _utcnow_str() -> str:
+    # str() of a naive datetime is the wire form: space separator, no zone,
+    # '.ffffff' only when microseconds are non-zero (WIRE.md 7.2).
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return str(now)
+
+
+def _sanitize_context(ctxt: Any) -> Any:
+    """The context to send: a redacted copy of a context object, else None.
+
+    oslo.messaging 18 sends no context for None or a plain dict (WIRE.md 7.3),
+    and redacts context objects so tokens never reach the notification bus.
+    """
+    if ctxt is None or type(ctxt) is dict:
+        return None
+    try:
+        return ctxt.redacted_copy()
+    except AttributeError:
+        LOG.warning('Unable to redact the context for a notification (%s has no '
+                    'redacted_copy()); sending it without context',
+                    type(ctxt).__name__)
+        return None
+
+
+class Notifier:
+    """Sends notifications through the configured drivers.
+
+    :param transport: the notification transport
+        (``get_notification_transport``).
+    :param publisher_id: the sender, e.g. ``compute.host1``.
+    :param driver: a driver name or list of names; default
+        ``[oslo_messaging_notifications] driver``.
+    :param serializer: converts payloads and contexts to primitives.
+    :param retry: connection retries per send: -1 forever, 0 none; default
+        ``[oslo_messaging_notifications] retry``.
+    :param topics: the topics to send to; default
+        ``[oslo_messaging_notifications] topics``.
+    """
+
+    def __init__(self, transport, publisher_id: Optional[str] = None,
+                 driver: Union[str, list[str], None] = None,
+                 serializer: Optional[msg_serializer.Serializer] = None,
+                 retry: Optional[int] = None,
+                 topics: Optional[list[str]] = None) -> None:
+        conf = transport.conf
+        options.register_notifier_opts(conf)
+        group = conf[options.NOTIFICATIONS_GROUP]
+        if not isinstance(transport, msg_transport.NotificationTransport):
+            LOG.warning('Using an RPC transport for notifications; use '
+                        'get_notification_transport to get a notification transport')
+        self.transport = transport
+        self.publisher_id = publisher_id
+        self.retry = group.retry if retry is None else retry
+        if driver is None:
+            driver_names = list(group.driver)
+        else:
+            driver_names = [driver] if isinstance(driver, str) else list(driver)
+        self._topics = list(group.topics if topics is None else topics)
+        self._serializer = serializer or msg_serializer.NoOpSerializer()
+        self._drivers = self._load_drivers(conf, driver_names)
+
+    def _load_drivers(self, conf, names: list[str]) -> list:
+        """Instantiate the named drivers; a driver that fails is logged and skipped."""
+        if not names:
+            return []
+
+        def on_failure(_manager, entrypoint, ex):
+            LOG.error('Failed to load notification driver "%s": %s', entrypoint.name, ex)
+
+        def on_missing(missing):
+            LOG.error('Unknown notification driver(s) %s; known drivers are in '
+                      'the %s entry points', ', '.join(sorted(missing)), DRIVER_NAMESPACE)
+
+        manager = named.NamedExtensionManager(
+            DRIVER_NAMESPACE, names=names, invoke_on_load=True,
+            invoke_args=[conf],
+            invoke_kwds={'topics': self._topics, 'transport': self.transport},
+            on_load_failure_callback=on_failure,
+            on_missing_entrypoints_callback=on_missing)
+        return list(manager.extensions)
+
+    def prepare(self, publisher_id: Any = _marker, retry: Any = _marker) -> 'Notifier':
+        """A notifier sharing this one's drivers, with some values overridden."""
+        child = copy.copy(self)
+        if publisher_id is not _marker:
+            child.publisher_id = publisher_id
+        if retry is not _marker:
+            child.retry = retry
+        return child
+
+    def is_enabled(self) -> bool:
+        """Whether any driver is loaded, so that sending does something."""
+        return bool(self._drivers)
+
+    def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> bool:
+        """Build the message and give it to every driver.
+
+        :returns: whether every driver delivered it (errors are logged).
+        """
+        if not self._drivers:
+            return True
+        payload = self._serializer.serialize_entity(ctxt, payload)
+        safe_ctxt = _sanitize_context(ctxt)
+        # A dropped context is sent as no _context_* keys at all; serializers
+        # such as RequestContextSerializer cannot take None.
+        wire_ctxt = {} if safe_ctxt is None else self._serializer.serialize_context(safe_ctxt)
+        message = {'message_id': str(uuid.uuid4()),
+                   'publisher_id': self.publisher_id,
+                   'event_type': event_type,
+                   'priority': priority,
+                   'payload': payload,
+                   'timestamp': _utcnow_str()}
+        delivered = True
+        for ext in self._drivers:
+            try:
+                delivered = ext.obj.notify(wire_ctxt, message, priority,
+                                           self.retry) is not False and delivered
+            except Exception as ex:
+                delivered = False
+                LOG.exception('Problem "%s" sending %s notification %s (event %s) '
+                              'through driver "%s"', ex, priority,
+                              message['message_id'], event_type, ext.name)
+        return delivered
+
+    def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send an AUDIT notification."""
+        self._notify(ctxt, event_type, payload, 'AUDIT')
+
+    def debug(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a DEBUG notification."""
+        self._notify(ctxt, event_type, payload, 'DEBUG')
+
+    def info(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send an INFO notification."""
+        self._notify(ctxt, event_type, payload, 'INFO')
+
+    def warn(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a WARN notification."""
+        self._notify(ctxt, event_type, payload, 'WARN')
+
+    warning = warn
+
+    def error(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send an ERROR notification."""
+        self._notify(ctxt, event_type, payload, 'ERROR')
+
+    def critical(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a CRITICAL notification."""
+        self._notify(ctxt, event_type, payload, 'CRITICAL')
+
+    def sample(self, ctxt: Any, event_type: str, payload: Any) -> None:
+        """Send a SAMPLE notification (metering samples, e.g. for ceilometer)."""
+        self._notify(ctxt, event_type, payload, 'SAMPLE')
+
