@@ -67,6 +67,12 @@ notifier_opts = [
     cfg.IntOpt('retry', default=-1,
                help='How often to retry sending a notification when the '
                     'connection fails: -1 retries forever, 0 never.'),
+    cfg.StrOpt('routing_config', default='',
+               deprecated_name='routing_notifier_config',
+               deprecated_group='DEFAULT',
+               help='The YAML file the routing notification driver reads: '
+                    'which drivers receive which event types and '
+                    'priorities (see etc/routing_notifier.yaml.sample).'),
 ]
 
 DEFAULT_OPTS = transport_opts + client_opts + executor_opts + dispatcher_opts
