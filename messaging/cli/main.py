@@ -135,6 +135,3 @@ def describe_error(ex: BaseException) -> str:
         return 'cannot reach the broker: %s' % text
     return '%s: %s' % (type(ex).__name__, text)
 
-
-if __name__ == '__main__':
-    sys.exit(main())

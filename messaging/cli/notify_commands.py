@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 import uuid
 
@@ -30,6 +31,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     notify.add_argument('--topic', action='append', dest='topics',
                         help='notification topic (repeatable; default: the '
                              'configured topics, normally "notifications")')
+    notify.add_argument('--exchange', help='the exchange (default: control_exchange)')
     notify.add_argument('--driver', default='messagingv2',
                         choices=('messaging', 'messagingv2', 'log'),
                         help='format to send in (default messagingv2)')
@@ -55,6 +57,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    if args.exchange:
+        conf.set_override('control_exchange', args.exchange)
     transport = messaging.get_notification_transport(conf)
     try:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
@@ -109,6 +113,9 @@ def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     listener.start()
+    sys.stderr.write('messaging listen: listening on %s (pool %s)\n'
+                     % (', '.join(topics), pool))
+    sys.stderr.flush()
     try:
         done.wait()
     finally:

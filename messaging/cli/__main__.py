@@ -1,0 +1,6 @@
+"""``python -m messaging.cli`` runs the ``messaging`` command."""
+import sys
+
+from messaging.cli.main import main
+
+sys.exit(main())

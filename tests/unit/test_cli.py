@@ -1,0 +1,85 @@
+"""The ``messaging`` command against the in-memory transport, run as a subprocess.
+
+A fake transport lives inside one process, so these tests cover what a single
+invocation can show: argument handling, clear one-line errors, sending, and
+a server that starts and stops on a signal.
+"""
+import json
+
+from tests.cli.runner import LineReader, run_cli, start_cli, stop
+
+
+def test_call_with_no_server_times_out_with_one_clear_line():
+    result = run_cli('--transport-url', 'fake://', 'call', 'nobody', 'echo',
+                     '--timeout', '0.5')
+    assert result.returncode == 1
+    assert result.stderr.count('\n') == 1
+    assert 'timed out' in result.stderr and 'is a server listening' in result.stderr
+    assert result.stdout == ''
+
+
+def test_debug_shows_the_traceback():
+    result = run_cli('--transport-url', 'fake://', '--debug', 'call', 'nobody', 'echo',
+                     '--timeout', '0.2')
+    assert result.returncode == 1
+    assert 'Traceback' in result.stderr
+
+
+def test_malformed_url_is_reported_without_its_password():
+    result = run_cli('--transport-url', 'rabbit://user:hunter2secret@host:notaport/',
+                     'call', 't', 'm')
+    assert result.returncode == 1
+    assert 'notaport' in result.stderr and 'not a number' in result.stderr
+    assert 'hunter2secret' not in result.stderr
+
+
+def test_unknown_driver_lists_the_available_ones():
+    result = run_cli('--transport-url', 'nosuchdriver://h/', 'cast', 't', 'm')
+    assert result.returncode == 1
+    assert 'nosuchdriver' in result.stderr and 'fake' in result.stderr
+
+
+def test_json_args_must_be_an_object():
+    result = run_cli('--transport-url', 'fake://', 'call', 't', 'm', '--json-args', '[1]')
+    assert result.returncode == 2
+    assert 'expected a JSON object' in result.stderr
+
+
+def test_bad_key_value_argument_is_a_usage_error():
+    result = run_cli('--transport-url', 'fake://', 'cast', 't', 'm', '--arg', 'novalue')
+    assert result.returncode == 2
+    assert 'expected key=value' in result.stderr
+
+
+def test_notify_sends_and_prints_what_it_sent():
+    result = run_cli('--transport-url', 'fake://', 'notify', 'compute.instance.create',
+                     '--priority', 'error', '--payload', '{"id": 7}')
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {'sent': 'compute.instance.create',
+                                         'priority': 'error'}
+
+
+def test_serve_announces_itself_and_stops_gracefully_on_sigterm():
+    process = start_cli('--transport-url', 'fake://', 'serve',
+                        'tests.cli.endpoints:EchoEndpoint', '--topic', 'cli_fake',
+                        '--server', 's1')
+    try:
+        line = LineReader(process.stdout).wait_for('serving')
+        assert json.loads(line) == {'serving': 'tests.cli.endpoints:EchoEndpoint',
+                                    'topic': 'cli_fake', 'server': 's1'}
+    finally:
+        assert stop(process) == 0
+
+
+def test_serve_rejects_a_path_without_attribute():
+    result = run_cli('--transport-url', 'fake://', 'serve', 'tests.cli.endpoints',
+                     '--topic', 't')
+    assert result.returncode == 1
+    assert 'MODULE:ATTR' in result.stderr
+
+
+def test_bench_hook_reports_when_the_benchmark_is_missing():
+    result = run_cli('bench')
+    assert result.returncode in (0, 1)
+    if result.returncode == 1:
+        assert 'benchmark' in result.stderr
