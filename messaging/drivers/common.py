@@ -13,6 +13,7 @@ import uuid
 from typing import Any, Iterable, Optional
 
 from messaging import _jsonutils
+from messaging._utils import version_is_compatible
 from messaging.drivers.base import TransportDriverError
 
 LOG = logging.getLogger(__name__)
@@ -78,10 +79,13 @@ def deserialize_msg(body: Any) -> dict:
 
 
 def _envelope_version_supported(version: Any) -> bool:
-    if not isinstance(version, str):
+    # The rule oslo applies: version_is_compatible('2.0', version).
+    if not isinstance(version, str) or not version:
         return False
-    major, _, minor = version.partition('.')
-    return major == '2' and minor in ('', '0')
+    try:
+        return version_is_compatible(ENVELOPE_VERSION, version)
+    except ValueError:
+        return False
 
 
 def pack_context(msg: dict, ctxt: Optional[dict]) -> None:
