@@ -125,12 +125,19 @@ class Notifier:
         if not names:
             return []
 
+        failed = set()
+
         def on_failure(_manager, entrypoint, ex):
+            failed.add(entrypoint.name)
             LOG.error('Failed to load notification driver "%s": %s', entrypoint.name, ex)
 
         def on_missing(missing):
-            LOG.error('Unknown notification driver(s) %s; known drivers are in '
-                      'the %s entry points', ', '.join(sorted(missing)), DRIVER_NAMESPACE)
+            # stevedore also reports drivers that failed to load as missing.
+            unknown = set(missing) - failed
+            if unknown:
+                LOG.error('Unknown notification driver(s) %s; known drivers are in '
+                          'the %s entry points', ', '.join(sorted(unknown)),
+                          DRIVER_NAMESPACE)
 
         manager = named.NamedExtensionManager(
             DRIVER_NAMESPACE, names=names, invoke_on_load=True,

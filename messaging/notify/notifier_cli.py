@@ -6,8 +6,8 @@ Example::
         --event-type compute.instance.create.end --priority info \\
         --payload '{"instance_id": "abc"}'
 
-Exit status: 0 when sent, 1 when a driver failed to send it (the error is
-logged), 2 for bad arguments (invalid JSON payload, transport URL, config
+Exit status: 0 when sent, 1 when the driver could not be loaded or failed to
+send it (the error is logged), 2 for bad arguments (invalid JSON payload, transport URL, config
 file).
 """
 from __future__ import annotations
@@ -75,7 +75,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         notifier = msg_notifier.Notifier(transport, args.publisher_id, driver=args.driver,
                                          topics=args.topic, retry=args.retry)
-        sent = notifier._notify({}, args.event_type, payload, args.priority.upper())
+        # A driver that failed to load leaves the notifier disabled: not "sent".
+        sent = notifier.is_enabled() and notifier._notify(
+            {}, args.event_type, payload, args.priority.upper())
     finally:
         transport.cleanup()
     if not sent:
