@@ -1,0 +1,195 @@
+"""The driver contract implemented over AMQP 0-9-1 connections.
+
+``AMQPDriverBase`` turns sends, listens and notifications into the wire
+format of WIRE.md on top of a pool of send connections, one reply waiter
+and one listening connection per listener. A subclass says how to make a
+connection (``_make_connection``) from its URL and options.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Optional
+
+from messaging import exceptions
+from messaging.drivers import base, common
+from messaging.drivers.pool import ConnectionContext, ConnectionPool
+from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.declarations import Declarations
+from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListener,
+                                               RpcListener)
+from messaging.drivers.rabbit.reply_sender import ReplySender
+from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
+
+LOG = logging.getLogger(__name__)
+
+
+class AMQPDriverBase(base.BaseDriver):
+    """Sends and listens through AMQP connections made by ``_make_connection``.
+
+    :param options: the driver's view of its option group (see
+        ``RabbitDriver``); read for pool sizes, declarations and replies.
+    """
+
+    def __init__(self, conf, url, options: Any, default_exchange: Optional[str] = None,
+                 allowed_remote_exmods: Optional[list[str]] = None) -> None:
+        super().__init__(conf, url, default_exchange, allowed_remote_exmods)
+        self.options = options
+        self.prefetch_size = options.rabbit_qos_prefetch_count
+        self._declarations = Declarations(options)
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            lambda: self._make_connection(listening=False),
+            max_size=options.rpc_conn_pool_size, min_size=options.conn_pool_min_size,
+            ttl=options.conn_pool_ttl)
+        self._reply_waiter = ReplyWaiter(
+            lambda: self._make_connection(listening=True),
+            self._declarations.reply_queue('reply_' + common.unique_id()),
+            self._allowed_remote_exmods)
+        self._reply_sender = ReplySender(
+            self._borrow, options.direct_mandatory_flag,
+            options.kombu_missing_consumer_retry_timeout)
+        self._listeners: set[RabbitListener] = set()
+        self._listeners_lock = threading.Lock()
+
+    def _make_connection(self, listening: bool) -> Connection:
+        """A new, not yet connected, connection to the transport's brokers."""
+        raise NotImplementedError
+
+    def _borrow(self) -> ConnectionContext:
+        return ConnectionContext(self._pool)
+
+    @property
+    def reply_queue_name(self) -> str:
+        """This transport's reply queue (declared on the first call)."""
+        return self._reply_waiter.queue_name
+
+    def _exchange_name(self, target) -> str:
+        return target.exchange or self._default_exchange or 'openstack'
+
+    # -- RPC -----------------------------------------------------------------
+
+    def send(self, target, ctxt: dict, message: dict, wait_for_reply: Optional[bool] = None,
+             timeout: Optional[float] = None, call_monitor_timeout: Optional[float] = None,
+             retry: Optional[int] = None, transport_options=None) -> Any:
+        msg = dict(message)
+        msg_id = None
+        if wait_for_reply:
+            if target.fanout:
+                raise exceptions.InvalidTarget('A call cannot be sent to a fanout '
+                                               'target', target)
+            self._reply_waiter.start()
+            msg_id = common.unique_id()
+            msg['_msg_id'] = msg_id
+            msg['_reply_q'] = self._reply_waiter.queue_name
+            msg['_timeout'] = call_monitor_timeout
+        msg['_unique_id'] = common.unique_id()
+        common.pack_context(msg, ctxt)
+        body = common.serialize_msg(msg)
+        if target.fanout:
+            exchange = self._declarations.fanout_exchange(target.topic)
+            routing_key = ''
+        else:
+            exchange = self._declarations.topic_exchange(self._exchange_name(target))
+            routing_key = ('%s.%s' % (target.topic, target.server) if target.server
+                           else target.topic)
+        mandatory = bool(getattr(transport_options, 'at_least_once', False))
+        if msg_id is None:
+            with self._borrow() as connection:
+                connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                   retry=retry)
+            return None
+        self._reply_waiter.register(msg_id)
+        try:
+            with self._borrow() as connection:
+                connection.publish(exchange, routing_key, body, expiration=timeout,
+                                   mandatory=mandatory, retry=retry)
+            description = 'method %r on topic %s (exchange %s)' % (
+                message.get('method'), routing_key, exchange.name)
+            return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
+                                           description)
+        finally:
+            self._reply_waiter.unregister(msg_id)
+
+    def listen(self, target, batch_size: int, batch_timeout: Optional[float]
+               ) -> RpcListener:
+        listener = RpcListener(self._make_connection(listening=True), self._reply_sender,
+                               **self._listener_kwargs(batch_size, batch_timeout))
+        exchange = self._exchange_name(target)
+        server_key = '%s.%s' % (target.topic, target.server)
+        fanout = self._declarations.fanout_queue(target.topic, common.unique_id())
+        try:
+            for key in (target.topic, server_key):
+                listener.consume(self._declarations.topic_queue(key, [(exchange, key)]))
+            listener.consume(fanout)
+            listener.fanout_queue = fanout.name
+        except BaseException:
+            listener.connection.close()
+            raise
+        self._track(listener)
+        LOG.info('Listening on %s, %s and %s (exchange %s)', target.topic, server_key,
+                 fanout.name, exchange)
+        return listener
+
+    # -- notifications -------------------------------------------------------
+
+    def send_notification(self, target, ctxt: dict, message: dict, version: float,
+                          retry: Optional[int] = None) -> None:
+        msg = dict(message)
+        msg['_unique_id'] = common.unique_id()
+        common.pack_context(msg, ctxt)
+        body = common.serialize_msg(msg) if version >= 2.0 else msg
+        exchange_name = self._exchange_name(target)
+        queue = self._declarations.topic_queue(target.topic, [(exchange_name, target.topic)])
+        with self._borrow() as connection:
+            connection.publish(self._declarations.topic_exchange(exchange_name),
+                               target.topic, body, retry=retry, declare=queue)
+
+    def listen_for_notification(self, targets_and_priorities, pool: Optional[str],
+                                batch_size: int, batch_timeout: Optional[float]
+                                ) -> NotificationListener:
+        listener = NotificationListener(self._make_connection(listening=True),
+                                        **self._listener_kwargs(batch_size, batch_timeout))
+        bindings = [(self._exchange_name(target), '%s.%s' % (target.topic, priority))
+                    for target, priority in targets_and_priorities]
+        if pool:
+            queues = [self._declarations.topic_queue(pool, bindings)]
+        else:
+            queues = [self._declarations.topic_queue(key, [(exchange, key)])
+                      for exchange, key in bindings]
+        try:
+            for spec in queues:
+                listener.consume(spec)
+        except BaseException:
+            listener.connection.close()
+            raise
+        self._track(listener)
+        return listener
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def delete_queue(self, name: str) -> None:
+        """Delete queue ``name`` (e.g. a private pool queue no one will reuse)."""
+        with self._borrow() as connection:
+            connection.delete_queue(name)
+
+    def _listener_kwargs(self, batch_size: int, batch_timeout: Optional[float]) -> dict:
+        return dict(batch_size=batch_size, batch_timeout=batch_timeout,
+                    prefetch_size=self.prefetch_size, on_cleanup=self._untrack)
+
+    def _track(self, listener: RabbitListener) -> None:
+        with self._listeners_lock:
+            self._listeners.add(listener)
+
+    def _untrack(self, listener: RabbitListener) -> None:
+        with self._listeners_lock:
+            self._listeners.discard(listener)
+
+    def cleanup(self) -> None:
+        """Stop the reply waiter, close listeners' and pooled connections."""
+        self._reply_waiter.stop()
+        with self._listeners_lock:
+            listeners, self._listeners = list(self._listeners), set()
+        for listener in listeners:
+            listener.stop()
+            listener.connection.close()
+        self._pool.close()

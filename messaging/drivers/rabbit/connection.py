@@ -1,0 +1,371 @@
+"""A kombu-backed AMQP connection with one channel, and ``ensure``: the one
+retry path every broker operation of the driver goes through.
+
+A ``Connection`` is either a *send* connection (publisher confirms on, taken
+from the pool by one user at a time) or a *listen* connection (consumers,
+drained by one thread). Two locks keep frames whole: ``_read_lock`` is held
+by whoever reads from the socket (and for every synchronous round trip),
+``_write_lock`` by whoever writes a frame, so that another thread can ack a
+message or send a heartbeat while the listening thread waits for the next
+delivery.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import socket
+import sys
+import threading
+import time
+import uuid
+from typing import Any, Callable, Optional
+
+import amqp
+import kombu
+from amqp import exceptions as amqp_exc
+
+from messaging import exceptions
+from messaging.drivers.rabbit import codec
+from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
+
+LOG = logging.getLogger(__name__)
+
+_PROGRAM = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'python'
+# How long one wait on the socket lasts: bounds how late a stop is noticed.
+DRAIN_SLICE = 0.25
+_RECOVERABLE = (amqp_exc.RecoverableConnectionError, amqp_exc.RecoverableChannelError,
+                amqp_exc.ConnectionError, amqp_exc.NotFound, OSError, EOFError)
+
+
+_NO_LOCK = contextlib.nullcontext()
+
+
+class AuthenticationFailure(exceptions.MessageDeliveryFailure):
+    """The broker refused our credentials; retrying would not help."""
+
+
+def connection_name() -> str:
+    """``<program>:<pid>:<uuid4>``, how RabbitMQ shows our connections."""
+    return '%s:%d:%s' % (_PROGRAM, os.getpid(), uuid.uuid4())
+
+
+class Connection:
+    """One AMQP connection and its channel, reconnected on demand.
+
+    :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
+    :param broker_urls: kombu URLs, one per host, tried in failover order.
+    :param confirm: publisher confirms (send connections).
+    """
+
+    def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
+                 confirm: bool = True, codec_: Optional[codec.Codec] = None) -> None:
+        self._conf = conf
+        self.name = connection_name()
+        self._codec = codec_ or codec.Codec(conf.kombu_compression)
+        self._kombu = kombu.Connection(
+            broker_urls, ssl=ssl, login_method=conf.rabbit_login_method,
+            heartbeat=conf.heartbeat_timeout_threshold,
+            failover_strategy=conf.kombu_failover_strategy,
+            transport_options={'confirm_publish': confirm,
+                               'client_properties': {'connection_name': self.name}})
+        self._read_lock = threading.RLock()
+        self._write_lock = threading.RLock()
+        self._channel: Optional[amqp.Channel] = None
+        self._declared: set = set()
+        self._consumers: list[tuple[QueueSpec, str, Callable]] = []
+        self._returned: Optional[tuple] = None
+        self._closed = False
+        self._broken = False
+        self._listening = not confirm
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat_thread: Optional[threading.Thread] = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The current broker as ``host:port`` (never with credentials)."""
+        return '%s:%s' % (self._kombu.hostname, self._kombu.port or 5672)
+
+    @property
+    def channel(self) -> Optional[amqp.Channel]:
+        """The current channel; deliveries from an older one cannot be acked."""
+        return self._channel
+
+    def _connect(self) -> None:
+        self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
+        channel = self._kombu.channel()
+        channel.events['basic_return'].add(self._on_return)
+        if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
+            channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
+        self._channel = channel
+        self._declared.clear()
+        self._broken = False
+        for spec, tag, callback in self._consumers:
+            self._declare_and_consume(spec, tag, callback)
+        self._start_heartbeat()
+        LOG.debug('Connected %s to %s', self.name, self.host)
+
+    def _reset(self) -> None:
+        """Drop the channel and socket; the next operation reconnects."""
+        self._channel = None
+        self._declared.clear()
+        try:
+            self._kombu.collect()
+        except Exception:  # a dead socket may fail to close: nothing to save
+            LOG.debug('Ignoring error while releasing connection %s', self.name,
+                      exc_info=True)
+
+    def close(self) -> None:
+        """Close the connection and stop its heartbeat thread."""
+        self._closed = True
+        self._heartbeat_stop.set()
+        with self._read_lock, self._write_lock:
+            self._channel = None
+            try:
+                self._kombu.release()
+            except Exception:
+                LOG.debug('Ignoring error while closing %s', self.name, exc_info=True)
+        thread = self._heartbeat_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def mark_broken(self) -> None:
+        """Force a reconnect before the next operation."""
+        self._broken = True
+
+    # -- the retry path ------------------------------------------------------
+
+    def ensure(self, method: Callable[[amqp.Channel], Any], retry: Optional[int] = None,
+               what: str = 'operation', writes: bool = True) -> Any:
+        """Run ``method(channel)``, reconnecting and retrying on broker faults.
+
+        :param retry: retries allowed after the first failure; None or a
+            negative value retries forever, 0 never.
+        :param writes: False for a pure wait on deliveries, which leaves
+            the write lock to threads that ack or send heartbeats.
+        :raises MessageDeliveryFailure: when the retries are used up, or
+            at once when the broker refuses our credentials.
+        """
+        attempt = 0
+        while True:
+            with self._read_lock, (self._write_lock if writes else _NO_LOCK):
+                if self._closed:
+                    raise exceptions.MessageDeliveryFailure(
+                        'Connection %s is closed; cannot run %s' % (self.name, what))
+                try:
+                    if self._channel is None or self._broken:
+                        with self._write_lock:
+                            self._reset()
+                            self._connect()
+                    result = method(self._channel)
+                    if attempt:
+                        LOG.warning('Recovered: %s succeeded on %s after %d retr%s',
+                                    what, self.host, attempt,
+                                    'y' if attempt == 1 else 'ies')
+                    return result
+                except amqp_exc.AccessRefused as ex:
+                    with self._write_lock:
+                        self._reset()
+                    raise AuthenticationFailure(
+                        'Authentication to %s failed (%s): check the user name and '
+                        'password of the transport URL' % (self.host, ex)) from ex
+                except _RECOVERABLE as ex:
+                    attempt += 1
+                    with self._write_lock:
+                        self._reset()
+                    if retry is not None and 0 <= retry < attempt:
+                        raise exceptions.MessageDeliveryFailure(
+                            'Unable to perform %s on %s after %d attempt(s): %s'
+                            % (what, self.host, attempt, ex)) from ex
+                    self._kombu.maybe_switch_next()
+                    delay = self._reconnect_delay(attempt)
+                    LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
+                                '%.1f s (attempt %d)', what, self.name,
+                                type(ex).__name__, ex, self.host, delay, attempt)
+            # Sleep without the locks so acks and heartbeats of other threads
+            # are not held up by our backoff.
+            if delay:
+                time.sleep(delay)
+
+    def _reconnect_delay(self, attempt: int) -> float:
+        """Backoff before reconnect ``attempt``: none beyond the base delay
+        for the first, then rabbit_retry_interval growing by
+        rabbit_retry_backoff up to rabbit_interval_max."""
+        conf = self._conf
+        delay = conf.kombu_reconnect_delay
+        if conf.kombu_reconnect_splay:
+            delay += random.uniform(0, conf.kombu_reconnect_splay)
+        if attempt > 1:
+            delay += min(conf.rabbit_retry_interval
+                         + conf.rabbit_retry_backoff * (attempt - 2),
+                         conf.rabbit_interval_max)
+        return delay
+
+    # -- publishing ----------------------------------------------------------
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str,
+                   message: Any) -> None:
+        self._returned = (exc, exchange, routing_key, message)
+
+    def _declare_exchange(self, channel: amqp.Channel, exchange: ExchangeSpec) -> None:
+        if exchange.name not in self._declared:
+            channel.exchange_declare(exchange.name, exchange.type,
+                                     durable=exchange.durable,
+                                     auto_delete=exchange.auto_delete)
+            self._declared.add(exchange.name)
+
+    def _declare_queue(self, channel: amqp.Channel, spec: QueueSpec) -> None:
+        channel.queue_declare(spec.name, durable=spec.durable,
+                              auto_delete=spec.auto_delete, arguments=spec.arguments)
+        for exchange, key in spec.bindings:
+            self._declare_exchange(channel, exchange)
+            channel.queue_bind(spec.name, exchange.name, key)
+
+    def publish(self, exchange: Optional[ExchangeSpec], routing_key: str, body: dict,
+                expiration: Optional[float] = None, mandatory: bool = False,
+                retry: Optional[int] = None, declare: Optional[QueueSpec] = None
+                ) -> None:
+        """Publish ``body`` (a JSON-able dict) with the WIRE.md properties.
+
+        :param exchange: declared once per channel; None = default exchange.
+        :param expiration: seconds, only for call requests.
+        :param declare: a queue to declare (once per channel) first.
+        :raises MessageUndeliverable: a mandatory message had no route.
+        """
+        data, headers = self._codec.encode(body)
+        properties = {'content_type': codec.CONTENT_TYPE,
+                      'content_encoding': codec.CONTENT_ENCODING,
+                      'application_headers': headers, 'delivery_mode': 2, 'priority': 0}
+        if expiration is not None:
+            properties['expiration'] = str(int(expiration * 1000))
+        exchange_name = exchange.name if exchange is not None else ''
+
+        def _publish(channel: amqp.Channel) -> None:
+            if exchange is not None:
+                self._declare_exchange(channel, exchange)
+            if declare is not None and ('queue', declare.name) not in self._declared:
+                self._declare_queue(channel, declare)
+                self._declared.add(('queue', declare.name))
+            self._returned = None
+            channel.basic_publish(amqp.Message(data, **properties), exchange_name,
+                                  routing_key, mandatory=mandatory)
+            returned, self._returned = self._returned, None
+            if returned is not None:
+                raise exceptions.MessageUndeliverable(*returned)
+
+        self.ensure(_publish, retry, 'publish to %s/%s' % (exchange_name or '<default>',
+                                                          routing_key))
+
+    # -- consuming -----------------------------------------------------------
+
+    def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None]) -> str:
+        """Declare ``spec`` (exchanges, queue, bindings) and consume it.
+
+        Kept and replayed after every reconnect. Returns the consumer tag
+        (``"1"``, ``"2"``... in declaration order).
+        """
+        tag = str(len(self._consumers) + 1)
+
+        def _declare(channel: amqp.Channel) -> None:
+            self._declare_and_consume(spec, tag, callback)
+
+        self.ensure(_declare, what='declare consumer of %s' % spec.name)
+        self._consumers.append((spec, tag, callback))
+        return tag
+
+    def _declare_and_consume(self, spec: QueueSpec, tag: str, callback: Callable) -> None:
+        channel = self._channel
+        self._declare_queue(channel, spec)
+        arguments = ({'x-cancel-on-ha-failover': True}
+                     if self._conf.enable_cancel_on_failover else None)
+        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
+                              callback=callback, arguments=arguments)
+
+    def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""
+        def _drain(channel: amqp.Channel) -> None:
+            try:
+                channel.connection.drain_events(timeout=timeout)
+            except socket.timeout:
+                pass
+
+        self.ensure(_drain, what='consume', writes=False)
+
+    def cancel_consumers(self) -> None:
+        """Stop consuming; deliveries already received stay unacked."""
+        consumers, self._consumers = self._consumers, []
+        with self._read_lock, self._write_lock:
+            if self._channel is None:
+                return
+            try:
+                for _spec, tag, _callback in consumers:
+                    self._channel.basic_cancel(tag)
+            except _RECOVERABLE as ex:
+                LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
+
+    def delete_queue(self, name: str) -> None:
+        """Delete a queue (a server's fanout queue on graceful stop)."""
+        self.ensure(lambda channel: channel.queue_delete(name), retry=1,
+                    what='delete queue %s' % name)
+
+    def ack(self, channel: amqp.Channel, delivery_tag: int, requeue: Optional[bool] = None
+            ) -> None:
+        """Ack (``requeue`` None) or reject a delivery received on ``channel``.
+
+        A delivery from an older channel is gone with it: the broker
+        redelivers it, so there is nothing to do.
+        """
+        with self._write_lock:
+            if channel is not self._channel:
+                LOG.debug('Not settling delivery %s of a closed channel on %s',
+                          delivery_tag, self.name)
+                return
+            try:
+                if requeue is None:
+                    channel.basic_ack(delivery_tag)
+                else:
+                    channel.basic_reject(delivery_tag, requeue=requeue)
+            except _RECOVERABLE as ex:
+                LOG.warning('Could not settle delivery %s on %s: %s; the broker '
+                            'will redeliver it', delivery_tag, self.name, ex)
+                self._broken = True
+
+    # -- heartbeats ----------------------------------------------------------
+
+    def _start_heartbeat(self) -> None:
+        threshold = self._conf.heartbeat_timeout_threshold
+        if threshold <= 0 or self._heartbeat_thread is not None:
+            return
+        interval = threshold / max(self._conf.heartbeat_rate, 1) / 2.0
+        self._heartbeat_thread = threading.Thread(
+            target=self._heartbeat_loop, args=(interval,),
+            name='rabbit-heartbeat-%s' % self.name, daemon=True)
+        self._heartbeat_thread.start()
+
+    def _heartbeat_loop(self, interval: float) -> None:
+        """Send heartbeats, and read the broker's when no one else reads."""
+        while not self._heartbeat_stop.wait(interval):
+            channel = self._channel
+            # Read the AMQP connection off the channel: kombu's would
+            # reconnect on access, which is not this thread's job.
+            link = channel.connection if channel is not None else None
+            if link is None or self._broken:
+                continue
+            try:
+                with self._write_lock:
+                    link.heartbeat_tick(rate=self._conf.heartbeat_rate)
+                if self._read_lock.acquire(blocking=False):
+                    try:
+                        if self._channel is channel:
+                            link.drain_events(timeout=0.01)
+                    except socket.timeout:
+                        pass
+                    finally:
+                        self._read_lock.release()
+            except Exception as ex:
+                LOG.warning('Heartbeat of %s to %s failed (%s); it will reconnect '
+                            'on next use', self.name, self.host, ex)
+                self._broken = True

@@ -1,0 +1,98 @@
+"""Publishing RPC replies, and giving up on reply queues that are gone.
+
+A reply goes to the default exchange with the caller's ``_reply_q`` as the
+routing key, mandatory, so that a caller that went away is noticed (the
+broker returns the message) instead of the reply vanishing (WIRE.md §5.3).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from messaging import exceptions
+from messaging.drivers import common
+
+LOG = logging.getLogger(__name__)
+
+# oslo's values: a returned reply is retried this often, and a queue given up
+# on is remembered this long, for this many queues at most.
+RETRY_INTERVAL = 0.25
+OBSOLETE_TTL = 60.0
+OBSOLETE_MAX = 200
+
+
+class ObsoleteQueues:
+    """Reply queues recently found missing; replies to them are dropped."""
+
+    def __init__(self, ttl: float = OBSOLETE_TTL, max_size: int = OBSOLETE_MAX) -> None:
+        self._ttl = ttl
+        self._max_size = max_size
+        self._expiry: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, name: str) -> None:
+        """Remember ``name`` as gone for ``ttl`` seconds."""
+        with self._lock:
+            self._expiry.pop(name, None)
+            while len(self._expiry) >= self._max_size:
+                del self._expiry[next(iter(self._expiry))]
+            self._expiry[name] = time.monotonic() + self._ttl
+
+    def __contains__(self, name: str) -> bool:
+        with self._lock:
+            expiry = self._expiry.get(name)
+            if expiry is not None and expiry < time.monotonic():
+                del self._expiry[name]
+                expiry = None
+            return expiry is not None
+
+
+class ReplySender:
+    """Sends replies and heartbeats through pooled send connections.
+
+    :param borrow: returns a ``ConnectionContext`` on a send connection.
+    :param missing_queue_timeout: seconds to retry a returned reply.
+    """
+
+    def __init__(self, borrow: Callable[[], Any], mandatory: bool,
+                 missing_queue_timeout: float) -> None:
+        self._borrow = borrow
+        self._mandatory = mandatory
+        self._timeout = missing_queue_timeout
+        self.obsolete = ObsoleteQueues()
+
+    def send(self, reply_q: str, msg_id: str, result: Any = None,
+             failure: Optional[BaseException] = None, ending: bool = True) -> None:
+        """Publish one reply (``ending=False``: a call-monitor heartbeat)."""
+        if reply_q in self.obsolete:
+            LOG.warning('Dropping reply to msg_id %s: reply queue %s went away',
+                        msg_id, reply_q)
+            return
+        body = common.serialize_msg({
+            'result': result,
+            'failure': common.serialize_remote_exception(failure) if failure else None,
+            'ending': ending,
+            '_msg_id': msg_id,
+            '_unique_id': common.unique_id(),
+        })
+        started = time.monotonic()
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with self._borrow() as connection:
+                    connection.publish(None, reply_q, body, mandatory=self._mandatory)
+                return
+            except exceptions.MessageUndeliverable:
+                elapsed = time.monotonic() - started
+                if elapsed >= self._timeout:
+                    LOG.error('The reply to msg_id %s failed to send after %d tries '
+                              'in %.1f s due to a missing queue (%s). Abandoning it.',
+                              msg_id, tries, elapsed, reply_q)
+                    self.obsolete.add(reply_q)
+                    return
+                LOG.debug('Reply queue %s is missing; retrying the reply to %s',
+                          reply_q, msg_id)
+                time.sleep(RETRY_INTERVAL)

@@ -1,0 +1,161 @@
+"""The reply queue of a transport and the one thread that reads it.
+
+Every call of a driver shares one ``reply_<hex32>`` queue (WIRE.md §5): the
+caller registers its ``_msg_id`` before publishing, the waiter thread routes
+each reply to the registered caller's queue, and the caller applies the
+timeouts and rebuilds the result.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable, Iterable, Optional
+
+from messaging import exceptions
+from messaging.drivers import common
+from messaging.drivers.rabbit import codec
+from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
+from messaging.drivers.rabbit.declarations import QueueSpec
+
+LOG = logging.getLogger(__name__)
+
+
+class ReplyWaiter:
+    """Consumes the reply queue on a thread and hands replies to callers.
+
+    Started lazily by :meth:`start` on the first call: the queue is declared
+    and consumed before ``start`` returns, so the first request's reply
+    cannot arrive before anyone listens.
+    """
+
+    def __init__(self, connection_factory: Callable[[], Connection], spec: QueueSpec,
+                 allowed_remote_exmods: Iterable[str]) -> None:
+        self._connection_factory = connection_factory
+        self._spec = spec
+        self._allowed_remote_exmods = list(allowed_remote_exmods)
+        self._waiters: dict[str, queue.SimpleQueue] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._connection: Optional[Connection] = None
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def queue_name(self) -> str:
+        """The name of the reply queue (``reply_<hex32>``)."""
+        return self._spec.name
+
+    def start(self) -> None:
+        """Declare and consume the reply queue and start the thread, once."""
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            if self._stopping.is_set():
+                raise exceptions.MessageDeliveryFailure('the transport was cleaned up')
+            connection = self._connection_factory()
+            try:
+                connection.declare_consumer(self._spec, self._on_message)
+            except BaseException:
+                connection.close()
+                raise
+            self._connection = connection
+            thread = threading.Thread(target=self._run, args=(connection,), daemon=True,
+                                      name='rabbit-reply-waiter-%s' % self.queue_name)
+            thread.start()
+            self._thread = thread
+            LOG.debug('Reply queue %s consumed on %s', self.queue_name, connection.name)
+
+    def _run(self, connection: Connection) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection.drain(DRAIN_SLICE)
+            except Exception:
+                if self._stopping.is_set():
+                    break
+                LOG.exception('Reply waiter on %s failed; retrying', self.queue_name)
+                self._stopping.wait(1.0)
+
+    def _on_message(self, raw: Any) -> None:
+        self._connection.ack(raw.channel, raw.delivery_tag)
+        try:
+            reply = codec.decode(raw)
+        except common.MalformedMessage as ex:
+            LOG.warning('Dropping malformed reply on %s: %s', self.queue_name, ex)
+            return
+        msg_id = reply.get('_msg_id')
+        waiter = self._waiters.get(msg_id)
+        if waiter is None:
+            LOG.info('Dropping reply for unknown or expired msg_id %s on %s',
+                     msg_id, self.queue_name)
+            return
+        waiter.put(reply)
+
+    def register(self, msg_id: str) -> None:
+        """Expect replies for ``msg_id``; call before publishing the request."""
+        self._waiters[msg_id] = queue.SimpleQueue()
+
+    def unregister(self, msg_id: str) -> None:
+        """Forget ``msg_id``; later replies for it are dropped."""
+        self._waiters.pop(msg_id, None)
+
+    def wait(self, msg_id: str, timeout: Optional[float],
+             call_monitor_timeout: Optional[float], description: str) -> Any:
+        """The result of call ``msg_id``, or raise its remote exception.
+
+        :param timeout: overall deadline in seconds (None = none); replies
+            that are heartbeats never extend it.
+        :param call_monitor_timeout: fail when no reply at all arrives for
+            this long; each reply (heartbeat or not) restarts this timer.
+        :param description: what the call was, for the timeout message.
+        :raises MessagingTimeout: on either time-out.
+        """
+        replies = self._waiters[msg_id]
+        now = time.monotonic()
+        deadline = None if timeout is None else now + timeout
+        last_sign_of_life = now
+        result: Any = None
+        while True:
+            now = time.monotonic()
+            waits = []
+            if deadline is not None:
+                waits.append((deadline - now, 'after %s s' % timeout))
+            if call_monitor_timeout:
+                waits.append((last_sign_of_life + call_monitor_timeout - now,
+                              'no heartbeat for %s s (call_monitor_timeout)'
+                              % call_monitor_timeout))
+            budget, why = min(waits) if waits else (None, '')
+            try:
+                reply = replies.get(timeout=None if budget is None else max(budget, 0))
+            except queue.Empty:
+                raise exceptions.MessagingTimeout(
+                    'Timed out waiting for a reply to %s, msg_id %s: %s'
+                    % (description, msg_id, why)) from None
+            last_sign_of_life = time.monotonic()
+            failure = reply.get('failure')
+            value = (common.deserialize_remote_exception(failure,
+                                                         self._allowed_remote_exmods)
+                     if failure else reply.get('result'))
+            # The last non-null value wins: a legacy two-part reply sends the
+            # result first and a bare ending=true after it.
+            if value is not None:
+                result = value
+            if reply.get('ending'):
+                break
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def stop(self) -> None:
+        """Stop the thread and close its connection."""
+        self._stopping.set()
+        with self._lock:
+            thread = self._thread
+        # Close first: a thread sleeping before a reconnect then gives up
+        # instead of declaring the reply queue again.
+        if self._connection is not None:
+            self._connection.close()
+        if thread is not None:
+            thread.join(timeout=DRAIN_SLICE * 8)
