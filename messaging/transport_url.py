@@ -120,12 +120,14 @@ class TransportURL:
 
     @classmethod
     def parse(cls, conf, url: Optional[str] = None) -> 'TransportURL':
-        """Parse ``url``, or ``[DEFAULT] transport_url`` when ``url`` is None.
+        """Parse ``url``, or ``[DEFAULT] transport_url`` when ``url`` is empty.
 
         :raises InvalidTransportURL: when the URL is malformed; the message
             says which part is wrong (never the password).
         """
-        if url is None:
+        if url is None or url == '':
+            # As oslo ("url or conf.transport_url"): an empty value, e.g. an
+            # empty option in a config file, means the configured URL.
             from messaging import options
             options.register_default_opts(conf)
             url = conf.transport_url
