@@ -184,3 +184,12 @@ def test_send_passes_every_argument_to_the_driver(conf):
 
 def test_transport_options_default_is_not_at_least_once():
     assert messaging.TransportOptions().at_least_once is False
+
+
+def test_empty_notification_transport_url_falls_back_to_default(conf):
+    options.register_default_opts(conf)
+    options.register_notifier_opts(conf)
+    conf.set_override('transport_url', 'fake://h/rpc-vhost')
+    conf.set_override('transport_url', '', group='oslo_messaging_notifications')
+    transport = messaging.get_notification_transport(conf)
+    assert transport._driver._url.virtual_host == 'rpc-vhost'

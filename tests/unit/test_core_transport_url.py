@@ -226,3 +226,11 @@ def test_transport_host_equality_and_hash():
     assert TransportHost('h', 1, 'u', 'p') == TransportHost('h', 1, 'u', 'p')
     assert hash(TransportHost('h', 1, 'u', 'p')) == hash(TransportHost('h', 1, 'u', 'p'))
     assert TransportHost('h', 1, 'u', 'p') != TransportHost('h', 1, 'u', 'q')
+
+
+def test_empty_url_reads_default_transport_url_like_none(conf):
+    # oslo: "url = url or conf.transport_url"; an empty option value in a
+    # config file must not be a parse error.
+    options.register_default_opts(conf)
+    conf.set_override('transport_url', 'rabbit://cfg-host/vh')
+    assert TransportURL.parse(conf, '').hosts == [TransportHost('cfg-host')]
