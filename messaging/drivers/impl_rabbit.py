@@ -45,7 +45,7 @@ class RabbitOptions:
         for key, text in (query or {}).items():
             opt = known.get(key)
             if opt is None:
-                raise cfg.NoSuchOptError(key, rabbit_options.GROUP)
+                raise cfg.NoSuchOptError(key, cfg.OptGroup(rabbit_options.GROUP))
             try:
                 self._overrides[key] = opt.type(text)
             except ValueError as ex:

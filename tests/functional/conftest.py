@@ -81,3 +81,71 @@ def broker_cleanup(rabbit_url):
     cleanup = BrokerCleanup(rabbit_url)
     yield cleanup
     cleanup.run()
+
+
+@pytest.fixture
+def rabbit_transport(rabbit_url, broker_cleanup):
+    """Make RPC transports (``rabbit_transport(url=None, **options)``).
+
+    Each transport's reply queue is registered with ``broker_cleanup`` and
+    every transport is cleaned up (connections and threads) after the test.
+    Keyword arguments become ``[oslo_messaging_rabbit]`` URL query values.
+    """
+    import messaging
+    from oslo_config import cfg
+
+    made = []
+
+    def make(url=None, allowed_remote_exmods=None, **options):
+        url = url or rabbit_url
+        if options:
+            url += ('&' if '?' in url else '?') + '&'.join(
+                '%s=%s' % item for item in sorted(options.items()))
+        conf = cfg.ConfigOpts()
+        conf([])
+        transport = messaging.get_rpc_transport(
+            conf, url, allowed_remote_exmods=allowed_remote_exmods)
+        made.append(transport)
+        broker_cleanup.queue(transport._driver.reply_queue_name)
+        return transport
+
+    yield make
+    for transport in made:
+        transport.cleanup()
+
+
+def _rabbitmqctl(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(['rabbitmqctl', '-q', *args], capture_output=True, text=True,
+                          timeout=30, check=True).stdout
+
+
+def close_our_connections() -> int:
+    """Have the broker close every connection of this process, and only those.
+
+    Our connections are named ``<program>:<pid>:<uuid>``, so connections of
+    other test processes on the same broker are left alone. Returns how many
+    were closed.
+    """
+    import re
+
+    mine = re.compile(r'"connection_name","[^"]*:%d:' % os.getpid())
+    closed = 0
+    for line in _rabbitmqctl('list_connections', '--no-table-headers', 'pid',
+                             'client_properties').splitlines():
+        pid, _, properties = line.partition('\t')
+        if mine.search(properties):
+            _rabbitmqctl('close_connection', pid, 'test: dropped by the broker')
+            closed += 1
+    return closed
+
+
+def queue_type(name: str) -> str:
+    """The broker's ``type`` of queue ``name`` (classic, quorum...), or ''."""
+    for line in _rabbitmqctl('list_queues', '--no-table-headers', 'name',
+                             'type').splitlines():
+        queue, _, kind = line.partition('\t')
+        if queue == name:
+            return kind.strip()
+    return ''
