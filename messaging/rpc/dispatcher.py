@@ -2,8 +2,9 @@
 
 Endpoints are plain objects. Each may carry a ``target`` attribute (a
 :class:`~messaging.Target`) whose namespace and version say which requests
-it serves; the first endpoint that matches and has the method wins. An
-access policy decides which method names may be invoked remotely.
+it serves (an endpoint whose target is not ``accessible`` serves none);
+the first endpoint that matches and has the method wins. An access policy
+decides which method names may be invoked remotely.
 
 The exception classes live here because their module name travels on the
 wire (as ``oslo_messaging.rpc.dispatcher``) and peers rebuild them by it.

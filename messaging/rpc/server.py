@@ -59,7 +59,7 @@ class RPCServer(msg_server.MessageHandlingServer):
             LOG.exception('Cannot acknowledge message %s (method %s); skipping it',
                           message.msg_id, method)
             return
-        failure = None
+        result = failure = None
         try:
             result = self.dispatcher.dispatch(message)
         except rpc_dispatcher.ExpectedException as ex:
@@ -76,8 +76,17 @@ class RPCServer(msg_server.MessageHandlingServer):
         except Exception as ex:
             failure = ex
             LOG.exception('Exception during message handling')
-        if message.msg_id is None:
-            return
+        try:
+            if message.msg_id is not None:
+                self._reply(message, method, result, failure)
+        finally:
+            # The failure's traceback holds this frame, which holds the
+            # failure: break the cycle now rather than leave it to the GC.
+            del failure
+
+    @staticmethod
+    def _reply(message, method: Any, result: Any, failure: Optional[BaseException]) -> None:
+        """Answer a call; a reply that cannot be sent is logged, not raised."""
         try:
             if failure is None:
                 message.reply(result)
