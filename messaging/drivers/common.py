@@ -88,9 +88,17 @@ def _envelope_version_supported(version: Any) -> bool:
         return False
 
 
-def pack_context(msg: dict, ctxt: Optional[dict]) -> None:
-    """Flatten a context dict into ``_context_<key>`` entries of ``msg``."""
-    for key, value in (ctxt or {}).items():
+def pack_context(msg: dict, ctxt: Any) -> None:
+    """Flatten a context into ``_context_<key>`` entries of ``msg``.
+
+    A dict is used as it is; any other context (an oslo.context
+    ``RequestContext`` that a NoOpSerializer let through) gives its
+    ``to_dict()``, as oslo does.
+    """
+    if ctxt is None:
+        return
+    entries = ctxt if isinstance(ctxt, dict) else ctxt.to_dict()
+    for key, value in entries.items():
         msg[CONTEXT_PREFIX + key] = value
 
 
