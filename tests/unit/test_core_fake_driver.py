@@ -85,6 +85,16 @@ def test_call_returns_the_reply_and_server_sees_context_and_args(driver):
     assert incoming.msg_id and len(incoming.msg_id) == 32
 
 
+def test_object_context_reaches_the_server_as_its_dict(driver):
+    class Ctxt:
+        def to_dict(self):
+            return {'user': 'obj-user'}
+
+    listener = driver.listen(target(topic='t', server='s'), 1, None)
+    driver.send(target(topic='t'), Ctxt(), {'method': 'm', 'args': {}})
+    assert poll_one(listener).ctxt == {'user': 'obj-user', 'client_timeout': None}
+
+
 def test_call_with_none_result_returns_none(driver):
     listener = driver.listen(target(topic='t', server='s'), 1, None)
     server = Server(listener, lambda incoming: incoming.reply(None))

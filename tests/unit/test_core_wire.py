@@ -128,6 +128,19 @@ def test_pack_context_flattens_entries_with_prefix():
                    '_context_nested': {'k': 1}}
 
 
+class ObjectContext:
+    def to_dict(self):
+        return {'user': 'u2', 'request_id': 'req-2'}
+
+
+def test_pack_object_context_uses_its_to_dict():
+    # WIRE.md 3.2: "An object context contributes to_dict()" (a NoOpSerializer
+    # hands an oslo.context RequestContext to the driver unchanged).
+    msg = {'method': 'm'}
+    common.pack_context(msg, ObjectContext())
+    assert msg == {'method': 'm', '_context_user': 'u2', '_context_request_id': 'req-2'}
+
+
 def test_pack_empty_or_none_context_adds_nothing():
     for ctxt in ({}, None):
         msg = {'method': 'm'}
