@@ -182,7 +182,7 @@ def _parse(conf, url: str) -> TransportURL:
         if not slash:
             path = None
     query: dict[str, str] = {}
-    for key, values in parse.parse_qs(query_text, keep_blank_values=True).items():
+    for key, values in parse.parse_qs(query_text).items():
         query[key] = ','.join(values)
     hosts = [_parse_host(url, element) for element in netloc.split(',') if element]
     with_credentials = [h for h in hosts if h.username is not None]
