@@ -138,6 +138,9 @@ class FakeListener(base.Listener):
         self._turn = itertools.cycle(range(len(queues)))
 
     def _poll_one(self, timeout: Optional[float]) -> Optional[FakeIncomingMessage]:
+        if not self._queues:
+            self._stopped.wait(timeout)
+            return None
         start = next(self._turn)
         order = self._queues[start:] + self._queues[:start]
         found = self._driver._broker.get(order, timeout, self._stopped)
