@@ -523,3 +523,10 @@ def test_each_driver_has_its_own_broker():
     listener = two.listen(target(topic='t', server='s'), 1, None)
     cast(one, target(topic='t'))
     assert listener.poll(timeout=SHORT) == []
+
+
+def test_notification_listener_without_targets_polls_empty(driver):
+    listener = driver.listen_for_notification([], None, 1, None)
+    assert listener.poll(timeout=0.05) == []
+    listener.stop()
+    assert listener.poll() == []

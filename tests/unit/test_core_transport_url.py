@@ -234,3 +234,8 @@ def test_empty_url_reads_default_transport_url_like_none(conf):
     options.register_default_opts(conf)
     conf.set_override('transport_url', 'rabbit://cfg-host/vh')
     assert TransportURL.parse(conf, '').hosts == [TransportHost('cfg-host')]
+
+
+def test_query_keys_without_value_are_dropped_like_oslo(conf):
+    # oslo uses parse_qs without keep_blank_values: "?a=&b" sets nothing.
+    assert parse(conf, 'rabbit://h/?a=&b&c=1').query == {'c': '1'}
