@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 import time
 
@@ -199,3 +200,26 @@ def test_notifier_with_broker_down_returns_promptly_and_logs(broker, caplog, ret
         notifier.info({}, 'ev', {'n': 2})
     assert time.monotonic() - started < 30
     assert caplog.text.count('Could not send notification') == 2
+
+
+def test_send_notification_cli_reaches_a_listener(broker, tmp_path):
+    endpoint = InfoError()
+    broker.listener([endpoint])
+    config = tmp_path / 'notify.conf'
+    config.write_text('[DEFAULT]\ncontrol_exchange = %s\n' % broker.exchange)
+    result = subprocess.run(
+        ['messaging-send-notification', '--config-file', str(config), '--transport-url',
+         broker.url, '--topic', broker.topic, '--priority', 'error', '--publisher-id',
+         'cli.host', '--event-type', 'cli.sent', '--payload', '{"k": [1]}', '--retry', '0'],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    [call] = endpoint.wait_for(1)
+    assert (call[0], call[2], call[3], call[4]) == ('error', 'cli.host', 'cli.sent', {'k': [1]})
+
+
+def test_send_notification_cli_with_broker_down_fails_with_status_1():
+    result = subprocess.run(
+        ['messaging-send-notification', '--transport-url', 'rabbit://guest:guest@127.0.0.1:1/',
+         '--retry', '0'], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert 'not sent' in result.stderr
