@@ -25,13 +25,14 @@ class NotificationServerBase(msg_server.MessageHandlingServer):
     """What notification servers share: subscriptions, pool, requeue policy."""
 
     def __init__(self, transport, targets: Iterable[Any], dispatcher,
-                 executor: str = 'threading', allow_requeue: bool = True,
+                 executor: Optional[str] = 'threading', allow_requeue: bool = True,
                  pool: Optional[str] = None, batch_size: Optional[int] = 1,
                  batch_timeout: Optional[float] = None) -> None:
         if not isinstance(transport, msg_transport.NotificationTransport):
             LOG.warning('Using an RPC transport for a notification listener; use '
                         'get_notification_transport to get a notification transport')
-        super().__init__(transport, dispatcher, executor)
+        # oslo.messaging accepts executor=None for its default.
+        super().__init__(transport, dispatcher, executor or 'threading')
         if allow_requeue:
             # Fail now, not on the first REQUEUE, when the driver cannot requeue.
             transport._require_driver_features(requeue=True)
