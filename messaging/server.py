@@ -65,6 +65,8 @@ class MessageHandlingServer(abc.ABC):
     RPC calls get their replies).
     """
 
+    _POLL_RETRY_DELAY = 1.0
+
     def __init__(self, transport, dispatcher, executor: str = 'threading') -> None:
         self.conf = transport.conf
         self.transport = transport
@@ -76,6 +78,7 @@ class MessageHandlingServer(abc.ABC):
         self._executor = None
         self._poller = None
         self._stopping = False
+        self._stop_event = threading.Event()
         self._lock = threading.Lock()
 
     @abc.abstractmethod
@@ -102,6 +105,7 @@ class MessageHandlingServer(abc.ABC):
             size = override_pool_size or self.conf.executor_thread_pool_size
             self._executor = self._executor_cls(size)
             self._stopping = False
+            self._stop_event.clear()
             self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
 
     def _poll_loop(self) -> None:
@@ -110,9 +114,13 @@ class MessageHandlingServer(abc.ABC):
             try:
                 incoming = listener.poll()
             except Exception:
-                LOG.exception('Polling for messages failed on %s; the listener '
-                              'stops taking messages', self)
-                return
+                # A failed poll (e.g. a dropped connection) must not end the
+                # server: log it, pause so a persistent fault does not spin,
+                # and poll again (the driver reconnects).
+                LOG.exception('Polling for messages failed on %s; polling again in '
+                              '%s s', self, self._POLL_RETRY_DELAY)
+                self._stop_event.wait(self._POLL_RETRY_DELAY)
+                continue
             if incoming:
                 executor.submit(self._handle, incoming)
 
@@ -126,6 +134,7 @@ class MessageHandlingServer(abc.ABC):
         """Stop taking new messages; messages being handled carry on."""
         with self._lock:
             self._stopping = True
+            self._stop_event.set()
             if self.listener is not None:
                 self.listener.stop()
 
