@@ -216,7 +216,7 @@ def test_listener_failure_on_start_raises_server_listen_error(transport):
     server.wait()
 
 
-def test_handler_errors_are_logged_and_the_server_keeps_going(transport, servers, caplog):
+def test_handler_errors_are_logged_and_the_server_keeps_going(transport, servers):
     def handle(message):
         if message.message['args']['n'] == 0:
             raise RuntimeError('handler blew up')
@@ -224,10 +224,16 @@ def test_handler_errors_are_logged_and_the_server_keeps_going(transport, servers
 
     server = servers.add(HandlerServer(transport, TARGET, handle))
     server.start()
-    with caplog.at_level(logging.ERROR, logger='messaging.server'):
+    handler = _WarningSeen()
+    logger = logging.getLogger('messaging.server')
+    logger.addHandler(handler)
+    try:
         cast(transport, n=0)
+        assert handler.seen.wait(LONG)
         assert call(transport, n=1) == 'ok'
-    assert 'handler blew up' in caplog.text
+    finally:
+        logger.removeHandler(handler)
+    assert 'Unhandled error' in handler.messages[0]
 
 
 def test_threading_executor_bounds_concurrency_to_the_pool_size(conf, transport, servers):
@@ -335,3 +341,74 @@ def test_exceptions_are_exported():
         assert getattr(messaging, name) is getattr(server_mod, name)
     assert issubclass(messaging.ServerListenError, messaging.MessagingServerError)
     assert issubclass(messaging.ExecutorLoadFailure, messaging.MessagingServerError)
+
+
+class FlakyListener:
+    """Wraps a listener; its first poll raises, as a dropped connection would."""
+
+    def __init__(self, listener):
+        self._listener = listener
+        self.failed = threading.Event()
+
+    def poll(self, *args, **kwargs):
+        if not self.failed.is_set():
+            self.failed.set()
+            raise ConnectionError('connection dropped')
+        return self._listener.poll(*args, **kwargs)
+
+    def stop(self):
+        self._listener.stop()
+
+    def cleanup(self):
+        self._listener.cleanup()
+
+
+def test_a_failing_poll_is_logged_and_the_server_keeps_taking_messages(transport, servers):
+    class FlakyServer(HandlerServer):
+        _POLL_RETRY_DELAY = 0.01
+
+        def _create_listener(self):
+            self.flaky = FlakyListener(super()._create_listener())
+            return self.flaky
+
+    server = servers.add(FlakyServer(transport, TARGET, lambda m: 'still serving'))
+    handler = _WarningSeen()
+    logger = logging.getLogger('messaging.server')
+    logger.addHandler(handler)
+    try:
+        server.start()
+        assert handler.seen.wait(LONG)
+        assert call(transport) == 'still serving'
+    finally:
+        logger.removeHandler(handler)
+    assert 'Polling for messages failed' in handler.messages[0]
+
+
+def test_stop_is_prompt_while_polls_keep_failing(transport):
+    class BrokenListener:
+        def __init__(self):
+            self.polled = threading.Event()
+
+        def poll(self, *args, **kwargs):
+            self.polled.set()
+            raise ConnectionError('broker gone')
+
+        def stop(self):
+            pass
+
+        def cleanup(self):
+            pass
+
+    class BrokenServer(HandlerServer):
+        def _create_listener(self):
+            self.broken = BrokenListener()
+            return self.broken
+
+    server = BrokenServer(transport, TARGET, lambda m: None)
+    server.start()
+    assert server.broken.polled.wait(LONG)
+    server.stop()
+    waiter = threading.Thread(target=server.wait, daemon=True)
+    waiter.start()
+    waiter.join(LONG / 2)
+    assert not waiter.is_alive()
