@@ -11,7 +11,7 @@ import uuid
 from oslo_config import cfg
 
 import messaging
-from messaging.cli.main import EXIT_OK, json_object, print_json
+from messaging.cli.main import EXIT_OK, CommandError, json_object, print_json
 
 LOG = logging.getLogger(__name__)
 
@@ -64,9 +64,15 @@ def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
                                       driver=args.driver,
                                       topics=args.topics or None, retry=0)
-        getattr(notifier, args.priority)(args.context, args.event_type, args.payload)
+        # Notifier's public methods swallow send errors (as oslo's do); the
+        # command must not claim a notification it could not deliver.
+        priority = 'WARN' if args.priority == 'warning' else args.priority.upper()
+        delivered = notifier._notify(args.context, args.event_type, args.payload, priority)
     finally:
         transport.cleanup()
+    if not delivered:
+        raise CommandError('the notification was not delivered (the reason is logged '
+                           'above; is the broker up?)')
     print_json({'sent': args.event_type, 'priority': args.priority})
     return EXIT_OK
 
