@@ -2,6 +2,8 @@
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oslo_config import cfg
 
 import messaging
@@ -239,3 +241,39 @@ def test_empty_url_reads_default_transport_url_like_none(conf):
 def test_query_keys_without_value_are_dropped_like_oslo(conf):
     # oslo uses parse_qs without keep_blank_values: "?a=&b" sets nothing.
     assert parse(conf, 'rabbit://h/?a=&b&c=1').query == {'c': '1'}
+
+
+hostnames = st.from_regex(r'[a-z][a-z0-9.-]{0,15}', fullmatch=True) \
+    | st.sampled_from(['::1', 'fe80::1', '2001:db8::2', '10.0.0.1'])
+secrets = st.text(st.characters(codec='utf-8', exclude_categories=['Cs']), max_size=12)
+hosts = st.builds(TransportHost, hostnames, st.none() | st.integers(1, 65535),
+                  st.none() | secrets.filter(bool), st.none() | secrets)
+query_keys = st.from_regex(r'[a-z_]{1,12}', fullmatch=True)
+query_values = st.text(min_size=1, max_size=10).filter(lambda v: v.strip() == v)
+
+
+@settings(max_examples=300)
+@given(st.lists(hosts, max_size=4), st.none() | secrets.filter(bool),
+       st.dictionaries(query_keys, query_values, max_size=3))
+def test_to_string_then_parse_gives_the_same_url(host_list, vhost, query):
+    conf = cfg.ConfigOpts()
+    host_list = [h if h.username is not None or h.password is None
+                 else TransportHost(h.hostname, h.port, '', h.password) for h in host_list]
+    url = TransportURL(conf, 'rabbit', vhost, host_list, query)
+    again = TransportURL.parse(conf, url.to_string(mask_password=False))
+    assert again.hosts == url.hosts
+    assert again.virtual_host == (vhost or '')
+    assert again.query == query
+
+
+@settings(max_examples=300)
+@given(st.lists(hosts, min_size=1, max_size=3), st.none() | secrets.filter(bool))
+def test_masked_forms_never_contain_a_password(host_list, vhost):
+    conf = cfg.ConfigOpts()
+    url = TransportURL(conf, 'rabbit', vhost, host_list)
+    passwords = [h.password for h in host_list if h.password and len(h.password) > 3]
+    for text in (str(url), repr(url)):
+        for password in passwords:
+            if password not in ''.join(h.hostname + str(h.username) for h in host_list) \
+                    and password not in str(vhost) and password not in '****':
+                assert password not in text
