@@ -76,3 +76,16 @@ def test_repr_lists_set_fields_only():
 
 def test_target_is_exported():
     assert messaging.Target is Target
+
+
+def test_accepted_namespaces_are_the_own_then_the_legacy_ones():
+    assert Target(namespace='new', legacy_namespaces=['old']).accepted_namespaces == [
+        'new', 'old']
+    assert Target().accepted_namespaces == [None]
+    assert Target(namespace='ns').accepted_namespaces == ['ns']
+    assert Target(legacy_namespaces=['old']).accepted_namespaces == [None, 'old']
+
+
+def test_copy_keeps_accepted_namespaces_in_step_with_overrides():
+    copy = Target(namespace='a', legacy_namespaces=['old'])(namespace='b')
+    assert copy.accepted_namespaces == ['b', 'old']
