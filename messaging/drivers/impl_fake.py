@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Optional
 
+from messaging import _jsonutils
 from messaging import exceptions
 from messaging.drivers import base
 from messaging.drivers import common
@@ -170,8 +171,10 @@ class FakeDriver(base.BaseDriver):
 
     @staticmethod
     def _encode(what: str, value: Any) -> str:
+        # The same encoder as the real wire (common.serialize_msg): what it
+        # converts (datetimes, sets) passes, what it cannot encode fails here.
         try:
-            return json.dumps(value)
+            return _jsonutils.dumps(value)
         except (TypeError, ValueError) as ex:
             raise exceptions.MessagingException(
                 'The %s cannot be sent: it is not JSON-serializable (%s); convert '
