@@ -85,6 +85,10 @@ class ReplyWaiter:
         except common.MalformedMessage as ex:
             LOG.warning('Dropping malformed reply on %s: %s', self.queue_name, ex)
             return
+        self.deliver(reply)
+
+    def deliver(self, reply: dict) -> None:
+        """Hand a decoded reply to the caller waiting for its ``_msg_id``."""
         msg_id = reply.get('_msg_id')
         waiter = self._waiters.get(msg_id)
         if waiter is None:

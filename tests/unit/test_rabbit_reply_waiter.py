@@ -1,0 +1,85 @@
+"""ReplyWaiter.wait: results, failures, heartbeats and both time-outs."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from messaging import exceptions
+from messaging.drivers import common
+from messaging.drivers.rabbit.declarations import QueueSpec
+from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
+
+
+@pytest.fixture
+def waiter():
+    waiter = ReplyWaiter(lambda: None, QueueSpec('reply_x', False, False), [])
+    waiter.register('m1')
+    yield waiter
+    waiter.unregister('m1')
+
+
+def reply(result=None, failure=None, ending=True, msg_id='m1'):
+    return {'result': result, 'failure': failure, 'ending': ending, '_msg_id': msg_id}
+
+
+def test_final_reply_returns_its_result(waiter):
+    waiter.deliver(reply('ok'))
+    assert waiter.wait('m1', 1, None, 'm') == 'ok'
+
+
+def test_failure_is_raised_as_the_rebuilt_exception(waiter):
+    waiter.deliver(reply(failure=common.serialize_remote_exception(KeyError('k'))))
+    with pytest.raises(KeyError):
+        waiter.wait('m1', 1, None, 'm')
+
+
+def test_legacy_two_part_reply_returns_the_first_part(waiter):
+    waiter.deliver(reply('value', ending=False))
+    waiter.deliver(reply(None, ending=True))
+    assert waiter.wait('m1', 1, None, 'm') == 'value'
+
+
+def test_replies_for_unknown_ids_are_dropped(waiter):
+    waiter.deliver(reply('stray', msg_id='other'))
+    waiter.deliver(reply('mine'))
+    assert waiter.wait('m1', 1, None, 'm') == 'mine'
+
+
+def test_overall_timeout_names_the_call_and_msg_id(waiter):
+    with pytest.raises(exceptions.MessagingTimeout, match=r"method 'echo'.*msg_id m1"):
+        waiter.wait('m1', 0.1, None, "method 'echo' on topic t")
+
+
+def _heartbeats(waiter, every, count, then=None):
+    def beat():
+        for _ in range(count):
+            time.sleep(every)  # the cadence of a server's heartbeats
+            waiter.deliver(reply(ending=False))
+        if then is not None:
+            waiter.deliver(then)
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_heartbeats_keep_a_monitored_call_alive(waiter):
+    _heartbeats(waiter, 0.1, 5, then=reply('late'))
+    assert waiter.wait('m1', 5, 0.3, 'm') == 'late'
+
+
+def test_monitored_call_fails_when_heartbeats_stop(waiter):
+    _heartbeats(waiter, 0.05, 2)
+    started = time.monotonic()
+    with pytest.raises(exceptions.MessagingTimeout, match='call_monitor_timeout'):
+        waiter.wait('m1', 5, 0.3, 'm')
+    assert time.monotonic() - started < 1
+
+
+def test_heartbeats_do_not_extend_the_overall_timeout(waiter):
+    _heartbeats(waiter, 0.05, 20)
+    started = time.monotonic()
+    with pytest.raises(exceptions.MessagingTimeout):
+        waiter.wait('m1', 0.3, 0.2, 'm')
+    assert time.monotonic() - started < 0.6
