@@ -14,6 +14,7 @@ first test's timeout.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from tests.functional.conftest import rabbit_url  # noqa: F401  (fixture)
 INTEROP_DIR = Path(__file__).resolve().parent
 REPO = INTEROP_DIR.parents[1]
 VENV = REPO / '.interop-venv'
+VENV_LOCK = REPO / '.interop-venv.lock'
 OSLO_REQUIREMENT = 'oslo.messaging==18.3.1'
 PYTHON_ENV = 'MESSAGING_INTEROP_PYTHON'
 VENV_BUILD_TIMEOUT = 900
@@ -76,11 +78,14 @@ def find_oslo_python() -> tuple[Optional[str], str]:
             return None, '%s=%s cannot import oslo_messaging' % (PYTHON_ENV, python)
         return python, 'oslo.messaging %s from %s' % (version, python)
     python = str(VENV / 'bin' / 'python')
-    if _oslo_version(python) is None:
-        failure = _build_venv()
-        if failure:
-            return None, 'could not create %s with %s: %s' % (VENV, OSLO_REQUIREMENT,
-                                                              failure)
+    # Two test runs starting together must not build the venv at once.
+    with open(VENV_LOCK, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _oslo_version(python) is None:
+            failure = _build_venv()
+            if failure:
+                return None, 'could not create %s with %s: %s' % (
+                    VENV, OSLO_REQUIREMENT, failure)
     version = _oslo_version(python)
     if version is None:
         return None, '%s cannot import oslo_messaging' % python

@@ -54,6 +54,11 @@ class EventLog:
             self._events.append(event)
             self._cond.notify_all()
 
+    def find(self, match: Match) -> list[dict]:
+        """The unclaimed events that match, right now (no waiting)."""
+        with self._cond:
+            return [e for e in self._events if _matches(e, match)]
+
     def take(self, match: Match, timeout: float = REQUEST_TIMEOUT) -> dict:
         """Remove and return the first event that matches, waiting up to ``timeout``."""
         return self.take_many(match, 1, timeout)[0]

@@ -8,6 +8,7 @@ a notification arrived.
 """
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 
@@ -16,6 +17,8 @@ from peer_exceptions import ExpectedPeerError, PeerError
 NAMESPACE = 'interop_ns'
 NAMESPACE_VERSION = '1.3'
 PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
+# Put into payloads to see how each notifier driver encodes a non-JSON value.
+SAMPLE_DATETIME = datetime.datetime(2024, 1, 2, 3, 4, 5)
 
 
 class Gates:
@@ -105,6 +108,8 @@ def notification_endpoint(om, emit, listener: str, spec: dict):
                   'endpoint': spec['name'], 'priority': priority, 'ctxt': ctxt,
                   'publisher_id': publisher_id, 'event_type': event_type,
                   'payload': payload, 'metadata': metadata,
+                  'payload_types': ({k: type(v).__name__ for k, v in payload.items()}
+                                    if isinstance(payload, dict) else None),
                   'result': 'requeue' if requeue else 'handled'})
             if requeue:
                 return om.NotificationResult.REQUEUE

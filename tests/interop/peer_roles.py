@@ -13,7 +13,7 @@ import json
 
 from oslo_config import cfg
 
-from peer_endpoints import Gates, notification_endpoint, rpc_endpoints
+from peer_endpoints import SAMPLE_DATETIME, Gates, notification_endpoint, rpc_endpoints
 
 # (group, options) a library reads from the ConfigOpts it is given but
 # registers only on the global cfg.CONF and leaves out of list_opts;
@@ -173,7 +173,8 @@ class Notifiers:
 
     def handle(self, cmd: dict) -> dict:
         """``{"op": "notify", driver, topic, publisher_id, priority,
-        event_type, payload, ctxt, ctxt_kind: "object"|"dict"}``."""
+        event_type, payload, ctxt, ctxt_kind: "object"|"dict",
+        datetime_keys: payload keys to set to SAMPLE_DATETIME}``."""
         if cmd['op'] != 'notify':
             raise ValueError('unknown op %r' % cmd['op'])
         key = (cmd['driver'], cmd['topic'], cmd['publisher_id'])
@@ -184,8 +185,10 @@ class Notifiers:
         ctxt = cmd.get('ctxt')
         if ctxt is not None and cmd.get('ctxt_kind', 'object') == 'object':
             ctxt = PeerContext(ctxt)
-        getattr(self._notifiers[key], cmd['priority'])(ctxt, cmd['event_type'],
-                                                       cmd['payload'])
+        payload = cmd['payload']
+        for name in cmd.get('datetime_keys', ()):
+            payload[name] = SAMPLE_DATETIME
+        getattr(self._notifiers[key], cmd['priority'])(ctxt, cmd['event_type'], payload)
         return {'event': 'notified'}
 
     def stop(self) -> None:

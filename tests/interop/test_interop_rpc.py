@@ -262,6 +262,13 @@ def test_call_monitoring_keeps_a_long_call_alive(route):
     assert result == {'server': route.server_name, 'slept': 4, 'client_timeout': 2}
 
 
+def test_long_call_without_call_monitoring_gets_no_heartbeat(route):
+    # An oslo client that did not ask for call monitoring fails on a
+    # heartbeat (WIRE.md 5.4): the server must send only the final reply.
+    result = route.result('slow', {'seconds': 2}, timeout=30)
+    assert result == {'server': route.server_name, 'slept': 2, 'client_timeout': None}
+
+
 def test_reply_to_a_caller_that_went_away_does_not_stop_the_server(route, peers, names):
     caller = peers.start(route.client_library, 'rpc-client', {'exchange': names.exchange})
     assert call(caller, {'topic': route.topic}, 'echo')['event'] == 'result'
