@@ -416,3 +416,72 @@ def test_cleanup_stops_every_thread_the_driver_started(rabbit_transport, names):
     transport.cleanup()
     left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == []
+
+
+FAST_RECONNECT = 'kombu_reconnect_delay=0.05&rabbit_retry_interval=0.05&rabbit_retry_backoff=0.05'
+
+
+def test_send_gives_up_after_its_retries_without_showing_the_password(
+        rabbit_transport, names, caplog):
+    topic, exchange = names
+    driver = rabbit_transport('rabbit://guest:pw-hidden@127.0.0.1:1/?' + FAST_RECONNECT
+                              )._driver
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(messaging.MessageDeliveryFailure, match='after 3 attempt'):
+            driver.send(messaging.Target(topic=topic, exchange=exchange), {},
+                        {'method': 'm', 'args': {}}, retry=2)
+    assert len([r for r in caplog.records if 'reconnecting' in r.getMessage()]) == 2
+    assert all('pw-hidden' not in r.getMessage() for r in caplog.records)
+
+
+def test_a_dead_host_in_the_url_is_failed_over(rabbit_transport, rabbit_url, names):
+    topic, exchange = names
+    live = rabbit_url.split('://', 1)[1].rstrip('/')
+    driver = rabbit_transport('rabbit://guest:guest@127.0.0.1:1,%s/?%s'
+                              % (live, FAST_RECONNECT))._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    server = Responder(driver.listen(target, 1, None))
+    try:
+        for value in range(3):
+            assert driver.send(target, {}, {'method': 'm', 'args': {'v': value}},
+                               wait_for_reply=True, timeout=WAIT) == {'v': value}
+    finally:
+        server.stop()
+
+
+def test_compressed_bodies_round_trip_and_say_so_in_a_header(rabbit_transport, names, raw,
+                                                              broker_cleanup):
+    topic, exchange = names
+    capture = _capture_queue(raw, broker_cleanup, exchange, topic + '.srv')
+    driver = rabbit_transport(kombu_compression='gzip')._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    driver.send(target, {}, {'method': 'big', 'args': {'text': 'x' * 1000}})
+    message = _get(raw, capture)
+    assert message.properties['application_headers'] == {
+        'compression': 'application/x-gzip'}
+    assert message.body[:2] == b'\x78\x9c'
+    server = Responder(driver.listen(target, 1, None))
+    try:
+        assert driver.send(target, {}, {'method': 'big', 'args': {'text': 'y' * 1000}},
+                           wait_for_reply=True, timeout=WAIT) == {'text': 'y' * 1000}
+    finally:
+        server.stop()
+
+
+def test_heartbeats_keep_idle_connections_open(rabbit_transport, names, caplog):
+    topic, exchange = names
+    driver = rabbit_transport(heartbeat_timeout_threshold=1, heartbeat_rate=2)._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    server = Responder(driver.listen(target, 1, None))
+    try:
+        with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+            driver.send(target, {}, {'method': 'm', 'args': {}}, wait_for_reply=True,
+                        timeout=WAIT)
+            # Stay idle for several heartbeat intervals: without heartbeats
+            # the broker closes the connections after two.
+            time.sleep(4)
+            driver.send(target, {}, {'method': 'm', 'args': {}}, wait_for_reply=True,
+                        timeout=WAIT)
+    finally:
+        server.stop()
+    assert [r.getMessage() for r in caplog.records] == []
