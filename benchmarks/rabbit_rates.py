@@ -1,14 +1,17 @@
 """Sequential RPC call rate and end-to-end cast rate on a RabbitMQ broker.
 
     python benchmarks/rabbit_rates.py [--url rabbit://guest:guest@127.0.0.1:5672/]
-        [--calls 2000] [--casts 5000]
+        [--calls 2000] [--casts 5000] [--same-process]
 
-The cast rate counts until the server has processed every cast, not just
-until the client has published them. Everything declared is deleted after.
+The server runs in a child process, as in a deployment (``--same-process``
+runs it in the client's process instead, where both share one GIL). The
+cast rate counts until the server has processed every cast, not just until
+the client has published them. Everything declared is deleted after.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import threading
 import time
 import uuid
@@ -20,24 +23,44 @@ import messaging
 
 
 class Endpoint:
-    def __init__(self, expected_casts: int) -> None:
+    def __init__(self, expected_casts: int, all_cast) -> None:
         self.casts = 0
         self.expected_casts = expected_casts
-        self.all_cast = threading.Event()
+        self.all_cast = all_cast
+        self._lock = threading.Lock()
 
     def echo(self, ctxt, value):
         return value
 
     def count(self, ctxt):
-        # One executor thread at a time may run this: count under the GIL
-        # is good enough as only the total matters.
-        self.casts += 1
-        if self.casts >= self.expected_casts:
-            self.all_cast.set()
+        with self._lock:
+            self.casts += 1
+            if self.casts == self.expected_casts:
+                self.all_cast.set()
+
+
+def _transport(url: str):
+    conf = cfg.ConfigOpts()
+    conf([])
+    return messaging.get_rpc_transport(conf, url)
+
+
+def serve(url: str, topic: str, exchange: str, casts: int, ready, all_cast, done) -> None:
+    """Run an RPC server until ``done`` is set."""
+    transport = _transport(url)
+    server = messaging.get_rpc_server(
+        transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
+        [Endpoint(casts, all_cast)], executor='threading')
+    server.start()
+    ready.set()
+    done.wait()
+    server.stop()
+    server.wait()
+    transport.cleanup()
 
 
 def _rate(count: int, seconds: float) -> str:
-    return '%8.0f/s  (%d in %.2f s)' % (count / seconds, count, seconds)
+    return '%6.0f/s  (%d in %.2f s)' % (count / seconds, count, seconds)
 
 
 def main() -> None:
@@ -45,42 +68,46 @@ def main() -> None:
     parser.add_argument('--url', default='rabbit://guest:guest@127.0.0.1:5672/')
     parser.add_argument('--calls', type=int, default=2000)
     parser.add_argument('--casts', type=int, default=5000)
+    parser.add_argument('--same-process', action='store_true',
+                        help='run the server in this process (shares the GIL)')
     args = parser.parse_args()
 
-    conf = cfg.ConfigOpts()
-    conf([])
     suffix = uuid.uuid4().hex[:8]
     topic, exchange = 'bench_%s' % suffix, 'bench_x_%s' % suffix
-    server_transport = messaging.get_rpc_transport(conf, args.url)
-    client_transport = messaging.get_rpc_transport(conf, args.url)
-    endpoint = Endpoint(args.casts)
-    server = messaging.get_rpc_server(
-        server_transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
-        [endpoint], executor='threading')
+    if args.same_process:
+        events, start = threading, threading.Thread
+    else:
+        context = multiprocessing.get_context('spawn')
+        events, start = context, context.Process
+    ready, all_cast, done = events.Event(), events.Event(), events.Event()
+    server = start(target=serve, args=(args.url, topic, exchange, args.casts, ready,
+                                       all_cast, done), daemon=True)
     server.start()
+    transport = _transport(args.url)
     client = messaging.get_rpc_client(
-        client_transport, messaging.Target(topic=topic, exchange=exchange), timeout=30)
+        transport, messaging.Target(topic=topic, exchange=exchange), timeout=30)
     try:
+        if not ready.wait(60):
+            raise SystemExit('the server did not start')
         client.call({}, 'echo', value=0)  # warm up: reply queue, connections
         started = time.perf_counter()
         for value in range(args.calls):
             client.call({}, 'echo', value=value)
-        print('sequential calls: %s' % _rate(args.calls, time.perf_counter() - started))
+        print('sequential calls:   %s' % _rate(args.calls, time.perf_counter() - started))
 
         started = time.perf_counter()
         for _ in range(args.casts):
             client.cast({}, 'count')
         published = time.perf_counter() - started
-        if not endpoint.all_cast.wait(120):
-            raise SystemExit('only %d of %d casts arrived' % (endpoint.casts, args.casts))
+        if not all_cast.wait(120):
+            raise SystemExit('not every cast arrived within 120 s')
         print('casts (end to end): %s  [publishing took %.2f s]'
               % (_rate(args.casts, time.perf_counter() - started), published))
     finally:
-        server.stop()
-        server.wait()
-        reply_queue = client_transport._driver.reply_queue_name
-        client_transport.cleanup()
-        server_transport.cleanup()
+        done.set()
+        server.join(30)
+        reply_queue = transport._driver.reply_queue_name
+        transport.cleanup()
         with kombu.Connection('amqp://' + args.url.split('://', 1)[1]) as conn:
             channel = conn.channel()
             for name in (topic, topic + '.s1', reply_queue):
