@@ -4,8 +4,8 @@ oslo.messaging never enters this process or the project's dependencies: it
 runs in another interpreter, found in this order:
 
 1. ``MESSAGING_INTEROP_PYTHON``, an interpreter that can import it;
-2. ``<repo>/.interop-venv``, created on first use with ``python3 -m venv``
-   and ``pip install oslo.messaging==18.3.1``.
+2. ``<repo>/.interop-venv``, created (or brought to the pinned version) on
+   first use with ``python3 -m venv`` and ``pip install oslo.messaging==18.3.1``.
 
 Without one (or without a broker) the tests fail in CI (``CI`` set) and skip
 elsewhere, with the reason. The interpreter is looked for (and the venv built)
@@ -29,7 +29,8 @@ INTEROP_DIR = Path(__file__).resolve().parent
 REPO = INTEROP_DIR.parents[1]
 VENV = REPO / '.interop-venv'
 VENV_LOCK = REPO / '.interop-venv.lock'
-OSLO_REQUIREMENT = 'oslo.messaging==18.3.1'
+OSLO_VERSION = '18.3.1'
+OSLO_REQUIREMENT = 'oslo.messaging==' + OSLO_VERSION
 PYTHON_ENV = 'MESSAGING_INTEROP_PYTHON'
 VENV_BUILD_TIMEOUT = 900
 _PYTHON_KEY = pytest.StashKey[tuple]()
@@ -81,7 +82,7 @@ def find_oslo_python() -> tuple[Optional[str], str]:
     # Two test runs starting together must not build the venv at once.
     with open(VENV_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _oslo_version(python) is None:
+        if _oslo_version(python) != OSLO_VERSION:
             failure = _build_venv()
             if failure:
                 return None, 'could not create %s with %s: %s' % (
