@@ -7,6 +7,7 @@ oslo_peer.py under the oslo.messaging interpreter) or a :class:`LocalPeer`
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -48,11 +49,14 @@ class EventLog:
         self._events: list[dict] = []
         self._cond = threading.Condition()
         self.describe_source: Callable[[], str] = lambda: ''
+        self.mirrors: list[EventLog] = []
 
     def add(self, event: dict) -> None:
         with self._cond:
             self._events.append(event)
             self._cond.notify_all()
+        for mirror in list(self.mirrors):
+            mirror.add(event)
 
     def find(self, match: Match) -> list[dict]:
         """The unclaimed events that match, right now (no waiting)."""
@@ -81,6 +85,20 @@ class EventLog:
                         'events: %r%s' % (self.name, len(found), count, match, timeout,
                                           self._events[-10:], self.describe_source()))
                 self._cond.wait(remaining)
+
+
+@contextlib.contextmanager
+def merged(*logs: EventLog):
+    """An EventLog that also gets every event added to ``logs`` meanwhile,
+    to await events that may come from either of several participants."""
+    log = EventLog(' + '.join(source.name for source in logs))
+    for source in logs:
+        source.mirrors.append(log)
+    try:
+        yield log
+    finally:
+        for source in logs:
+            source.mirrors.remove(log)
 
 
 class OsloPeer:

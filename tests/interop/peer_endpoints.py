@@ -104,7 +104,7 @@ def notification_endpoint(om, emit, listener: str, spec: dict):
         def handle(self, ctxt, publisher_id, event_type, payload, metadata):
             marker = payload.get('requeue_once') if isinstance(payload, dict) else None
             requeue = marker is not None and first_sight(marker)
-            emit({'event': 'notification', 'listener': listener,
+            emit({'event': 'notification', 'library': om.__name__, 'listener': listener,
                   'endpoint': spec['name'], 'priority': priority, 'ctxt': ctxt,
                   'publisher_id': publisher_id, 'event_type': event_type,
                   'payload': payload, 'metadata': metadata,

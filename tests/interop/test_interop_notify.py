@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from peer_endpoints import PRIORITIES
-from tests.interop.harness import Peer, unique_name
+from tests.interop.harness import Peer, merged, unique_name
 
 pytestmark = pytest.mark.interop
 
@@ -41,6 +41,8 @@ class Names:
     topics: dict  # listener library -> topic its main listener consumes
     pool_topic: str  # topic both libraries' pool listeners consume
     pools: dict  # listener library -> its pool name
+    joint_topic: str  # topic of the pool both libraries' listeners share
+    joint_pool: str
 
 
 @pytest.fixture(scope='module')
@@ -48,13 +50,14 @@ def names(module_peers) -> Names:
     names = Names(exchange=unique_name('nx'),
                   topics={lib: unique_name('notify_%s' % lib) for lib in LIBRARIES},
                   pool_topic=unique_name('notify_pool'),
-                  pools={lib: unique_name('pool_%s' % lib) for lib in LIBRARIES})
+                  pools={lib: unique_name('pool_%s' % lib) for lib in LIBRARIES},
+                  joint_topic=unique_name('notify_joint'), joint_pool=unique_name('joint'))
     cleanup = module_peers.cleanup
     cleanup.exchange(names.exchange)
-    for topic in list(names.topics.values()) + [names.pool_topic]:
+    for topic in list(names.topics.values()) + [names.pool_topic, names.joint_topic]:
         for priority in PRIORITIES:
             cleanup.queue('%s.%s' % (topic, priority))
-    for pool in names.pools.values():
+    for pool in list(names.pools.values()) + [names.joint_pool]:
         cleanup.queue(pool)
     return names
 
@@ -62,7 +65,7 @@ def names(module_peers) -> Names:
 @pytest.fixture(scope='module')
 def listeners(module_peers, names) -> dict:
     """Per library: a requeueing listener whose filtered endpoint comes first,
-    and a pool listener on the shared pool topic."""
+    a listener in a pool of its own and one in the pool both libraries share."""
     def config(lib):
         return {'exchange': names.exchange, 'listeners': [
             {'name': 'main', 'topics': [names.topics[lib]], 'allow_requeue': True,
@@ -70,6 +73,8 @@ def listeners(module_peers, names) -> dict:
                            {'name': 'all', 'priorities': list(PRIORITIES)}]},
             {'name': 'pool', 'topics': [names.pool_topic], 'pool': names.pools[lib],
              'endpoints': [{'name': 'pooled', 'priorities': ['info']}]},
+            {'name': 'joint', 'topics': [names.joint_topic], 'pool': names.joint_pool,
+             'endpoints': [{'name': 'joint', 'priorities': ['info']}]},
         ]}
     return {lib: module_peers.start(lib, 'listener', config(lib)) for lib in LIBRARIES}
 
@@ -207,3 +212,18 @@ def test_each_pool_gets_its_own_copy(notifier_library, notifiers, listeners, nam
     for lib in LIBRARIES:
         event = listeners[lib].events.take(marked(marker, 'pooled'))
         assert event['listener'] == 'pool'
+
+
+@pytest.mark.parametrize('notifier_library', LIBRARIES)
+def test_a_pool_served_by_both_libraries_shares_the_notifications(notifier_library,
+                                                                  notifiers, listeners,
+                                                                  names):
+    markers = [unique_name('joint') for _ in range(6)]
+    with merged(listeners['ours'].events, listeners['oslo'].events) as log:
+        for marker in markers:
+            notify(notifiers[notifier_library], names.joint_topic, payload={'marker': marker})
+        received = log.take_many(lambda e: e['event'] == 'notification'
+                                 and e['endpoint'] == 'joint'
+                                 and e['payload'].get('marker') in markers, len(markers))
+    assert sorted(e['payload']['marker'] for e in received) == sorted(markers)
+    assert {e['library'] for e in received} == {'messaging', 'oslo_messaging'}
