@@ -114,7 +114,8 @@ def rabbit_transport(rabbit_url, broker_cleanup):
         transport.cleanup()
 
 
-def _rabbitmqctl(*args: str) -> str:
+def rabbitmqctl(*args: str) -> str:
+    """The quiet output of ``rabbitmqctl <args>`` (raises if it fails)."""
     import subprocess
 
     return subprocess.run(['rabbitmqctl', '-q', *args], capture_output=True, text=True,
@@ -132,20 +133,38 @@ def close_our_connections() -> int:
 
     mine = re.compile(r'"connection_name","[^"]*:%d:' % os.getpid())
     closed = 0
-    for line in _rabbitmqctl('list_connections', '--no-table-headers', 'pid',
+    for line in rabbitmqctl('list_connections', '--no-table-headers', 'pid',
                              'client_properties').splitlines():
         pid, _, properties = line.partition('\t')
         if mine.search(properties):
-            _rabbitmqctl('close_connection', pid, 'test: dropped by the broker')
+            rabbitmqctl('close_connection', pid, 'test: dropped by the broker')
             closed += 1
     return closed
 
 
 def queue_type(name: str) -> str:
     """The broker's ``type`` of queue ``name`` (classic, quorum...), or ''."""
-    for line in _rabbitmqctl('list_queues', '--no-table-headers', 'name',
+    for line in rabbitmqctl('list_queues', '--no-table-headers', 'name',
                              'type').splitlines():
         queue, _, kind = line.partition('\t')
         if queue == name:
             return kind.strip()
     return ''
+
+
+@pytest.fixture
+def rabbit_names(unique_name, broker_cleanup):
+    """A unique topic and exchange, with everything they imply cleaned up."""
+    topic = unique_name('topic')
+    exchange = broker_cleanup.exchange(unique_name('ex'))
+    for queue in (topic, topic + '.srv', topic + '.info', topic + '.error'):
+        broker_cleanup.queue(queue)
+    broker_cleanup.exchange(topic + '_fanout')
+    return topic, exchange
+
+
+@pytest.fixture
+def raw_channel(rabbit_url):
+    """A plain kombu channel, for capturing and hand-publishing messages."""
+    with kombu.Connection(_kombu_url(rabbit_url), connect_timeout=5) as conn:
+        yield conn.channel()

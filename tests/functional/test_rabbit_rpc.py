@@ -12,13 +12,10 @@ import pytest
 
 import messaging
 from tests.functional.conftest import close_our_connections
+from tests.functional.rabbit_helpers import FAST_RECONNECT, WAIT, catch
 
 pytestmark = pytest.mark.timeout(90)
 
-WAIT = 10
-# Reconnect at once in these tests: the defaults wait a second or more.
-FAST_RECONNECT = dict(kombu_reconnect_delay=0.05, rabbit_retry_interval=0.1,
-                      rabbit_retry_backoff=0.1)
 
 
 class AllowedError(Exception):
@@ -210,7 +207,7 @@ def test_call_monitoring_fails_a_call_whose_server_died(rabbit_url, rabbit_trans
         client = _client(rabbit_transport(), topic, exchange, timeout=60,
                          call_monitor_timeout=2)
         outcome = []
-        caller = threading.Thread(target=lambda: outcome.append(_catch(
+        caller = threading.Thread(target=lambda: outcome.append(catch(
             client.call, {}, 'slow', seconds=60)))
         caller.start()
         assert server.stdout.readline().strip() == 'busy'
@@ -222,13 +219,6 @@ def test_call_monitoring_fails_a_call_whose_server_died(rabbit_url, rabbit_trans
     finally:
         server.kill()
         server.wait(timeout=WAIT)
-
-
-def _catch(function, *args, **kwargs):
-    try:
-        return function(*args, **kwargs)
-    except Exception as ex:
-        return ex
 
 
 def test_idle_server_and_client_survive_a_dropped_connection(rabbit_transport, topology):
@@ -252,7 +242,7 @@ def test_calls_in_flight_during_a_dropped_connection_do_not_break_later_ones(
         client = _client(transport, topic, exchange, timeout=5)
         in_flight = []
         callers = [threading.Thread(target=lambda: in_flight.append(
-            _catch(client.call, {}, 'slow', seconds=0.5))) for _ in range(4)]
+            catch(client.call, {}, 'slow', seconds=0.5))) for _ in range(4)]
         for caller in callers:
             caller.start()
         close_our_connections()

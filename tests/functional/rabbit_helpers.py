@@ -1,0 +1,84 @@
+"""Helpers for the rabbit driver's functional tests: raw AMQP access,
+polling with a deadline, and a listener served on a thread."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+
+WAIT = 10
+
+
+def capture_queue(channel, broker_cleanup, exchange, key, kind='topic'):
+    name = broker_cleanup.queue('test_capture_' + uuid.uuid4().hex[:10])
+    channel.exchange_declare(exchange, kind, durable=False, auto_delete=kind == 'fanout')
+    channel.queue_declare(name, durable=False, auto_delete=False)
+    channel.queue_bind(name, exchange, key)
+    return name
+
+
+def get_raw(channel, queue_name, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = channel.basic_get(queue_name, no_ack=True)
+        if message is not None:
+            return message
+        time.sleep(0.02)
+    raise AssertionError('nothing arrived on %s within %s s' % (queue_name, timeout))
+
+
+def publish_raw(channel, exchange, key, body, content_type='application/json'):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    channel.basic_publish(channel.prepare_message(data, content_type=content_type,
+                                                  content_encoding='utf-8'),
+                          exchange, key)
+
+
+def poll(listener, count=1, timeout=WAIT):
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < count and time.monotonic() < deadline:
+        got.extend(listener.poll(timeout=deadline - time.monotonic()))
+    return got
+
+
+class Responder:
+    """Serves a listener on a thread, replying with ``handler(incoming)``."""
+
+    def __init__(self, listener, handler=lambda m: m.message.get('args')):
+        self.listener = listener
+        self.handler = handler
+        self.received = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            batch = self.listener.poll()
+            if not batch:
+                return
+            for incoming in batch:
+                self.received.append(incoming)
+                if incoming.msg_id:
+                    incoming.reply(self.handler(incoming))
+
+    def stop(self):
+        self.listener.stop()
+        self._thread.join(timeout=WAIT)
+        self.listener.cleanup()
+
+
+# Reconnect at once: the defaults wait a second or more per attempt.
+FAST_RECONNECT = dict(kombu_reconnect_delay=0.05, rabbit_retry_interval=0.05,
+                      rabbit_retry_backoff=0.05)
+FAST_RECONNECT_QUERY = '&'.join('%s=%s' % item for item in FAST_RECONNECT.items())
+
+
+def catch(function, *args, **kwargs):
+    """What ``function`` returned, or the exception it raised."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as ex:
+        return ex

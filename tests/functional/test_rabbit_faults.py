@@ -1,0 +1,97 @@
+"""Broker faults: refused credentials, dead hosts, retries, idle connections."""
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+import messaging
+from messaging.drivers.rabbit.connection import AuthenticationFailure
+from tests.functional.rabbit_helpers import (FAST_RECONNECT, FAST_RECONNECT_QUERY, WAIT,
+                                             Responder)
+
+pytestmark = pytest.mark.timeout(60)
+def test_wrong_password_fails_fast_without_showing_it(rabbit_transport, rabbit_url,
+                                                      rabbit_names):
+    topic, exchange = rabbit_names
+    host = rabbit_url.split('@', 1)[1]
+    driver = rabbit_transport('rabbit://guest:s3cr3t-wrong@' + host)._driver
+    started = time.monotonic()
+    with pytest.raises(AuthenticationFailure) as failure:
+        driver.send(messaging.Target(topic=topic, exchange=exchange), {},
+                    {'method': 'm', 'args': {}})
+    assert time.monotonic() - started < 5
+    assert 'ACCESS_REFUSED' in str(failure.value)
+    assert 's3cr3t' not in str(failure.value)
+
+
+def test_send_gives_up_after_its_retries_without_showing_the_password(
+        rabbit_transport, rabbit_names, caplog):
+    topic, exchange = rabbit_names
+    driver = rabbit_transport('rabbit://guest:pw-hidden@127.0.0.1:1/?' + FAST_RECONNECT_QUERY
+                              )._driver
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(messaging.MessageDeliveryFailure, match='after 3 attempt'):
+            driver.send(messaging.Target(topic=topic, exchange=exchange), {},
+                        {'method': 'm', 'args': {}}, retry=2)
+    assert len([r for r in caplog.records if 'reconnecting' in r.getMessage()]) == 2
+    assert all('pw-hidden' not in r.getMessage() for r in caplog.records)
+
+
+def test_a_dead_host_in_the_url_is_failed_over(rabbit_transport, rabbit_url, rabbit_names):
+    topic, exchange = rabbit_names
+    live = rabbit_url.split('://', 1)[1].rstrip('/')
+    driver = rabbit_transport('rabbit://guest:guest@127.0.0.1:1,%s/?%s'
+                              % (live, FAST_RECONNECT_QUERY))._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    server = Responder(driver.listen(target, 1, None))
+    try:
+        for value in range(3):
+            assert driver.send(target, {}, {'method': 'm', 'args': {'v': value}},
+                               wait_for_reply=True, timeout=WAIT) == {'v': value}
+    finally:
+        server.stop()
+
+
+def test_heartbeats_keep_idle_connections_open(rabbit_transport, rabbit_names, caplog):
+    topic, exchange = rabbit_names
+    driver = rabbit_transport(heartbeat_timeout_threshold=1, heartbeat_rate=2)._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    server = Responder(driver.listen(target, 1, None))
+    try:
+        with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+            driver.send(target, {}, {'method': 'm', 'args': {}}, wait_for_reply=True,
+                        timeout=WAIT)
+            # Stay idle for several heartbeat intervals: without heartbeats
+            # the broker closes the connections after two.
+            time.sleep(4)
+            driver.send(target, {}, {'method': 'm', 'args': {}}, wait_for_reply=True,
+                        timeout=WAIT)
+    finally:
+        server.stop()
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+def test_server_recovers_when_its_queue_is_deleted_under_it(
+        rabbit_transport, rabbit_names, raw_channel):
+    topic, exchange = rabbit_names
+    driver = rabbit_transport(**FAST_RECONNECT)._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    server = Responder(driver.listen(target, 1, None))
+    try:
+        # The broker cancels the consumer (basic.cancel); the listener must
+        # reconnect and declare the queue again.
+        raw_channel.queue_delete(topic)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                if raw_channel.queue_declare(topic, passive=True).consumer_count:
+                    break
+            except Exception:
+                raw_channel = raw_channel.connection.channel()
+            time.sleep(0.05)
+        assert driver.send(target(server=None), {}, {'method': 'm', 'args': {'v': 1}},
+                           wait_for_reply=True, timeout=WAIT) == {'v': 1}
+    finally:
+        server.stop()
