@@ -221,10 +221,12 @@ class PeerGroup:
     def stop(self, peer: Peer) -> None:
         """Stop one participant now; an RPC client's reply queues go to cleanup."""
         self._peers.remove(peer)
-        if peer.role == 'rpc-client':
-            for queue in peer.request({'op': 'reply_queues'})['queues']:
-                self.cleanup.queue(queue)
-        peer.stop()
+        try:
+            if peer.role == 'rpc-client':
+                for queue in peer.request({'op': 'reply_queues'})['queues']:
+                    self.cleanup.queue(queue)
+        finally:
+            peer.stop()
 
     def close(self) -> None:
         """Stop every participant still running, then delete what was registered."""
