@@ -7,7 +7,7 @@ import time
 import pytest
 
 import messaging
-from messaging.drivers.rabbit.connection import AuthenticationFailure
+from messaging.drivers.rabbit.connection import AuthenticationFailure, DeclarationMismatch
 from tests.functional.rabbit_helpers import (FAST_RECONNECT, FAST_RECONNECT_QUERY, WAIT,
                                              Responder)
 
@@ -95,3 +95,13 @@ def test_server_recovers_when_its_queue_is_deleted_under_it(
                            wait_for_reply=True, timeout=WAIT) == {'v': 1}
     finally:
         server.stop()
+
+
+def test_a_queue_declared_with_other_flags_is_a_clear_error(rabbit_transport, rabbit_names,
+                                                            raw_channel):
+    topic, exchange = rabbit_names
+    raw_channel.queue_declare(topic, durable=True, auto_delete=False)
+    driver = rabbit_transport(rabbit_retry_interval=0.05)._driver
+    with pytest.raises(DeclarationMismatch, match='same \\[oslo_messaging_rabbit\\]'):
+        driver.listen(messaging.Target(topic=topic, server='srv', exchange=exchange), 1,
+                      None)

@@ -18,7 +18,6 @@ import random
 import socket
 import sys
 import threading
-import time
 import uuid
 from typing import Any, Callable, Optional
 
@@ -27,6 +26,7 @@ import kombu
 from amqp import exceptions as amqp_exc
 
 from messaging import exceptions
+from messaging.drivers.base import TransportDriverError
 from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 
@@ -44,6 +44,10 @@ _NO_LOCK = contextlib.nullcontext()
 
 class AuthenticationFailure(exceptions.MessageDeliveryFailure):
     """The broker refused our credentials; retrying would not help."""
+
+
+class DeclarationMismatch(TransportDriverError):
+    """A queue or exchange exists with other flags (406 PRECONDITION_FAILED)."""
 
 
 def connection_name() -> str:
@@ -79,7 +83,7 @@ class Connection:
         self._closed = False
         self._broken = False
         self._listening = not confirm
-        self._heartbeat_stop = threading.Event()
+        self._closing = threading.Event()
         self._heartbeat_thread: Optional[threading.Thread] = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -121,7 +125,7 @@ class Connection:
     def close(self) -> None:
         """Close the connection and stop its heartbeat thread."""
         self._closed = True
-        self._heartbeat_stop.set()
+        self._closing.set()
         with self._read_lock, self._write_lock:
             self._channel = None
             try:
@@ -131,10 +135,6 @@ class Connection:
         thread = self._heartbeat_thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
-
-    def mark_broken(self) -> None:
-        """Force a reconnect before the next operation."""
-        self._broken = True
 
     # -- the retry path ------------------------------------------------------
 
@@ -170,8 +170,16 @@ class Connection:
                     with self._write_lock:
                         self._reset()
                     raise AuthenticationFailure(
-                        'Authentication to %s failed (%s): check the user name and '
-                        'password of the transport URL' % (self.host, ex)) from ex
+                        'Access to %s refused (%s): check the user name, password and '
+                        'vhost permissions of the transport URL' % (self.host, ex)) from ex
+                except amqp_exc.PreconditionFailed as ex:
+                    with self._write_lock:
+                        self._reset()
+                    raise DeclarationMismatch(
+                        '%s on %s refused by the broker (%s): an existing queue or '
+                        'exchange was declared with other flags or arguments; every '
+                        'peer on the vhost must use the same [oslo_messaging_rabbit] '
+                        'queue options' % (what, self.host, ex)) from ex
                 except _RECOVERABLE as ex:
                     attempt += 1
                     with self._write_lock:
@@ -185,10 +193,10 @@ class Connection:
                     LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
                                 '%.1f s (attempt %d)', what, self.name,
                                 type(ex).__name__, ex, self.host, delay, attempt)
-            # Sleep without the locks so acks and heartbeats of other threads
-            # are not held up by our backoff.
+            # Wait without the locks so acks and heartbeats of other threads
+            # are not held up by our backoff; close() cuts the wait short.
             if delay:
-                time.sleep(delay)
+                self._closing.wait(delay)
 
     def _reconnect_delay(self, attempt: int) -> float:
         """Backoff before reconnect ``attempt``: none beyond the base delay
@@ -347,7 +355,7 @@ class Connection:
 
     def _heartbeat_loop(self, interval: float) -> None:
         """Send heartbeats, and read the broker's when no one else reads."""
-        while not self._heartbeat_stop.wait(interval):
+        while not self._closing.wait(interval):
             channel = self._channel
             # Read the AMQP connection off the channel: kombu's would
             # reconnect on access, which is not this thread's job.

@@ -1,0 +1,55 @@
+"""Body encoding and the checks every received body must pass."""
+from __future__ import annotations
+
+import json
+import zlib
+
+import pytest
+
+from messaging.drivers import common
+from messaging.drivers.rabbit import codec
+
+
+class Raw:
+    def __init__(self, body, content_type='application/json', encoding='utf-8',
+                 headers=None):
+        self.body = body
+        self.properties = {'content_type': content_type, 'content_encoding': encoding,
+                           'application_headers': headers or {}}
+
+
+def test_plain_encoding_is_json_with_no_headers():
+    data, headers = codec.Codec().encode({'a': 'é'})
+    assert data == b'{"a": "\\u00e9"}' and headers == {}
+
+
+def test_gzip_is_a_zlib_stream_with_the_oslo_header_and_decodes_back():
+    envelope = common.serialize_msg({'method': 'm', 'args': {}})
+    data, headers = codec.Codec('gzip').encode(envelope)
+    assert data[:2] == b'\x78\x9c' and headers == {'compression': 'application/x-gzip'}
+    assert codec.decode(Raw(data, headers=headers)) == {'method': 'm', 'args': {}}
+
+
+def test_unknown_compression_option_is_refused():
+    with pytest.raises(ValueError, match='kombu_compression'):
+        codec.Codec('lz4')
+
+
+def test_unenveloped_bodies_and_binary_encoding_are_accepted():
+    body = json.dumps({'result': 1, 'ending': True}).encode()
+    assert codec.decode(Raw(body, encoding='binary')) == {'result': 1, 'ending': True}
+
+
+@pytest.mark.parametrize('raw, reason', [
+    (Raw(b'{}', content_type='text/plain'), 'content type'),
+    (Raw(b'{}', content_type=None), 'content type'),
+    (Raw(b'{}', encoding='latin-1'), 'encoding'),
+    (Raw(b'{nope'), 'not valid JSON'),
+    (Raw(b'[1]'), 'not a JSON object'),
+    (Raw(b'{}', headers={'compression': 'application/x-rar'}), 'unknown compression'),
+    (Raw(zlib.compress(b'{}')[:-3], headers={'compression': 'application/x-gzip'}),
+     'decompress'),
+])
+def test_bad_bodies_raise_malformed_message(raw, reason):
+    with pytest.raises(common.MalformedMessage, match=reason):
+        codec.decode(raw)
