@@ -215,9 +215,16 @@ def test_notifications_are_written_alike(driver, capture, notifiers, module_peer
     assert shapes['ours'] == shapes['oslo']
 
 
+# request fields -> (its _timeout, how many replies it gets)
 REPLIES = {
     'result': ({'method': 'give', 'args': {'value': {'a': [1.5, None]}}}, None, 1),
-    'failure': ({'method': 'fail_builtin', 'args': {'message': 'bad'}}, None, 1),
+    'builtin failure': ({'method': 'fail_builtin', 'args': {'message': 'bad'}}, None, 1),
+    'custom failure': ({'method': 'fail_custom', 'args': {'message': 'b\u00f6\u00f6m'}},
+                       None, 1),
+    'expected failure': ({'method': 'fail_expected', 'args': {'message': 'x'}}, None, 1),
+    'no such method': ({'method': 'nothing_here', 'args': {}}, None, 1),
+    'unsupported version': ({'method': 'versioned_echo', 'args': {}, 'version': '2.0',
+                             'namespace': 'interop_ns'}, None, 1),
     'heartbeats': ({'method': 'slow', 'args': {'seconds': 1.5}}, 2, 2),
 }
 
