@@ -92,20 +92,33 @@ def describe_exception(ex: BaseException) -> dict:
 
 
 class RpcServers:
-    """RPC servers sharing one transport: config ``servers`` = [{topic, server}]."""
+    """RPC servers: config ``servers`` = [{topic, server, optional url and exchange}].
+
+    Servers with the same URL share a transport. A server that cannot start
+    (the broker refused a declaration, say) is reported as a ``start_failed``
+    event and the others still start, so one bad case does not hide the rest.
+    """
 
     def __init__(self, om, emit, config: dict) -> None:
         conf = make_conf(om, config['exchange'])
         self.gates = Gates()
-        self._transport = om.get_rpc_transport(conf, config['url'])
+        self._transports: dict = {}
         self._servers = []
         for spec in config['servers']:
+            url = spec.get('url', config['url'])
+            if url not in self._transports:
+                self._transports[url] = om.get_rpc_transport(conf, url)
             target = om.Target(topic=spec['topic'], server=spec['server'],
-                               exchange=config['exchange'])
+                               exchange=spec.get('exchange', config['exchange']))
             endpoints = rpc_endpoints(om, emit, spec['server'], self.gates)
-            server = om.get_rpc_server(self._transport, target, endpoints,
-                                       executor='threading')
-            server.start()
+            try:
+                server = om.get_rpc_server(self._transports[url], target, endpoints,
+                                           executor='threading')
+                server.start()
+            except Exception as ex:
+                emit({'event': 'start_failed', 'topic': spec['topic'],
+                      'server': spec['server'], 'error': '%s: %s' % (type(ex).__name__, ex)})
+                continue
             self._servers.append(server)
 
     def handle(self, cmd: dict) -> dict:
@@ -120,11 +133,12 @@ class RpcServers:
             server.stop()
         for server in self._servers:
             server.wait()
-        self._transport.cleanup()
+        for transport in self._transports.values():
+            transport.cleanup()
 
 
 class RpcClient:
-    """Sends calls and casts; one transport per ``allowed_remote_exmods`` list."""
+    """Sends calls and casts; one transport per URL and ``allowed_remote_exmods``."""
 
     def __init__(self, om, emit, config: dict) -> None:
         self._om = om
@@ -132,23 +146,23 @@ class RpcClient:
         self._url = config['url']
         self._transports: dict = {}
 
-    def _transport(self, allowed):
-        key = tuple(allowed)
+    def _transport(self, url, allowed):
+        key = (url, tuple(allowed))
         if key not in self._transports:
             self._transports[key] = self._om.get_rpc_transport(
-                self._conf, self._url, allowed_remote_exmods=list(allowed))
+                self._conf, url, allowed_remote_exmods=list(allowed))
         return self._transports[key]
 
     def handle(self, cmd: dict) -> dict:
         """Ops: ``call``/``cast`` (target, method, args, ctxt, timeout,
-        call_monitor_timeout, allowed_remote_exmods) and ``reply_queues``."""
+        call_monitor_timeout, allowed_remote_exmods, url) and ``reply_queues``."""
         if cmd['op'] == 'reply_queues':
             queues = [reply_queue(t) for t in self._transports.values()]
             return {'event': 'reply_queues', 'queues': [q for q in queues if q]}
         options = {k: cmd[k] for k in ('timeout', 'call_monitor_timeout')
                    if cmd.get(k) is not None}
         client = self._om.get_rpc_client(
-            self._transport(cmd.get('allowed_remote_exmods', ())),
+            self._transport(cmd.get('url', self._url), cmd.get('allowed_remote_exmods', ())),
             self._om.Target(**cmd['target']), **options)
         send = {'call': client.call, 'cast': client.cast}[cmd['op']]
         try:
