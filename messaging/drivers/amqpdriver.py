@@ -8,6 +8,7 @@ connection (``_make_connection``) from its URL and options.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any, Optional
 
@@ -37,19 +38,38 @@ class AMQPDriverBase(base.BaseDriver):
         self.options = options
         self.prefetch_size = options.rabbit_qos_prefetch_count
         self._declarations = Declarations(options)
-        self._pool: ConnectionPool[Connection] = ConnectionPool(
-            lambda: self._make_connection(listening=False),
-            max_size=options.rpc_conn_pool_size, min_size=options.conn_pool_min_size,
-            ttl=options.conn_pool_ttl)
-        self._reply_waiter = ReplyWaiter(
-            lambda: self._make_connection(listening=True),
-            self._declarations.reply_queue('reply_' + common.unique_id()),
-            self._allowed_remote_exmods)
         self._reply_sender = ReplySender(
             self._borrow, options.direct_mandatory_flag,
             options.kombu_missing_consumer_retry_timeout)
         self._listeners: set[RabbitListener] = set()
         self._listeners_lock = threading.Lock()
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """A new send pool and reply waiter, owned by the current process."""
+        self._pid = os.getpid()
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            lambda: self._make_connection(listening=False),
+            max_size=self.options.rpc_conn_pool_size,
+            min_size=self.options.conn_pool_min_size, ttl=self.options.conn_pool_ttl)
+        self._reply_waiter = ReplyWaiter(
+            lambda: self._make_connection(listening=True),
+            self._declarations.reply_queue('reply_' + common.unique_id()),
+            self._allowed_remote_exmods)
+
+    def _check_fork(self) -> None:
+        """Give a forked child its own connections and reply queue.
+
+        The sockets and reply queue inherited from the parent belong to the
+        parent: they are dropped here, not closed, so the parent keeps them.
+        """
+        if self._pid != os.getpid():
+            LOG.warning('Process %d is using a transport created by process %d before '
+                        'it forked; opening new connections and a new reply queue',
+                        os.getpid(), self._pid)
+            with self._listeners_lock:
+                self._listeners = set()
+            self._start_afresh()
 
     def _make_connection(self, listening: bool) -> Connection:
         """A new, not yet connected, connection to the transport's brokers."""
@@ -71,6 +91,7 @@ class AMQPDriverBase(base.BaseDriver):
     def send(self, target, ctxt: dict, message: dict, wait_for_reply: Optional[bool] = None,
              timeout: Optional[float] = None, call_monitor_timeout: Optional[float] = None,
              retry: Optional[int] = None, transport_options=None) -> Any:
+        self._check_fork()
         msg = dict(message)
         msg_id = None
         if wait_for_reply:
@@ -112,6 +133,7 @@ class AMQPDriverBase(base.BaseDriver):
 
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]
                ) -> RpcListener:
+        self._check_fork()
         listener = RpcListener(self._make_connection(listening=True), self._reply_sender,
                                **self._listener_kwargs(batch_size, batch_timeout))
         exchange = self._exchange_name(target)
@@ -134,6 +156,7 @@ class AMQPDriverBase(base.BaseDriver):
 
     def send_notification(self, target, ctxt: dict, message: dict, version: float,
                           retry: Optional[int] = None) -> None:
+        self._check_fork()
         msg = dict(message)
         msg['_unique_id'] = common.unique_id()
         common.pack_context(msg, ctxt)
@@ -147,6 +170,7 @@ class AMQPDriverBase(base.BaseDriver):
     def listen_for_notification(self, targets_and_priorities, pool: Optional[str],
                                 batch_size: int, batch_timeout: Optional[float]
                                 ) -> NotificationListener:
+        self._check_fork()
         listener = NotificationListener(self._make_connection(listening=True),
                                         **self._listener_kwargs(batch_size, batch_timeout))
         bindings = [(self._exchange_name(target), '%s.%s' % (target.topic, priority))

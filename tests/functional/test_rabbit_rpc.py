@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -261,3 +262,55 @@ def test_each_connection_is_named_program_pid_uuid(rabbit_transport):
     assert pid == str(__import__('os').getpid())
     assert str(uuid.UUID(connection_uuid)) == connection_uuid
     assert program
+
+
+def test_concurrent_callers_share_the_reply_queue_and_get_their_own_replies(
+        rabbit_transport, topology):
+    topic, exchange = topology
+    transport = rabbit_transport()
+    results = {}
+    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
+                 Endpoint()):
+        client = _client(transport, topic, exchange)
+
+        def caller(number):
+            results[number] = [client.call({}, 'echo', value=(number, i))['value']
+                               for i in range(20)]
+
+        callers = [threading.Thread(target=caller, args=(n,)) for n in range(16)]
+        for thread in callers:
+            thread.start()
+        for thread in callers:
+            thread.join(timeout=60)
+    assert results == {n: [[n, i] for i in range(20)] for n in range(16)}
+    assert transport._driver._pool.size <= 16
+
+
+def _call_in_child(client, results) -> None:
+    try:
+        value = client.call({}, 'echo', value='child')['value']
+    except Exception as ex:
+        value = repr(ex)
+    results.put((value, client.transport._driver.reply_queue_name))
+
+
+def test_a_forked_child_gets_its_own_connections_and_reply_queue(
+        rabbit_transport, topology, broker_cleanup):
+    topic, exchange = topology
+    transport = rabbit_transport()
+    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
+                 Endpoint()):
+        client = _client(transport, topic, exchange)
+        assert client.call({}, 'echo', value='parent')['value'] == 'parent'
+        context = multiprocessing.get_context('fork')
+        results = context.Queue()
+        child = context.Process(target=_call_in_child, args=(client, results))
+        child.start()
+        try:
+            value, child_reply_queue = results.get(timeout=WAIT)
+        finally:
+            child.join(timeout=WAIT)
+        broker_cleanup.queue(child_reply_queue)
+        assert value == 'child'
+        assert child_reply_queue != transport._driver.reply_queue_name
+        assert client.call({}, 'echo', value='again')['value'] == 'again'
