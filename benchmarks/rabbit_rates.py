@@ -1,16 +1,19 @@
 """Sequential RPC call rate and end-to-end cast rate on a RabbitMQ broker.
 
     python benchmarks/rabbit_rates.py [--url rabbit://guest:guest@127.0.0.1:5672/]
-        [--calls 2000] [--casts 5000] [--same-process]
+        [--calls 2000] [--casts 5000] [--same-process] [--library oslo_messaging]
 
 The server runs in a child process, as in a deployment (``--same-process``
 runs it in the client's process instead, where both share one GIL). The
 cast rate counts until the server has processed every cast, not just until
-the client has published them. Everything declared is deleted after.
+the client has published them. ``--library oslo_messaging`` measures
+oslo.messaging instead (run with a Python that has it). Everything declared is
+deleted after.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import multiprocessing
 import threading
 import time
@@ -18,8 +21,6 @@ import uuid
 
 import kombu
 from oslo_config import cfg
-
-import messaging
 
 
 class Endpoint:
@@ -39,15 +40,18 @@ class Endpoint:
                 self.all_cast.set()
 
 
-def _transport(url: str):
-    conf = cfg.ConfigOpts()
-    conf([])
-    return messaging.get_rpc_transport(conf, url)
+def _transport(messaging, url: str):
+    # The global config object: oslo.messaging registers some of its options
+    # (tracing, metrics) only there and reads them on every call.
+    cfg.CONF([], project='rabbit_rates')
+    return messaging.get_rpc_transport(cfg.CONF, url)
 
 
-def serve(url: str, topic: str, exchange: str, casts: int, ready, all_cast, done) -> None:
+def serve(library: str, url: str, topic: str, exchange: str, casts: int, ready, all_cast,
+          done) -> None:
     """Run an RPC server until ``done`` is set."""
-    transport = _transport(url)
+    messaging = importlib.import_module(library)
+    transport = _transport(messaging, url)
     server = messaging.get_rpc_server(
         transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
         [Endpoint(casts, all_cast)], executor='threading')
@@ -70,7 +74,10 @@ def main() -> None:
     parser.add_argument('--casts', type=int, default=5000)
     parser.add_argument('--same-process', action='store_true',
                         help='run the server in this process (shares the GIL)')
+    parser.add_argument('--library', default='messaging',
+                        help='the library to measure: messaging or oslo_messaging')
     args = parser.parse_args()
+    messaging = importlib.import_module(args.library)
 
     suffix = uuid.uuid4().hex[:8]
     topic, exchange = 'bench_%s' % suffix, 'bench_x_%s' % suffix
@@ -80,10 +87,10 @@ def main() -> None:
         context = multiprocessing.get_context('spawn')
         events, start = context, context.Process
     ready, all_cast, done = events.Event(), events.Event(), events.Event()
-    server = start(target=serve, args=(args.url, topic, exchange, args.casts, ready,
-                                       all_cast, done), daemon=True)
+    server = start(target=serve, args=(args.library, args.url, topic, exchange, args.casts,
+                                       ready, all_cast, done), daemon=True)
     server.start()
-    transport = _transport(args.url)
+    transport = _transport(messaging, args.url)
     client = messaging.get_rpc_client(
         transport, messaging.Target(topic=topic, exchange=exchange), timeout=30)
     try:
@@ -106,12 +113,15 @@ def main() -> None:
     finally:
         done.set()
         server.join(30)
-        reply_queue = transport._driver.reply_queue_name
+        driver = transport._driver
+        reply_queue = (getattr(driver, 'reply_queue_name', None)  # messaging
+                       or getattr(driver, '_reply_q', None))  # oslo.messaging
         transport.cleanup()
         with kombu.Connection('amqp://' + args.url.split('://', 1)[1]) as conn:
             channel = conn.channel()
             for name in (topic, topic + '.s1', reply_queue):
-                channel.queue_delete(name)
+                if name:
+                    channel.queue_delete(name)
             channel.exchange_delete(exchange)
 
 
