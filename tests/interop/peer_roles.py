@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 
 from oslo_config import cfg
 
@@ -91,35 +92,78 @@ def describe_exception(ex: BaseException) -> dict:
     }
 
 
-class RpcServers:
-    """RPC servers: config ``servers`` = [{topic, server, optional url and exchange}].
+class Transports:
+    """The transports a role opened: one per kind, URL, exchange and allowed modules."""
 
-    Servers with the same URL share a transport. A server that cannot start
-    (the broker refused a declaration, say) is reported as a ``start_failed``
-    event and the others still start, so one bad case does not hide the rest.
-    """
+    def __init__(self, om) -> None:
+        self._om = om
+        self._open: dict = {}
+
+    def get(self, kind: str, url: str, exchange: str, allowed=()):
+        """An ``rpc`` or ``notification`` transport with ``control_exchange`` set."""
+        key = (kind, url, exchange, tuple(allowed))
+        if key not in self._open:
+            build = (self._om.get_rpc_transport if kind == 'rpc'
+                     else self._om.get_notification_transport)
+            self._open[key] = build(make_conf(self._om, exchange), url,
+                                    allowed_remote_exmods=list(allowed))
+        return self._open[key]
+
+    def reply_queues(self) -> list[str]:
+        queues = [reply_queue(t) for (kind, *_), t in self._open.items() if kind == 'rpc']
+        return [q for q in queues if q]
+
+    def cleanup(self) -> None:
+        for transport in self._open.values():
+            transport.cleanup()
+
+
+def start_each(emit, specs: list, start) -> list:
+    """``start(spec)`` for every spec; a failure (the broker refused a
+    declaration, say) becomes a ``start_failed`` event and the rest still
+    start, so one bad case does not hide the others."""
+    started = []
+    for spec in specs:
+        try:
+            started.append(start(spec))
+        except Exception as ex:
+            emit({'event': 'start_failed', 'spec': spec,
+                  'error': '%s: %s' % (type(ex).__name__, ex)})
+    return started
+
+
+def stop_all(servers: list) -> None:
+    """Stop and wait for servers or listeners, all at once: oslo.messaging
+    takes about a second to stop each, one after the other."""
+    def stop(server):
+        server.stop()
+        server.wait()
+
+    threads = [threading.Thread(target=stop, args=(server,)) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+class RpcServers:
+    """RPC servers: config ``servers`` = [{topic, server, optional url and exchange}]."""
 
     def __init__(self, om, emit, config: dict) -> None:
-        conf = make_conf(om, config['exchange'])
         self.gates = Gates()
-        self._transports: dict = {}
-        self._servers = []
-        for spec in config['servers']:
-            url = spec.get('url', config['url'])
-            if url not in self._transports:
-                self._transports[url] = om.get_rpc_transport(conf, url)
-            target = om.Target(topic=spec['topic'], server=spec['server'],
-                               exchange=spec.get('exchange', config['exchange']))
-            endpoints = rpc_endpoints(om, emit, spec['server'], self.gates)
-            try:
-                server = om.get_rpc_server(self._transports[url], target, endpoints,
-                                           executor='threading')
-                server.start()
-            except Exception as ex:
-                emit({'event': 'start_failed', 'topic': spec['topic'],
-                      'server': spec['server'], 'error': '%s: %s' % (type(ex).__name__, ex)})
-                continue
-            self._servers.append(server)
+        self._transports = Transports(om)
+
+        def start(spec):
+            exchange = spec.get('exchange', config['exchange'])
+            transport = self._transports.get('rpc', spec.get('url', config['url']), exchange)
+            target = om.Target(topic=spec['topic'], server=spec['server'], exchange=exchange)
+            server = om.get_rpc_server(transport, target,
+                                       rpc_endpoints(om, emit, spec['server'], self.gates),
+                                       executor='threading')
+            server.start()
+            return server
+
+        self._servers = start_each(emit, config['servers'], start)
 
     def handle(self, cmd: dict) -> dict:
         """``{"op": "release", "gate": name}`` lets held ``hold`` calls return."""
@@ -129,41 +173,30 @@ class RpcServers:
         return {'event': 'released', 'gate': cmd['gate']}
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.stop()
-        for server in self._servers:
-            server.wait()
-        for transport in self._transports.values():
-            transport.cleanup()
+        stop_all(self._servers)
+        self._transports.cleanup()
 
 
 class RpcClient:
-    """Sends calls and casts; one transport per URL and ``allowed_remote_exmods``."""
+    """Sends calls and casts, on a transport per URL and ``allowed_remote_exmods``."""
 
     def __init__(self, om, emit, config: dict) -> None:
         self._om = om
-        self._conf = make_conf(om, config['exchange'])
-        self._url = config['url']
-        self._transports: dict = {}
-
-    def _transport(self, url, allowed):
-        key = (url, tuple(allowed))
-        if key not in self._transports:
-            self._transports[key] = self._om.get_rpc_transport(
-                self._conf, url, allowed_remote_exmods=list(allowed))
-        return self._transports[key]
+        self._config = config
+        self._transports = Transports(om)
 
     def handle(self, cmd: dict) -> dict:
         """Ops: ``call``/``cast`` (target, method, args, ctxt, timeout,
         call_monitor_timeout, allowed_remote_exmods, url) and ``reply_queues``."""
         if cmd['op'] == 'reply_queues':
-            queues = [reply_queue(t) for t in self._transports.values()]
-            return {'event': 'reply_queues', 'queues': [q for q in queues if q]}
+            return {'event': 'reply_queues', 'queues': self._transports.reply_queues()}
         options = {k: cmd[k] for k in ('timeout', 'call_monitor_timeout')
                    if cmd.get(k) is not None}
-        client = self._om.get_rpc_client(
-            self._transport(cmd.get('url', self._url), cmd.get('allowed_remote_exmods', ())),
-            self._om.Target(**cmd['target']), **options)
+        transport = self._transports.get('rpc', cmd.get('url', self._config['url']),
+                                         self._config['exchange'],
+                                         cmd.get('allowed_remote_exmods', ()))
+        client = self._om.get_rpc_client(transport, self._om.Target(**cmd['target']),
+                                         **options)
         send = {'call': client.call, 'cast': client.cast}[cmd['op']]
         try:
             result = send(cmd.get('ctxt', {}), cmd['method'], **cmd.get('args', {}))
@@ -172,29 +205,31 @@ class RpcClient:
         return {'event': 'result', 'result': result}
 
     def stop(self) -> None:
-        for transport in self._transports.values():
-            transport.cleanup()
+        self._transports.cleanup()
 
 
 class Notifiers:
-    """Sends notifications; one Notifier per (driver, topic, publisher_id)."""
+    """Sends notifications; one Notifier per transport, driver, topic and publisher."""
 
     def __init__(self, om, emit, config: dict) -> None:
         self._om = om
-        conf = make_conf(om, config['exchange'])
-        self._transport = om.get_notification_transport(conf, config['url'])
+        self._config = config
+        self._transports = Transports(om)
         self._notifiers: dict = {}
 
     def handle(self, cmd: dict) -> dict:
         """``{"op": "notify", driver, topic, publisher_id, priority,
         event_type, payload, ctxt, ctxt_kind: "object"|"dict",
-        datetime_keys: payload keys to set to SAMPLE_DATETIME}``."""
+        datetime_keys: payload keys to set to SAMPLE_DATETIME,
+        optional url and exchange}``."""
         if cmd['op'] != 'notify':
             raise ValueError('unknown op %r' % cmd['op'])
-        key = (cmd['driver'], cmd['topic'], cmd['publisher_id'])
+        transport = self._transports.get('notification', cmd.get('url', self._config['url']),
+                                         cmd.get('exchange', self._config['exchange']))
+        key = (id(transport), cmd['driver'], cmd['topic'], cmd['publisher_id'])
         if key not in self._notifiers:
             self._notifiers[key] = self._om.Notifier(
-                self._transport, publisher_id=cmd['publisher_id'],
+                transport, publisher_id=cmd['publisher_id'],
                 driver=cmd['driver'], topics=[cmd['topic']])
         ctxt = cmd.get('ctxt')
         if ctxt is not None and cmd.get('ctxt_kind', 'object') == 'object':
@@ -206,37 +241,38 @@ class Notifiers:
         return {'event': 'notified'}
 
     def stop(self) -> None:
-        self._transport.cleanup()
+        self._transports.cleanup()
 
 
 class Listeners:
     """Notification listeners: config ``listeners`` = [{name, topics, pool,
-    allow_requeue, endpoints: [endpoint specs, see notification_endpoint]}]."""
+    allow_requeue, endpoints: [endpoint specs, see notification_endpoint],
+    optional url and exchange}]."""
 
     def __init__(self, om, emit, config: dict) -> None:
-        conf = make_conf(om, config['exchange'])
-        self._transport = om.get_notification_transport(conf, config['url'])
-        self._listeners = []
-        for spec in config['listeners']:
-            targets = [om.Target(topic=topic, exchange=config['exchange'])
-                       for topic in spec['topics']]
+        self._transports = Transports(om)
+
+        def start(spec):
+            exchange = spec.get('exchange', config['exchange'])
+            transport = self._transports.get('notification', spec.get('url', config['url']),
+                                             exchange)
+            targets = [om.Target(topic=topic, exchange=exchange) for topic in spec['topics']]
             endpoints = [notification_endpoint(om, emit, spec['name'], endpoint)
                          for endpoint in spec['endpoints']]
             listener = om.get_notification_listener(
-                self._transport, targets, endpoints, executor='threading',
+                transport, targets, endpoints, executor='threading',
                 allow_requeue=spec.get('allow_requeue', False), pool=spec.get('pool'))
             listener.start()
-            self._listeners.append(listener)
+            return listener
+
+        self._listeners = start_each(emit, config['listeners'], start)
 
     def handle(self, cmd: dict) -> dict:
         raise ValueError('listeners take no commands, got %r' % cmd['op'])
 
     def stop(self) -> None:
-        for listener in self._listeners:
-            listener.stop()
-        for listener in self._listeners:
-            listener.wait()
-        self._transport.cleanup()
+        stop_all(self._listeners)
+        self._transports.cleanup()
 
 
 ROLES = {

@@ -1,11 +1,13 @@
-"""Servers of both libraries share a topic under the queue options deployments use.
+"""Both libraries share queues under the queue options deployments use.
 
 RabbitMQ refuses (406) a declaration of an existing queue or exchange with
-other flags or arguments, so a mixed server group only works if both
-libraries declare every shared entity identically for the same options
-(WIRE.md 4). For each option set, one library's server declares first and
-the other's second, on a topic of their own; then clients of both libraries,
-with the same options, call each server and fanout to both.
+other flags or arguments, so mixing the libraries only works if both declare
+every shared entity identically for the same options (WIRE.md 4). For each
+option set, on names of its own: one library's RPC server declares first and
+the other's second, then clients of both libraries (same options) call each
+server and fanout to both; and a listener (with and without a pool) of one
+library declares first, then the other library's notifier declares the same
+notification queue and sends.
 """
 from __future__ import annotations
 
@@ -31,6 +33,13 @@ OPTIONS = {
     'ttl 60': 'rabbit_transient_queues_ttl=60',
 }
 CASES = [(name, first) for name in OPTIONS for first in LIBRARIES]
+NOTIFY_CASES = [(name, listener) for name in ('defaults', 'durable', 'auto-delete', 'quorum',
+                                               'ha, no ttl') for listener in LIBRARIES]
+
+
+def with_options(url: str, name: str) -> str:
+    query = OPTIONS[name]
+    return url + ('&' if '?' in url else '?') + query if query else url
 
 
 @dataclass
@@ -45,10 +54,8 @@ class Case:
 def cases(module_peers) -> dict:
     cases = {}
     for name, first in CASES:
-        query = OPTIONS[name]
-        url = module_peers.url + (('&' if '?' in module_peers.url else '?') + query
-                                  if query else '')
-        case = Case(url, unique_name('dx'), unique_name('decl'), first)
+        case = Case(with_options(module_peers.url, name), unique_name('dx'),
+                    unique_name('decl'), first)
         module_peers.cleanup.exchange(case.exchange)
         module_peers.cleanup.exchange('%s_fanout' % case.topic)
         module_peers.cleanup.queue(case.topic)
@@ -88,7 +95,7 @@ def test_servers_of_both_libraries_share_a_topic(name, first, cases, servers, cl
     case = cases[name, first]
     for lib in LIBRARIES:
         assert not servers[(name, first), lib].events.find(
-            {'event': 'start_failed', 'topic': case.topic}), lib
+            lambda e: e['event'] == 'start_failed' and e['spec']['topic'] == case.topic), lib
     for client_lib in LIBRARIES:
         for server_lib in LIBRARIES:
             target = {'topic': case.topic, 'server': server_lib, 'exchange': case.exchange}
@@ -105,3 +112,63 @@ def test_servers_of_both_libraries_share_a_topic(name, first, cases, servers, cl
         for server_lib in LIBRARIES:
             servers[(name, first), server_lib].events.take(
                 {'event': 'invoked', 'args': {'marker': marker}}, timeout=10)
+
+
+@dataclass
+class NotifyCase:
+    url: str
+    exchange: str
+    topic: str
+    pool: str
+
+
+@pytest.fixture(scope='module')
+def notify_cases(module_peers) -> dict:
+    cases = {}
+    for name, listener in NOTIFY_CASES:
+        case = NotifyCase(with_options(module_peers.url, name), unique_name('dnx'),
+                          unique_name('decl_note'), unique_name('decl_pool'))
+        module_peers.cleanup.exchange(case.exchange)
+        module_peers.cleanup.queue('%s.info' % case.topic)
+        module_peers.cleanup.queue(case.pool)
+        cases[name, listener] = case
+    return cases
+
+
+@pytest.fixture(scope='module')
+def listeners(module_peers, notify_cases) -> dict:
+    """Per library, a listener with and one without a pool for each of its cases."""
+    def config(lib):
+        return {'exchange': unique_name('unused'), 'listeners': [
+            {'name': name, 'topics': [case.topic], 'pool': pool, 'url': case.url,
+             'exchange': case.exchange,
+             'endpoints': [{'name': 'pooled' if pool else 'plain', 'priorities': ['info']}]}
+            for (name, listener), case in notify_cases.items() if listener == lib
+            for pool in (None, case.pool)]}
+    return {lib: module_peers.start(lib, 'listener', config(lib)) for lib in LIBRARIES}
+
+
+@pytest.fixture(scope='module')
+def notifiers(module_peers) -> dict:
+    return {lib: module_peers.start(lib, 'notifier', {'exchange': unique_name('unused')})
+            for lib in LIBRARIES}
+
+
+@pytest.mark.parametrize('name, listener', NOTIFY_CASES,
+                         ids=['%s, %s listener' % c for c in NOTIFY_CASES])
+def test_notifications_reach_the_other_librarys_listeners(name, listener, notify_cases,
+                                                          listeners, notifiers):
+    case = notify_cases[name, listener]
+    events = listeners[listener].events
+    assert not events.find(lambda e: e['event'] == 'start_failed'
+                           and e['spec']['topics'] == [case.topic])
+    notifier = notifiers['oslo' if listener == 'ours' else 'ours']
+    marker = unique_name('note')
+    reply = notifier.request({
+        'op': 'notify', 'url': case.url, 'exchange': case.exchange, 'driver': 'messagingv2',
+        'topic': case.topic, 'priority': 'info', 'event_type': 'decl.test',
+        'publisher_id': 'decl', 'payload': {'marker': marker}, 'ctxt': None})
+    assert reply['event'] == 'notified', reply
+    for endpoint in ('plain', 'pooled'):
+        events.take({'event': 'notification', 'endpoint': endpoint,
+                     'payload': {'marker': marker}}, timeout=10)
