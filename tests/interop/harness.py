@@ -123,7 +123,7 @@ class OsloPeer:
                                         name='oslo-peer-%s' % role)
         self._reader.start()
         try:
-            self.ready = self.events.take({'event': 'ready'}, PEER_START_TIMEOUT)
+            self.ready = self._take_or_exit({'event': 'ready'}, PEER_START_TIMEOUT)
         except AssertionError:
             self.kill()
             raise
@@ -150,7 +150,16 @@ class OsloPeer:
         cmd = dict(cmd, id=next(self._ids))
         self._proc.stdin.write(json.dumps(cmd) + '\n')
         self._proc.stdin.flush()
-        return self.events.take({'id': cmd['id']}, timeout)
+        return self._take_or_exit({'id': cmd['id']}, timeout)
+
+    def _take_or_exit(self, match: dict, timeout: float) -> dict:
+        """The matching event; fails at once if the peer exits first."""
+        event = self.events.take(lambda e: _matches(e, match) or e['event'] == 'exited',
+                                 timeout)
+        if event['event'] == 'exited':
+            raise AssertionError('oslo %s peer exited (waiting for %r)%s'
+                                 % (self.role, match, self._stderr_tail()))
+        return event
 
     def stop(self) -> None:
         """Stop the role cleanly (stdin EOF); kill the process if it hangs."""
