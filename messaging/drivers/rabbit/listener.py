@@ -8,6 +8,7 @@ never reaches, or stops, the server.
 """
 from __future__ import annotations
 
+import abc
 import collections
 import logging
 import threading
@@ -64,7 +65,12 @@ class RabbitListener(base.Listener):
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._stopped.is_set():
             if self._deliveries:
-                message = self._incoming(self._deliveries.popleft())
+                raw = self._deliveries.popleft()
+                # A delivery from a channel lost since is requeued by the
+                # broker and will come again: this copy cannot be acked.
+                if raw.channel is not self.connection.channel:
+                    continue
+                message = self._incoming(raw)
                 if message is not None:
                     return message
                 continue
@@ -91,8 +97,9 @@ class RabbitListener(base.Listener):
         index = int(tag) - 1 if tag.isdigit() else -1
         return self.queue_names[index] if 0 <= index < len(self.queue_names) else tag
 
+    @abc.abstractmethod
     def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
-        raise NotImplementedError
+        """The incoming message for a delivery, or None if it was dropped."""
 
     def stop(self) -> None:
         self._stopped.set()
