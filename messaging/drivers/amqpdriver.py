@@ -114,22 +114,22 @@ class AMQPDriverBase(base.BaseDriver):
             routing_key = ('%s.%s' % (target.topic, target.server) if target.server
                            else target.topic)
         mandatory = bool(getattr(transport_options, 'at_least_once', False))
-        if msg_id is None:
-            with self._borrow() as connection:
-                connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                                   retry=retry)
-            return None
-        self._reply_waiter.register(msg_id)
+        if msg_id is not None:
+            # Registered before publishing: the reply may beat publish().
+            self._reply_waiter.register(msg_id)
         try:
             with self._borrow() as connection:
-                connection.publish(exchange, routing_key, body, expiration=timeout,
-                                   mandatory=mandatory, retry=retry)
+                connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                   expiration=timeout if msg_id else None, retry=retry)
+            if msg_id is None:
+                return None
             description = 'method %r on topic %s (exchange %s)' % (
                 message.get('method'), routing_key, exchange.name)
             return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
                                            description)
         finally:
-            self._reply_waiter.unregister(msg_id)
+            if msg_id is not None:
+                self._reply_waiter.unregister(msg_id)
 
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]
                ) -> RpcListener:
