@@ -9,13 +9,6 @@ from oslo_config import cfg
 from messaging import conffixture
 
 
-@pytest.fixture
-def conf():
-    conf = cfg.ConfigOpts()
-    conf([])
-    return conf
-
-
 def test_registers_the_core_options(conf):
     conffixture.ConfFixture(conf)
     assert conf.transport_url == 'rabbit://'

@@ -6,20 +6,12 @@ import textwrap
 import threading
 
 import pytest
-from oslo_config import cfg
 
 import messaging
 from messaging import server as server_mod
 
 LONG = 5.0
 SHORT = 0.2
-
-
-@pytest.fixture
-def conf():
-    conf = cfg.ConfigOpts()
-    conf([])
-    return conf
 
 
 @pytest.fixture

@@ -9,13 +9,6 @@ from messaging.drivers import impl_fake
 
 
 @pytest.fixture
-def conf():
-    conf = cfg.ConfigOpts()
-    conf([])
-    return conf
-
-
-@pytest.fixture
 def restore_control_exchange():
     yield
     messaging.set_transport_defaults(control_exchange='openstack')

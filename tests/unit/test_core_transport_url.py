@@ -13,13 +13,6 @@ from messaging.transport_url import InvalidTransportURL, TransportHost, Transpor
 SECRET = 'Zq9-s3cr3t-PW'
 
 
-@pytest.fixture
-def conf():
-    conf = cfg.ConfigOpts()
-    conf([])
-    return conf
-
-
 def parse(conf, url):
     return TransportURL.parse(conf, url)
 

@@ -6,7 +6,6 @@ import logging
 import pathlib
 
 import pytest
-from oslo_config import cfg
 
 import messaging
 from messaging.notify import _impl_routing
@@ -16,22 +15,10 @@ SAMPLE = pathlib.Path(__file__).parents[2] / 'etc' / 'routing_notifier.yaml.samp
 
 
 @pytest.fixture
-def conf():
-    return cfg.ConfigOpts()
-
-
-@pytest.fixture
 def transport(conf):
     transport = messaging.get_notification_transport(conf, 'fake://')
     yield transport
     transport.cleanup()
-
-
-@pytest.fixture
-def collected():
-    _impl_test.reset()
-    yield _impl_test.NOTIFICATIONS
-    _impl_test.reset()
 
 
 @pytest.mark.parametrize('method, level', [

@@ -8,18 +8,11 @@ import uuid
 from unittest import mock
 
 import pytest
-from oslo_config import cfg
 
 import messaging
-from messaging.notify import _impl_test
 from messaging.notify import messaging as notify_messaging
 
 TIMESTAMP = re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?$')
-
-
-@pytest.fixture
-def conf():
-    return cfg.ConfigOpts()
 
 
 @pytest.fixture
@@ -27,13 +20,6 @@ def transport(conf):
     transport = messaging.get_notification_transport(conf, 'fake://')
     yield transport
     transport.cleanup()
-
-
-@pytest.fixture
-def collected():
-    _impl_test.reset()
-    yield _impl_test.NOTIFICATIONS
-    _impl_test.reset()
 
 
 class Context:
