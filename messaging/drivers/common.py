@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import reprlib
 import traceback
 import uuid
 from typing import Any, Iterable, Optional
@@ -28,6 +29,18 @@ _OUR_PACKAGE = 'messaging'
 _OSLO_PACKAGE = 'oslo_messaging'
 _DOTTED_NAME = re.compile(r'^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$')
 _IDENTIFIER = re.compile(r'^[A-Za-z_]\w*$')
+# The deepest nesting of lists and objects a received message may have.
+# OpenStack messages nest a few dozen levels at most; this keeps any code
+# that walks a message recursively (loggers, serializers, the encoder of a
+# reply that echoes it) far below Python's recursion limit of 1000, even
+# from deep in a worker thread's stack.
+MAX_DEPTH = 200
+# AMQP short strings (routing keys, hence reply queue names) hold 255 bytes.
+_MAX_QUEUE_NAME = 255
+
+_short = reprlib.Repr()
+_short.maxstring = _short.maxother = 120
+_short.maxlevel = 3
 
 
 class MalformedMessage(TransportDriverError):
@@ -36,6 +49,33 @@ class MalformedMessage(TransportDriverError):
 
 class UnsupportedEnvelope(MalformedMessage):
     """A 2.0-style envelope with a version we cannot read."""
+
+
+def shorten(value: Any) -> str:
+    """A short, printable ``repr`` of ``value`` for a log line or error.
+
+    Received values are untrusted: this bounds their length and nesting
+    and escapes control characters, so that they can neither flood nor
+    forge log lines.
+    """
+    return _short.repr(value)
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Walk ``value`` without recursion and refuse nesting past ``limit``.
+
+    :raises MalformedMessage: when lists or objects nest deeper than limit.
+    """
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    raise MalformedMessage('message nests lists and objects deeper '
+                                           'than %d levels' % limit)
+                stack.append((child, depth + 1))
 
 
 def unique_id() -> str:
@@ -61,8 +101,8 @@ def deserialize_msg(body: Any) -> dict:
     if VERSION_KEY not in body or MESSAGE_KEY not in body:
         return body
     if not _envelope_version_supported(body[VERSION_KEY]):
-        raise UnsupportedEnvelope('envelope version %r is not supported (want %s)'
-                                  % (body[VERSION_KEY], ENVELOPE_VERSION))
+        raise UnsupportedEnvelope('envelope version %s is not supported (want %s)'
+                                  % (shorten(body[VERSION_KEY]), ENVELOPE_VERSION))
     inner = body[MESSAGE_KEY]
     if not isinstance(inner, str):
         raise MalformedMessage('envelope field %s is a %s, not a JSON string'
@@ -70,7 +110,7 @@ def deserialize_msg(body: Any) -> dict:
     try:
         message = _jsonutils.loads(inner)
     except (ValueError, RecursionError) as ex:
-        raise MalformedMessage('envelope field %s is not valid JSON: %s'
+        raise MalformedMessage('envelope field %s is not valid JSON: %.200s'
                                % (MESSAGE_KEY, ex)) from None
     if not isinstance(message, dict):
         raise MalformedMessage('enveloped message is a %s, not a JSON object'
@@ -107,6 +147,10 @@ def unpack_context(msg: dict) -> tuple[dict, Optional[str], Optional[str]]:
 
     Returns ``(ctxt, msg_id, reply_q)``; ``ctxt`` carries ``client_timeout``
     (the caller's call-monitor timeout, or None), as oslo servers provide.
+
+    :raises MalformedMessage: ``_msg_id`` is not a string, or a call
+        (``_msg_id`` set) lacks a ``_reply_q`` that can name a queue; no
+        reply could be sent, so such a message must not run.
     """
     ctxt = {}
     for key in [k for k in msg if k.startswith(CONTEXT_PREFIX)]:
@@ -115,7 +159,26 @@ def unpack_context(msg: dict) -> tuple[dict, Optional[str], Optional[str]]:
     msg_id = msg.pop('_msg_id', None)
     reply_q = msg.pop('_reply_q', None)
     msg.pop('_unique_id', None)
+    if msg_id is not None:
+        if not isinstance(msg_id, str):
+            raise MalformedMessage('_msg_id is a %s, not a string' % type(msg_id).__name__)
+        if not (isinstance(reply_q, str) and 0 < len(reply_q.encode('utf-8', 'replace'))
+                <= _MAX_QUEUE_NAME):
+            raise MalformedMessage('call %s has no usable _reply_q (%s): it needs a queue '
+                                   'name of 1-255 bytes' % (shorten(msg_id), shorten(reply_q)))
     return ctxt, msg_id, reply_q
+
+
+def check_notification(msg: dict) -> None:
+    """Refuse a notification no endpoint method could be chosen for.
+
+    :raises MalformedMessage: ``priority`` or ``event_type`` is missing or
+        not a string.
+    """
+    for key in ('priority', 'event_type'):
+        if not isinstance(msg.get(key), str):
+            raise MalformedMessage('notification %s is %s, not a string'
+                                   % (key, shorten(msg.get(key))))
 
 
 def wire_module(module: str) -> str:
@@ -166,19 +229,19 @@ def _safe_text(value: Any) -> Any:
 
 def deserialize_remote_exception(data: Any, allowed_remote_exmods: Iterable[str]
                                  ) -> Exception:
-    """Rebuild the exception a peer serialized.
+    """Rebuild the exception a peer serialized; never raises.
 
     Only classes from ``builtins`` or a module listed in
     ``allowed_remote_exmods`` (an oslo_messaging module counts as ours) are
     rebuilt; nothing else is ever imported. Anything else, and anything that
-    fails to rebuild, becomes ``RemoteError``.
+    fails to rebuild (a bad name, a class that is no Exception, a
+    constructor that refuses the arguments), becomes ``RemoteError``.
     """
     from messaging.rpc.client import RemoteError
 
     failure = _parse_failure(data)
     trace = failure['tb']
     name, module = failure['class'], failure['module']
-    message = failure['message'] + '\n' + '\n'.join(trace)
     if module in ('exceptions', BUILTINS):
         module = BUILTINS
     allowed = set(allowed_remote_exmods or ())
@@ -186,32 +249,41 @@ def deserialize_remote_exception(data: Any, allowed_remote_exmods: Iterable[str]
         return RemoteError(name, failure['message'], trace)
     try:
         exc = _construct(local_module(module), name, failure['args'], failure['kwargs'])
+        return _mark_remote(exc, module, failure['message'] + '\n' + '\n'.join(trace))
     except Exception as ex:
         LOG.warning('Could not rebuild remote exception %s.%s (%s); raising '
-                    'RemoteError instead', module, name, ex)
+                    'RemoteError instead', shorten(module), shorten(name), shorten(ex))
         return RemoteError(name, failure['message'], trace)
-    return _mark_remote(exc, module, message)
 
 
 def _parse_failure(data: Any) -> dict:
     """The failure dict with every field present and of the right type."""
     try:
         failure = _jsonutils.loads(data) if isinstance(data, (str, bytes)) else data
-    except (ValueError, RecursionError):
+        if isinstance(failure, (dict, list)):
+            check_depth(failure)
+    except (ValueError, RecursionError, MalformedMessage):
         failure = None
     if not isinstance(failure, dict):
-        failure = {'class': 'MalformedFailure', 'message': str(data)[:1000]}
+        failure = {'class': 'MalformedFailure', 'message': shorten(data)}
     trace = failure.get('tb')
     args = failure.get('args')
     kwargs = failure.get('kwargs')
     return {
-        'class': str(failure.get('class') or 'UnknownError'),
-        'module': str(failure.get('module') or ''),
-        'message': str(failure.get('message', '')),
-        'tb': [str(line) for line in trace] if isinstance(trace, list) else [],
+        'class': _text(failure.get('class')) or 'UnknownError',
+        'module': _text(failure.get('module')),
+        'message': _text(failure.get('message')),
+        'tb': [_text(line) for line in trace] if isinstance(trace, list) else [],
         'args': args if isinstance(args, list) else [],
         'kwargs': {str(k): v for k, v in kwargs.items()} if isinstance(kwargs, dict) else {},
     }
+
+
+def _text(value: Any) -> str:
+    """A failure field as text: a string as it is, anything else shortened."""
+    if isinstance(value, str):
+        return value
+    return '' if value is None else shorten(value)
 
 
 def _construct(module: str, name: str, args: list, kwargs: dict) -> Exception:
@@ -220,7 +292,10 @@ def _construct(module: str, name: str, args: list, kwargs: dict) -> Exception:
     klass = getattr(importlib.import_module(module), name)
     if not (isinstance(klass, type) and issubclass(klass, Exception)):
         raise TypeError('%s is not an Exception class' % name)
-    return klass(*args, **kwargs)
+    exc = klass(*args, **kwargs)
+    if not isinstance(exc, Exception):
+        raise TypeError('%s() did not make an exception' % name)
+    return exc
 
 
 _remote_classes: dict[type, type] = {}

@@ -114,7 +114,7 @@ class RabbitDriver(AMQPDriverBase):
                  allowed_remote_exmods: Optional[list[str]] = None) -> None:
         options = RabbitOptions(conf, url.query)
         declarations.validate(options)
-        self._codec = Codec(options.kombu_compression)
+        self._codec = Codec(options.kombu_compression, options.max_message_size)
         self._broker_urls = broker_urls(url)
         single = url.hosts[0].hostname if len(url.hosts) == 1 else None
         self._ssl = ssl_options(options, single)

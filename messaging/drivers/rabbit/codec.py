@@ -17,18 +17,25 @@ _COMPRESSORS = {
     'bz2': ('application/x-bz2', bz2.compress),
     'bzip2': ('application/x-bz2', bz2.compress),
 }
-_DECOMPRESSORS = {'application/x-gzip': zlib.decompress,
-                  'application/x-bz2': bz2.decompress}
+# Incremental decompressors, so that a body can be inflated only so far.
+_DECOMPRESSORS = {'application/x-gzip': zlib.decompressobj,
+                  'application/x-bz2': bz2.BZ2Decompressor}
 
 
 class Codec:
-    """Turns message dicts into body bytes and headers, and back."""
+    """Turns message dicts into body bytes and headers, and back.
 
-    def __init__(self, compression: Optional[str] = None) -> None:
+    :param compression: ``kombu_compression`` (None, gzip, bz2 or bzip2).
+    :param max_message_size: ``max_message_size``: the largest body, in
+        bytes after decompression, that :meth:`decode` accepts; 0 = any.
+    """
+
+    def __init__(self, compression: Optional[str] = None, max_message_size: int = 0) -> None:
         if compression and compression not in _COMPRESSORS:
             raise ValueError('kombu_compression=%r is not one of %s'
                              % (compression, ', '.join(sorted(_COMPRESSORS))))
         self._compressor = _COMPRESSORS.get(compression) if compression else None
+        self.max_message_size = max_message_size
 
     def encode(self, body: dict) -> tuple[bytes, dict]:
         """The body bytes and the application headers to publish with them."""
@@ -38,33 +45,78 @@ class Codec:
         header, compress = self._compressor
         return compress(data), {'compression': header}
 
+    def decode(self, raw: Any) -> dict:
+        """:func:`decode` with this codec's size limit."""
+        return decode(raw, self.max_message_size)
 
-def decode(raw: Any) -> dict:
+
+def decode(raw: Any, max_size: int = 0) -> dict:
     """The message dict carried by a received AMQP message.
 
+    The body must be ``application/json`` in UTF-8 (or ``binary``), at most
+    ``max_size`` bytes once decompressed (0 = no limit), and nested no
+    deeper than ``common.MAX_DEPTH``, so that nothing downstream (loggers,
+    serializers, a reply's encoder) can hit the recursion limit.
+
     :raises common.MalformedMessage: wrong content type or encoding, an
-        unknown compression, invalid JSON, or a bad envelope.
+        unknown compression, a body too large, invalid UTF-8 or JSON, JSON
+        nested too deeply, or a bad envelope.
     """
     properties = raw.properties
     content_type = properties.get('content_type')
     if content_type != CONTENT_TYPE:
-        raise common.MalformedMessage('content type %r is not %s'
-                                      % (content_type, CONTENT_TYPE))
+        raise common.MalformedMessage('content type %s is not %s'
+                                      % (common.shorten(content_type), CONTENT_TYPE))
     encoding = properties.get('content_encoding') or CONTENT_ENCODING
     if encoding not in _ACCEPTED_ENCODINGS:
-        raise common.MalformedMessage('content encoding %r is not supported' % encoding)
+        raise common.MalformedMessage('content encoding %s is not supported'
+                                      % common.shorten(encoding))
     data = raw.body
-    compression = (properties.get('application_headers') or {}).get('compression')
+    if max_size and len(data) > max_size:
+        raise _too_large(len(data), max_size)
+    headers = properties.get('application_headers')
+    compression = headers.get('compression') if isinstance(headers, dict) else None
     if compression:
-        decompress = _DECOMPRESSORS.get(compression)
-        if decompress is None:
-            raise common.MalformedMessage('unknown compression %r' % compression)
-        try:
-            data = decompress(data)
-        except (OSError, ValueError, zlib.error) as ex:
-            raise common.MalformedMessage('cannot decompress body: %s' % ex) from None
+        data = _decompress(data, compression, max_size)
     try:
-        body = json.loads(data)
+        text = data.decode(CONTENT_ENCODING) if isinstance(data, bytes) else data
+        body = json.loads(text)
     except (ValueError, RecursionError) as ex:
-        raise common.MalformedMessage('body is not valid JSON: %s' % ex) from None
-    return common.deserialize_msg(body)
+        # UnicodeDecodeError is a ValueError; RecursionError means JSON
+        # nested deeper than the interpreter allows.
+        raise common.MalformedMessage('body is not valid JSON in UTF-8: %.200s'
+                                      % ex) from None
+    message = common.deserialize_msg(body)
+    # A message cannot be nested deeper than the brackets it holds: count
+    # them first (fast) and walk the message only when that many exist.
+    if text.count('[') + text.count('{') > common.MAX_DEPTH:
+        common.check_depth(message)
+    return message
+
+
+def _too_large(size: int, max_size: int) -> common.MalformedMessage:
+    return common.MalformedMessage(
+        'body of %s bytes is over max_message_size (%d bytes) of '
+        '[oslo_messaging_rabbit]; raise that option if such messages are legitimate'
+        % ('more than %d' % max_size if size < 0 else size, max_size))
+
+
+def _decompress(data: bytes, compression: Any, max_size: int) -> bytes:
+    """``data`` decompressed, never past ``max_size`` bytes (0 = no limit)."""
+    factory = _DECOMPRESSORS.get(compression) if isinstance(compression, str) else None
+    if factory is None:
+        raise common.MalformedMessage('unknown compression %s' % common.shorten(compression))
+    decompressor = factory()
+    try:
+        # One byte over the limit is enough to know the body is too large,
+        # without inflating a compression bomb any further.
+        out = (decompressor.decompress(data, max_size + 1) if max_size
+               else decompressor.decompress(data))
+        finished = decompressor.eof
+    except (OSError, ValueError, EOFError, zlib.error) as ex:
+        raise common.MalformedMessage('cannot decompress body: %s' % ex) from None
+    if max_size and len(out) > max_size:
+        raise _too_large(-1, max_size)
+    if not finished:
+        raise common.MalformedMessage('cannot decompress body: it is truncated')
+    return out

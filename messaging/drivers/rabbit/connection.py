@@ -67,7 +67,7 @@ class Connection:
                  confirm: bool = True, codec_: Optional[codec.Codec] = None) -> None:
         self._conf = conf
         self.name = connection_name()
-        self._codec = codec_ or codec.Codec(conf.kombu_compression)
+        self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         self._kombu = kombu.Connection(
             broker_urls, ssl=ssl, login_method=conf.rabbit_login_method,
             heartbeat=conf.heartbeat_timeout_threshold,
@@ -243,7 +243,7 @@ class Connection:
         :param declare: a queue to declare (once per channel) first.
         :raises MessageUndeliverable: a mandatory message had no route.
         """
-        data, headers = self._codec.encode(body)
+        data, headers = self.codec.encode(body)
         properties = {'content_type': codec.CONTENT_TYPE,
                       'content_encoding': codec.CONTENT_ENCODING,
                       'application_headers': headers, 'delivery_mode': 2, 'priority': 0}

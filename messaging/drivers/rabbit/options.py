@@ -56,6 +56,17 @@ rabbit_opts = [
     cfg.StrOpt('kombu_compression',
                help='Compress message bodies: "gzip" (zlib) or "bz2". Only '
                     'useful for large messages; every peer must support it.'),
+    cfg.IntOpt('max_message_size', default=64 * 1024 * 1024, min=0,
+               help='Largest message body, in bytes, a server, listener or '
+                    'reply queue accepts, counted after decompression; a '
+                    'larger one is logged and rejected unread, so that one '
+                    'publisher cannot make every consumer build a huge '
+                    'object in memory (nor unpack a compression bomb). '
+                    '0 = unlimited. The default, 64 MiB, is far above any '
+                    'real OpenStack RPC or notification and half of '
+                    'RabbitMQ 3.x\'s own max_message_size (128 MiB), which '
+                    'bounds only the compressed size. Not an oslo.messaging '
+                    'option.'),
     cfg.IntOpt('kombu_missing_consumer_retry_timeout', default=60,
                deprecated_name='kombu_reconnect_timeout',
                help='Seconds an RPC server keeps retrying a reply whose '
