@@ -59,23 +59,15 @@ class RPCServer(msg_server.MessageHandlingServer):
             LOG.exception('Cannot acknowledge message %s (method %s); skipping it',
                           message.msg_id, method)
             return
-        result = failure = None
-        try:
-            result = self.dispatcher.dispatch(message)
-        except rpc_dispatcher.ExpectedException as ex:
-            failure = ex.exc_info[1]
-            LOG.debug('Expected exception during message handling (%s)', failure)
-        except rpc_dispatcher.NoSuchMethod as ex:
-            failure = ex
-            # oslo's convention: callers probing optional methods name them
-            # *_ignore_errors, and a miss is not worth an error log.
-            if isinstance(ex.method, str) and ex.method.endswith('_ignore_errors'):
-                LOG.debug('Method %s not found', ex.method)
-            else:
-                LOG.exception('Exception during message handling')
-        except Exception as ex:
-            failure = ex
-            LOG.exception('Exception during message handling')
+        result = None
+        failure = _malformed_request(message.message)
+        if failure is not None:
+            LOG.error('Refusing %s from queue %s: %s%s',
+                      'call %s' % message.msg_id if message.msg_id else 'cast',
+                      getattr(message, 'queue', '?'), failure,
+                      '; replying with this error' if message.msg_id else '')
+        else:
+            result, failure = self._dispatch(message, method)
         try:
             if message.msg_id is not None:
                 self._reply(message, method, result, failure)
@@ -83,6 +75,32 @@ class RPCServer(msg_server.MessageHandlingServer):
             # The failure's traceback holds this frame, which holds the
             # failure: break the cycle now rather than leave it to the GC.
             del failure
+
+    def _dispatch(self, message, method: Any) -> tuple[Any, Optional[BaseException]]:
+        """``(result, None)``, or ``(None, exception)`` when the request failed.
+
+        Each branch returns from inside its ``except`` so that no local of
+        this frame, which the exception's traceback holds, holds it back.
+        """
+        try:
+            return self.dispatcher.dispatch(message), None
+        except rpc_dispatcher.ExpectedException as ex:
+            LOG.debug('Expected exception during message handling (%s)', ex.exc_info[1])
+            return None, ex.exc_info[1]
+        except rpc_dispatcher.NoSuchMethod as ex:
+            # oslo's convention: callers probing optional methods name them
+            # *_ignore_errors, and a miss is not worth an error log.
+            if isinstance(ex.method, str) and ex.method.endswith('_ignore_errors'):
+                LOG.debug('Method %s not found', ex.method)
+            else:
+                LOG.exception('Exception during message handling of %s (msg_id %s, '
+                              'queue %s)', method, message.msg_id,
+                              getattr(message, 'queue', '?'))
+            return None, ex
+        except Exception as ex:
+            LOG.exception('Exception during message handling of %s (msg_id %s, queue %s)',
+                          method, message.msg_id, getattr(message, 'queue', '?'))
+            return None, ex
 
     @staticmethod
     def _reply(message, method: Any, result: Any, failure: Optional[BaseException]) -> None:
@@ -99,6 +117,24 @@ class RPCServer(msg_server.MessageHandlingServer):
         except Exception:
             LOG.exception('Cannot send the reply to message %s (method %s)',
                           message.msg_id, method)
+
+
+def _malformed_request(request: dict) -> Optional[TypeError]:
+    """Why no endpoint could take ``request``, as the error to reply with.
+
+    None when its ``method`` is a name and its ``args`` (if any) a JSON
+    object. A plain TypeError, so that every client rebuilds it, oslo's
+    included.
+    """
+    method = request.get('method')
+    if not isinstance(method, str):
+        return TypeError('the RPC request\'s "method" is %s, not a method name'
+                         % ('missing' if method is None else 'a %s' % type(method).__name__))
+    args = request.get('args')
+    if args is not None and not isinstance(args, dict):
+        return TypeError('the arguments of RPC method %.100r are a %s, not a JSON object '
+                         'of named arguments' % (method, type(args).__name__))
+    return None
 
 
 def get_rpc_server(transport, target, endpoints: Iterable[Any],

@@ -156,7 +156,7 @@ def test_requeued_notification_is_redelivered(broker):
 @pytest.mark.parametrize('body, logger_name, text', [
     ('this is {not json', 'messaging.drivers.rabbit.listener', 'malformed'),
     (json.dumps({'priority': 'INFO', 'message_id': 'no-event-type'}),
-     'messaging.notify.dispatcher', 'no-event-type'),
+     'messaging.drivers.rabbit.listener', 'no-event-type'),
 ])
 def test_malformed_body_is_logged_acknowledged_and_listener_lives(
         broker, body, logger_name, text):

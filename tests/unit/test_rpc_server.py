@@ -160,7 +160,10 @@ def test_unexpected_exception_is_logged_with_traceback(caplog):
         with pytest.raises(ValueError):
             client_for(transport).call({}, 'boom_value')
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert [r.getMessage() for r in errors] == ['Exception during message handling']
+    [error] = errors
+    # oslo's wording first (operators grep for it), then which request it was.
+    assert error.getMessage().startswith('Exception during message handling of boom_value '
+                                         '(msg_id ')
     assert errors[0].exc_info[0] is ValueError
 
 

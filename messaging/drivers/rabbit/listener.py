@@ -16,7 +16,6 @@ import time
 from typing import Any, Callable, Optional
 
 from messaging.drivers import base, common
-from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
 from messaging.drivers.rabbit.reply_sender import ReplySender
 
@@ -83,13 +82,18 @@ class RabbitListener(base.Listener):
     def _decode(self, raw: Any) -> Optional[dict]:
         """The message dict of a delivery, or None after rejecting it."""
         try:
-            message = codec.decode(raw)
+            return self.connection.codec.decode(raw)
         except common.MalformedMessage as ex:
-            LOG.error('Rejecting malformed message from queue %s (routing key %s): %s',
-                      self.queue_of(raw), raw.delivery_info.get('routing_key'), ex)
-            self.connection.ack(raw.channel, raw.delivery_tag, requeue=False)
+            self._reject(raw, ex)
             return None
-        return message
+
+    def _reject(self, raw: Any, why: Exception, message_id: Any = None) -> None:
+        """Log a message that cannot be handled and reject it (no requeue)."""
+        LOG.error('Rejecting malformed message%s from queue %s (routing key %s): %s. It '
+                  'is dropped, or dead-lettered if the queue has a dead-letter policy.',
+                  '' if message_id is None else ' ' + common.shorten(message_id),
+                  self.queue_of(raw), raw.delivery_info.get('routing_key'), why)
+        self.connection.ack(raw.channel, raw.delivery_tag, requeue=False)
 
     def queue_of(self, raw: Any) -> str:
         """The queue a delivery came from (consumer tags count from "1")."""
@@ -116,12 +120,16 @@ class RabbitListener(base.Listener):
 
 
 class RpcIncoming(base.RpcIncomingMessage):
-    """An RPC request, already acked on receipt as oslo servers do."""
+    """An RPC request, already acked on receipt as oslo servers do.
+
+    ``queue`` names the queue it came from, for the server's log lines.
+    """
 
     def __init__(self, sender: ReplySender, ctxt: dict, message: dict,
-                 msg_id: Optional[str], reply_q: Optional[str]) -> None:
+                 msg_id: Optional[str], reply_q: Optional[str], queue: str = '') -> None:
         super().__init__(ctxt, message, msg_id)
         self.reply_q = reply_q
+        self.queue = queue
         self._sender = sender
 
     def acknowledge(self) -> None:
@@ -151,15 +159,20 @@ class RpcListener(RabbitListener):
         message = self._decode(raw)
         if message is None:
             return None
-        self.connection.ack(raw.channel, raw.delivery_tag)
         unique_id = message.get('_unique_id')
+        try:
+            ctxt, msg_id, reply_q = common.unpack_context(message)
+        except common.MalformedMessage as ex:
+            self._reject(raw, ex, unique_id)
+            return None
+        self.connection.ack(raw.channel, raw.delivery_tag)
         if self._recent.seen(unique_id):
-            LOG.info('Ignoring duplicate message %s from queue %s', unique_id,
+            LOG.info('Ignoring duplicate message %s from queue %s', common.shorten(unique_id),
                      self.queue_of(raw))
             return None
         self._recent.add(unique_id)
-        ctxt, msg_id, reply_q = common.unpack_context(message)
-        return RpcIncoming(self._sender, ctxt, message, msg_id, reply_q)
+        return RpcIncoming(self._sender, ctxt, message, msg_id, reply_q,
+                           self.queue_of(raw))
 
     def _delete_own_queues(self) -> None:
         """Delete this server's fanout queue (graceful stop, WIRE.md §4.4)."""
@@ -198,10 +211,15 @@ class NotificationListener(RabbitListener):
         message = self._decode(raw)
         if message is None:
             return None
+        try:
+            common.check_notification(message)
+        except common.MalformedMessage as ex:
+            self._reject(raw, ex, message.get('message_id'))
+            return None
         unique_id = message.get('_unique_id')
         if self._recent.seen(unique_id):
-            LOG.info('Ignoring duplicate notification %s from queue %s', unique_id,
-                     self.queue_of(raw))
+            LOG.info('Ignoring duplicate notification %s from queue %s',
+                     common.shorten(unique_id), self.queue_of(raw))
             self.connection.ack(raw.channel, raw.delivery_tag)
             return None
         ctxt, _, _ = common.unpack_context(message)

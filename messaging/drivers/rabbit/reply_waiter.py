@@ -15,7 +15,6 @@ from typing import Any, Callable, Iterable, Optional
 
 from messaging import exceptions
 from messaging.drivers import common
-from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
 
@@ -81,7 +80,7 @@ class ReplyWaiter:
     def _on_message(self, raw: Any) -> None:
         self._connection.ack(raw.channel, raw.delivery_tag)
         try:
-            reply = codec.decode(raw)
+            reply = self._connection.codec.decode(raw)
         except common.MalformedMessage as ex:
             LOG.warning('Dropping malformed reply on %s: %s', self.queue_name, ex)
             return
@@ -90,10 +89,11 @@ class ReplyWaiter:
     def deliver(self, reply: dict) -> None:
         """Hand a decoded reply to the caller waiting for its ``_msg_id``."""
         msg_id = reply.get('_msg_id')
-        waiter = self._waiters.get(msg_id)
+        # Only a string can be a msg_id we registered (and be hashed safely).
+        waiter = self._waiters.get(msg_id) if isinstance(msg_id, str) else None
         if waiter is None:
             LOG.info('Dropping reply for unknown or expired msg_id %s on %s',
-                     msg_id, self.queue_name)
+                     common.shorten(msg_id), self.queue_name)
             return
         waiter.put(reply)
 
