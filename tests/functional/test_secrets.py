@@ -208,3 +208,20 @@ def test_the_check_sees_the_password_in_any_of_its_forms():
     for text in ('amqp://u:%s@h' % parse.quote(SECRET, safe=''), 'login %s' % SECRET):
         with pytest.raises(AssertionError):
             assert_hidden(text)
+
+
+def test_a_server_with_a_wrong_password_fails_to_start_at_once_saying_so(
+        user, rabbit_transport, rabbit_names, rabbit_url):
+    topic, exchange = rabbit_names
+    host = rabbit_url.split('@', 1)[1].strip('/')
+    server = messaging.get_rpc_server(
+        rabbit_transport(url_for(user, WRONG, host)),
+        messaging.Target(topic=topic, server='srv', exchange=exchange), [object()],
+        executor='threading')
+    started = time.monotonic()
+    with EverythingLogged() as log:
+        refused = catch(server.start)
+    assert isinstance(refused, messaging.ServerListenError), refused
+    assert time.monotonic() - started < 5
+    assert 'ACCESS_REFUSED' in str(refused) and 'password' in str(refused)
+    assert_hidden(*texts_of(refused), *log.lines)
