@@ -1,0 +1,5 @@
+import sys
+
+from messaging.bench.cli import main
+
+sys.exit(main())

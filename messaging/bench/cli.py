@@ -1,0 +1,147 @@
+"""``python -m messaging.bench``: argument parsing and running the workloads.
+
+Each library runs :mod:`messaging.bench.workload` in a subprocess of its own
+(oslo.messaging with the interpreter of its own virtualenv), so that both
+libraries run the same code and neither's imports or threads disturb the
+other. With ``--rounds`` above 1 the libraries alternate, round after round,
+and the best round of each workload is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from typing import Optional
+
+from messaging.bench import report, stats, workload
+
+DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
+DEFAULT_SIZES = '100,10240,1048576'
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_OSLO_PYTHON = os.path.join(_REPO, '.interop-venv', 'bin', 'python')
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``100,10KB,1MB`` as byte counts."""
+    sizes = []
+    for item in text.split(','):
+        item = item.strip().upper()
+        scale = 1
+        for unit, factor in (('MB', 1024 * 1024), ('KB', 1024), ('B', 1)):
+            if item.endswith(unit):
+                item, scale = item[:-len(unit)].strip(), factor
+                break
+        try:
+            size = int(item) * scale
+        except ValueError:
+            raise argparse.ArgumentTypeError('not a size: %r' % text) from None
+        if size <= 0:
+            raise argparse.ArgumentTypeError('a size must be positive: %r' % text)
+        sizes.append(size)
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='python -m messaging.bench',
+        description='Call, cast and notification rates and call latency on a broker.')
+    parser.add_argument('--url', default=DEFAULT_URL, help='transport URL (%(default)s)')
+    parser.add_argument('--threads', type=int, default=8,
+                        help='client threads of the concurrent call (%(default)s)')
+    parser.add_argument('--count', type=int, default=None,
+                        help='messages per workload at 100 B (fewer for big payloads); '
+                             'default 1000, 200 with --quick')
+    parser.add_argument('--sizes', type=parse_sizes, default=None,
+                        help='payload sizes, e.g. 100,10KB,1MB (default all three; '
+                             '100 B with --quick)')
+    parser.add_argument('--rounds', type=int, default=1,
+                        help='rounds per library, alternating (default 1)')
+    parser.add_argument('--quick', action='store_true', help='a short run')
+    parser.add_argument('--compare', choices=['oslo'], help='also run oslo.messaging')
+    parser.add_argument('--oslo-python', default=DEFAULT_OSLO_PYTHON,
+                        help='a Python with oslo.messaging (%(default)s)')
+    parser.add_argument('--bare', action='store_true',
+                        help='also run the loops on the bare amqp client (the floor)')
+    parser.add_argument('--json', metavar='FILE', help='write the results to FILE')
+    return parser
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    """The parsed arguments with the --quick dependent defaults filled in."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.count is None:
+        args.count = 200 if args.quick else 1000
+    if args.sizes is None:
+        args.sizes = parse_sizes('100' if args.quick else DEFAULT_SIZES)
+    for name in ('count', 'threads', 'rounds'):
+        if getattr(args, name) < 1:
+            parser.error('--%s must be at least 1' % name)
+    if args.compare == 'oslo' and not os.path.exists(args.oslo_python):
+        parser.error('no oslo.messaging interpreter at %s (see --oslo-python)'
+                     % args.oslo_python)
+    return args
+
+
+def libraries(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(library, interpreter) pairs to run, ours first."""
+    runs = [('messaging', sys.executable)]
+    if args.compare == 'oslo':
+        runs.append(('oslo_messaging', args.oslo_python))
+    if args.bare:
+        runs.append(('amqp', sys.executable))
+    return runs
+
+
+def run_workload(library: str, python: str, args: argparse.Namespace) -> dict:
+    """One round of every workload of ``library`` in a subprocess."""
+    env = dict(os.environ)
+    if library == 'messaging':
+        env['PYTHONPATH'] = os.pathsep.join(filter(None, [_REPO, env.get('PYTHONPATH')]))
+    command = [python, '-W', 'ignore', workload.__file__, library, args.url,
+               ','.join(str(size) for size in args.sizes), str(args.count),
+               str(args.threads)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError('the %s workload failed (exit status %d)'
+                           % (library, done.returncode))
+    return json.loads(done.stdout)
+
+
+def collect(args: argparse.Namespace) -> dict:
+    """Run every round of every library; the summarized results."""
+    rounds: dict[str, list[dict]] = {library: [] for library, _ in libraries(args)}
+    for number in range(1, args.rounds + 1):
+        for library, python in libraries(args):
+            sys.stderr.write('round %d/%d: %s\n' % (number, args.rounds, library))
+            sys.stderr.flush()
+            rounds[library].append(run_workload(library, python, args))
+    return {'url_host': args.url.rsplit('@', 1)[-1], 'threads': args.threads,
+            'count': args.count, 'rounds': args.rounds,
+            'libraries': {library: merge_rounds(runs) for library, runs in rounds.items()}}
+
+
+def merge_rounds(runs: list[dict]) -> dict:
+    """The best round of each workload and size, and the peak RSS of all."""
+    sizes: dict = {}
+    for size in runs[0]['sizes']:
+        sizes[size] = {key: stats.best_of([stats.summarize(run['sizes'][size][key])
+                                           for run in runs])
+                       for key in runs[0]['sizes'][size]}
+    return {'sizes': sizes, 'peak_rss_mb': max(run['peak_rss_mb'] for run in runs)}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Run the benchmark; 0 on success, 1 when a workload failed."""
+    args = parse_args(argv)
+    try:
+        results = collect(args)
+    except RuntimeError as ex:
+        sys.stderr.write('benchmark failed: %s\n' % ex)
+        return 1
+    print(report.format_table(results))
+    if args.json:
+        report.write_json(args.json, results)
+    return 0

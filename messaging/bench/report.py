@@ -1,0 +1,81 @@
+"""The benchmark's output: the table printed at the end, and the JSON file."""
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from messaging.bench.stats import ratio
+
+WORKLOADS = (('call', 'sequential call'), ('concurrent_call', 'concurrent call'),
+             ('cast', 'cast, end to end'), ('notify', 'notification, end to end'))
+LIBRARY_LABELS = {'messaging': 'messaging', 'oslo_messaging': 'oslo', 'amqp': 'bare amqp'}
+
+
+def size_label(size: int) -> str:
+    """``100 B``, ``10 KB``, ``1 MB``."""
+    for unit, scale in (('MB', 1024 * 1024), ('KB', 1024)):
+        if size >= scale and size % scale == 0:
+            return '%d %s' % (size // scale, unit)
+    return '%d B' % size
+
+
+def _cell(summary: Optional[dict]) -> str:
+    if summary is None:
+        return '-'
+    text = '%.0f/s' % summary['rate']
+    if 'p50_ms' in summary:
+        text += ' (p50 %.2f p99 %.2f max %.1f ms)' % (
+            summary['p50_ms'], summary['p99_ms'], summary['max_ms'])
+    return text
+
+
+def _ratio_cell(value: Optional[float]) -> str:
+    return '-' if value is None else '%.2fx' % value
+
+
+def format_table(results: dict) -> str:
+    """The results as a fixed-width text table.
+
+    ``results`` is what :func:`messaging.bench.cli.collect` returns:
+    ``{'libraries': {lib: {'sizes': {size: {workload: summary}},
+    'peak_rss_mb': float}}}``. With oslo and/or bare amqp results, ratio
+    columns (ours / theirs, rates; theirs / ours for p99 latency) follow.
+    """
+    libraries = results['libraries']
+    order = [lib for lib in ('messaging', 'oslo_messaging', 'amqp') if lib in libraries]
+    others = [lib for lib in order if lib != 'messaging']
+    header = ['size', 'workload'] + [LIBRARY_LABELS[lib] for lib in order]
+    header += ['vs %s' % LIBRARY_LABELS[lib] for lib in others]
+    if 'oslo_messaging' in others:
+        header.append('p99 ours/oslo')
+    rows = [header]
+    sizes = sorted({int(size) for lib in order for size in libraries[lib]['sizes']})
+    for size in sizes:
+        for key, label in WORKLOADS:
+            cells = [libraries[lib]['sizes'].get(str(size), {}).get(key) for lib in order]
+            if all(cell is None for cell in cells):
+                continue
+            row = [size_label(size), label] + [_cell(cell) for cell in cells]
+            ours = cells[0]
+            for theirs in cells[1:]:
+                row.append(_ratio_cell(ratio(ours and ours['rate'],
+                                             theirs and theirs['rate'])))
+            if 'oslo_messaging' in others:
+                oslo = cells[order.index('oslo_messaging')]
+                row.append(_ratio_cell(ratio(ours and ours.get('p99_ms'),
+                                             oslo and oslo.get('p99_ms'))))
+            rows.append(row)
+    rows.append(['', 'peak RSS'] + ['%.0f MB' % libraries[lib]['peak_rss_mb']
+                                    for lib in order])
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(header))]
+    lines = ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, '  '.join('-' * width for width in widths))
+    return '\n'.join(lines)
+
+
+def write_json(path: str, results: dict) -> None:
+    """Write ``results`` to ``path`` as indented JSON."""
+    with open(path, 'w', encoding='utf-8') as stream:
+        json.dump(results, stream, indent=2, sort_keys=True)
+        stream.write('\n')

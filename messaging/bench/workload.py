@@ -1,0 +1,340 @@
+"""The benchmark's workloads, run in a subprocess of their own per library.
+
+    python workload.py LIBRARY URL SIZES COUNT THREADS
+
+``LIBRARY`` is ``messaging``, ``oslo_messaging`` or ``amqp`` (the bare
+client, the floor). The library is imported by name, so ``messaging`` and
+``oslo_messaging`` run exactly the same code; this file imports nothing else
+of ``messaging`` and is run by path, so the oslo.messaging interpreter can run
+it too. The RPC server and the notification listener run in the same process
+as the client, as in the issue's reference figures. Progress goes to stderr;
+one JSON object with the results goes to stdout. Every queue and exchange
+declared (all with a unique suffix) is deleted at the end.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import resource
+import sys
+import threading
+import time
+import uuid
+from typing import Any, Callable
+from urllib import parse
+
+CALL_TIMEOUT = 60.0
+END_TO_END_TIMEOUT = 300.0
+
+
+def progress(text: str) -> None:
+    """One line of progress on stderr (stdout carries the results)."""
+    sys.stderr.write('  %s\n' % text)
+    sys.stderr.flush()
+
+
+def count_for(count: int, size: int) -> int:
+    """Fewer iterations for big payloads: ``count`` for 100 B, down to 1/50
+    of it (at least 5) for 1 MB."""
+    if size <= 1024:
+        return count
+    if size <= 100 * 1024:
+        return max(count // 2, 5)
+    return max(count // 50, 5)
+
+
+class Counter:
+    """Counts handled messages and signals when ``expected`` have arrived."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._expected = 0
+        self.done = threading.Event()
+
+    def expect(self, expected: int) -> None:
+        """Start counting afresh towards ``expected``."""
+        with self._lock:
+            self._seen = 0
+            self._expected = expected
+            self.done.clear()
+
+    def hit(self) -> None:
+        """One more message handled."""
+        with self._lock:
+            self._seen += 1
+            if self._seen >= self._expected:
+                self.done.set()
+
+    def wait(self) -> None:
+        """Wait for the expected count; raise if it does not come in time."""
+        if not self.done.wait(END_TO_END_TIMEOUT):
+            raise RuntimeError('only %d of %d messages arrived within %s s'
+                               % (self._seen, self._expected, END_TO_END_TIMEOUT))
+
+
+class Endpoint:
+    """The RPC endpoint: ``echo`` for calls, ``count`` for casts."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+
+    def echo(self, ctxt: Any, value: Any) -> Any:
+        return value
+
+    def count(self, ctxt: Any, value: Any) -> None:
+        self._counter.hit()
+
+
+class NotificationEndpoint:
+    """Counts ``info`` notifications."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        self._counter.hit()
+
+
+def timed_loop(count: int, threads: int, one: Callable[[], Any]) -> tuple[float, list[float]]:
+    """Run ``one()`` ``count`` times over ``threads`` threads.
+
+    Returns the wall time and the latency of every run, in seconds.
+    """
+    latencies: list[float] = []
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        mine = []
+        try:
+            for _ in range(n):
+                started = time.perf_counter()
+                one()
+                mine.append(time.perf_counter() - started)
+        except BaseException as ex:  # reported by the main thread
+            errors.append(ex)
+        latencies.extend(mine)
+
+    shares = [count // threads + (1 if i < count % threads else 0) for i in range(threads)]
+    started = time.perf_counter()
+    if threads == 1:
+        worker(count)
+    else:
+        pool = [threading.Thread(target=worker, args=(n,)) for n in shares]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed, latencies
+
+
+def end_to_end(count: int, counter: Counter, one: Callable[[], Any]) -> tuple[float, float]:
+    """Send ``count`` messages with ``one()``; the wall time until all were
+    handled, and the time publishing alone took."""
+    counter.expect(count)
+    started = time.perf_counter()
+    for _ in range(count):
+        one()
+    published = time.perf_counter() - started
+    counter.wait()
+    return time.perf_counter() - started, published
+
+
+class LibraryRig:
+    """An RPC server, client, notifier and listener of ``messaging`` or
+    ``oslo_messaging`` on a unique topic and exchange."""
+
+    def __init__(self, library: str, url: str, suffix: str) -> None:
+        from oslo_config import cfg
+
+        self.lib = lib = importlib.import_module(library)
+        self.topic = 'bench_%s' % suffix
+        self.exchange = 'bench_x_%s' % suffix
+        self.counter = Counter()
+        cfg.CONF([], project='messaging_bench')
+        lib.set_transport_defaults(self.exchange)
+        self.transport = lib.get_rpc_transport(cfg.CONF, url)
+        self.notify_transport = lib.get_notification_transport(cfg.CONF, url)
+        self.server = lib.get_rpc_server(
+            self.transport, lib.Target(topic=self.topic, server='s1', exchange=self.exchange),
+            [Endpoint(self.counter)], executor='threading')
+        self.client = lib.get_rpc_client(
+            self.transport, lib.Target(topic=self.topic, exchange=self.exchange),
+            timeout=CALL_TIMEOUT)
+        self.notifier = lib.Notifier(self.notify_transport, publisher_id='bench',
+                                     driver='messaging', topics=[self.topic])
+        self.listener = lib.get_notification_listener(
+            self.notify_transport, [lib.Target(topic=self.topic, exchange=self.exchange)],
+            [NotificationEndpoint(self.counter)], executor='threading')
+        self.server.start()
+        self.listener.start()
+
+    def call(self, value: str) -> Any:
+        return self.client.call({}, 'echo', value=value)
+
+    def cast(self, value: str) -> None:
+        self.client.cast({}, 'count', value=value)
+
+    def notify(self, value: str) -> None:
+        self.notifier.info({}, 'bench.event', {'value': value})
+
+    def declared(self) -> tuple[list[str], list[str]]:
+        """The queues and exchanges this rig made, to delete after."""
+        driver = self.transport._driver
+        reply_queue = (getattr(driver, 'reply_queue_name', None)  # messaging
+                       or getattr(driver, '_reply_q', None))  # oslo.messaging
+        queues = [self.topic, self.topic + '.s1', self.topic + '.info', reply_queue]
+        return [q for q in queues if q], [self.exchange, self.topic + '_fanout']
+
+    def close(self) -> None:
+        for server in (self.server, self.listener):
+            server.stop()
+            server.wait()
+        self.transport.cleanup()
+        self.notify_transport.cleanup()
+
+
+class BareRig:
+    """The same request/reply and publish loops on the bare ``amqp`` client:
+    no envelope, no confirms, no framework; the floor."""
+
+    def __init__(self, url: str, suffix: str) -> None:
+        import amqp
+
+        self._amqp = amqp
+        self.topic = 'bench_bare_%s' % suffix
+        self.reply_queue = 'bench_bare_reply_%s' % suffix
+        self.counter = Counter()
+        self._replies: list = []
+        self._stopping = threading.Event()
+        self.client = connect(url)
+        self._client_channel = self.client.channel()
+        self._server = connect(url)
+        self._server_channel = self._server.channel()
+        for channel in (self._client_channel, self._server_channel):
+            channel.queue_declare(self.topic, auto_delete=False)
+            channel.queue_declare(self.reply_queue, auto_delete=False)
+        self._server_channel.basic_consume(self.topic, callback=self._serve, no_ack=False)
+        self._client_channel.basic_consume(self.reply_queue, no_ack=True,
+                                           callback=self._replies.append)
+        self._thread = threading.Thread(target=self._run_server, daemon=True)
+        self._thread.start()
+
+    def _serve(self, message: Any) -> None:
+        channel = self._server_channel
+        channel.basic_ack(message.delivery_tag)
+        request = json.loads(message.body)
+        if request.get('reply'):
+            channel.basic_publish(self._amqp.Message(json.dumps(request['value'])),
+                                  '', self.reply_queue)
+        else:
+            self.counter.hit()
+
+    def _run_server(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._server.drain_events(timeout=0.25)
+            except TimeoutError:
+                pass
+
+    def _publish(self, value: str, reply: bool) -> None:
+        body = json.dumps({'value': value, 'reply': reply})
+        self._client_channel.basic_publish(self._amqp.Message(body), '', self.topic)
+
+    def call(self, value: str) -> Any:
+        self._publish(value, True)
+        while not self._replies:
+            self.client.drain_events(timeout=CALL_TIMEOUT)
+        return json.loads(self._replies.pop().body)
+
+    def cast(self, value: str) -> None:
+        self._publish(value, False)
+
+    def declared(self) -> tuple[list[str], list[str]]:
+        return [self.topic, self.reply_queue], []
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self.client.close()
+        self._server.close()
+
+
+def connect(url: str) -> Any:
+    """A bare ``amqp`` connection to a ``rabbit://`` URL's first host."""
+    import amqp
+
+    parts = parse.urlsplit(url)
+    vhost = parse.unquote(parts.path[1:]) if len(parts.path) > 1 else '/'
+    connection = amqp.Connection('%s:%d' % (parts.hostname or 'localhost', parts.port or 5672),
+                                 userid=parse.unquote(parts.username or 'guest'),
+                                 password=parse.unquote(parts.password or 'guest'),
+                                 virtual_host=vhost)
+    connection.connect()
+    return connection
+
+
+def delete_declared(url: str, queues: list[str], exchanges: list[str]) -> None:
+    """Delete what a run declared (missing ones are fine)."""
+    connection = connect(url)
+    try:
+        for name in queues:
+            connection.channel().queue_delete(name)
+        for name in exchanges:
+            connection.channel().exchange_delete(name)
+    finally:
+        connection.close()
+
+
+def run(library: str, url: str, sizes: list[int], count: int, threads: int) -> dict:
+    """Every workload at every size; the results as a JSON-able dict."""
+    suffix = uuid.uuid4().hex[:10]
+    rig: Any = BareRig(url, suffix) if library == 'amqp' else LibraryRig(library, url, suffix)
+    results: dict = {'library': library, 'sizes': {}}
+    try:
+        rig.call('warm-up')
+        for size in sizes:
+            value = 'x' * size
+            n = count_for(count, size)
+            sized: dict = {}
+            progress('%s: %d B: %d sequential calls' % (library, size, n))
+            elapsed, latencies = timed_loop(n, 1, functools.partial(rig.call, value))
+            sized['call'] = {'count': n, 'seconds': elapsed, 'latencies': latencies}
+            progress('%s: %d B: %d casts' % (library, size, n))
+            elapsed, published = end_to_end(n, rig.counter, functools.partial(rig.cast, value))
+            sized['cast'] = {'count': n, 'seconds': elapsed, 'publish_seconds': published}
+            # The bare client's connection is not thread-safe, and it has
+            # no notifications: its floor is the two loops above.
+            if isinstance(rig, LibraryRig):
+                progress('%s: %d B: %d calls on %d threads' % (library, size, n, threads))
+                elapsed, latencies = timed_loop(n, threads, functools.partial(rig.call, value))
+                sized['concurrent_call'] = {'count': n, 'seconds': elapsed,
+                                            'threads': threads, 'latencies': latencies}
+                progress('%s: %d B: %d notifications' % (library, size, n))
+                elapsed, published = end_to_end(n, rig.counter,
+                                                functools.partial(rig.notify, value))
+                sized['notify'] = {'count': n, 'seconds': elapsed,
+                                   'publish_seconds': published}
+            results['sizes'][str(size)] = sized
+    finally:
+        queues, exchanges = rig.declared()
+        rig.close()
+        delete_declared(url, queues, exchanges)
+    # ru_maxrss is in KiB on Linux.
+    results['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return results
+
+
+def main(argv: list[str]) -> int:
+    library, url, sizes, count, threads = argv
+    results = run(library, url, [int(s) for s in sizes.split(',')], int(count), int(threads))
+    json.dump(results, sys.stdout)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

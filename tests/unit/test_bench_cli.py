@@ -1,0 +1,62 @@
+"""The benchmark's command line and the merging of its rounds."""
+import argparse
+import sys
+
+import pytest
+
+from messaging.bench import cli
+
+
+def test_sizes_accept_units():
+    assert cli.parse_sizes('100,10KB,1mb') == [100, 10240, 1048576]
+
+
+@pytest.mark.parametrize('text', ['ten', '0', '-5KB'])
+def test_sizes_refuse_nonsense(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli.parse_sizes(text)
+
+
+def test_defaults_are_a_full_run_of_ours_only():
+    args = cli.parse_args([])
+    assert (args.url, args.threads, args.count, args.rounds) == (
+        cli.DEFAULT_URL, 8, 1000, 1)
+    assert args.sizes == [100, 10240, 1048576]
+    assert cli.libraries(args) == [('messaging', sys.executable)]
+
+
+def test_quick_shortens_the_run_unless_told_otherwise():
+    args = cli.parse_args(['--quick'])
+    assert (args.count, args.rounds, args.sizes) == (200, 1, [100])
+    assert cli.parse_args(['--quick', '--count', '7']).count == 7
+
+
+def test_compare_and_bare_add_libraries(tmp_path):
+    python = tmp_path / 'python'
+    python.write_text('')
+    args = cli.parse_args(['--compare', 'oslo', '--oslo-python', str(python), '--bare'])
+    assert cli.libraries(args) == [('messaging', sys.executable),
+                                   ('oslo_messaging', str(python)),
+                                   ('amqp', sys.executable)]
+
+
+def test_compare_without_an_oslo_interpreter_is_an_error(tmp_path):
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--compare', 'oslo', '--oslo-python', str(tmp_path / 'none')])
+
+
+def test_counts_below_one_are_an_error():
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--threads', '0'])
+
+
+def test_merge_keeps_the_best_round_and_the_highest_rss():
+    def run(seconds, rss):
+        return {'peak_rss_mb': rss, 'sizes': {'100': {
+            'cast': {'count': 10, 'seconds': seconds},
+            'call': {'count': 10, 'seconds': seconds, 'latencies': [seconds / 10] * 10}}}}
+
+    merged = cli.merge_rounds([run(2.0, 30.0), run(1.0, 20.0)])
+    assert merged['peak_rss_mb'] == 30.0
+    assert merged['sizes']['100']['cast']['rate'] == 10.0
+    assert merged['sizes']['100']['call']['p50_ms'] == pytest.approx(100.0)

@@ -1,0 +1,48 @@
+"""The benchmark's table and JSON output."""
+import json
+
+from messaging.bench import report
+
+
+def _results(with_others=True):
+    ours = {'call': {'count': 10, 'rate': 900.0, 'p50_ms': 1.0, 'p99_ms': 2.0,
+                     'max_ms': 3.0},
+            'cast': {'count': 10, 'rate': 3000.0}}
+    libraries = {'messaging': {'peak_rss_mb': 30.0, 'sizes': {'100': ours}}}
+    if with_others:
+        libraries['oslo_messaging'] = {'peak_rss_mb': 50.0, 'sizes': {'100': {
+            'call': {'count': 10, 'rate': 300.0, 'p50_ms': 3.0, 'p99_ms': 8.0,
+                     'max_ms': 9.0},
+            'cast': {'count': 10, 'rate': 1000.0}}}}
+        libraries['amqp'] = {'peak_rss_mb': 20.0, 'sizes': {'100': {
+            'call': {'count': 10, 'rate': 1800.0, 'p50_ms': 0.5, 'p99_ms': 1.0,
+                     'max_ms': 1.5}}}}
+    return {'libraries': libraries}
+
+
+def test_size_labels():
+    assert [report.size_label(s) for s in (100, 10240, 1048576, 1500)] == [
+        '100 B', '10 KB', '1 MB', '1500 B']
+
+
+def test_table_shows_rates_latencies_and_ratios():
+    table = report.format_table(_results())
+    header, rule, call, cast, rss = table.splitlines()
+    assert header.split()[:5] == ['size', 'workload', 'messaging', 'oslo', 'bare']
+    assert set(rule.replace(' ', '')) == {'-'}
+    assert '900/s (p50 1.00 p99 2.00 max 3.0 ms)' in call
+    assert call.split()[-3:] == ['3.00x', '0.50x', '0.25x']
+    assert cast.split()[-3:] == ['3.00x', '-', '-']
+    assert rss.split() == ['peak', 'RSS', '30', 'MB', '50', 'MB', '20', 'MB']
+
+
+def test_table_of_ours_alone_has_no_ratio_columns():
+    table = report.format_table(_results(with_others=False))
+    assert 'vs' not in table.splitlines()[0]
+    assert '3000/s' in table
+
+
+def test_json_round_trips(tmp_path):
+    path = tmp_path / 'results.json'
+    report.write_json(str(path), _results())
+    assert json.loads(path.read_text()) == _results()
