@@ -235,3 +235,28 @@ def test_shorten_bounds_and_escapes_what_it_prints(value):
     text = common.shorten(value)
     assert len(text) < 200 and '\n' not in text and '\x1b' not in text
     text.encode('utf-8')  # no lone surrogate left to break a log handler
+
+
+def depth(value):
+    """Nesting depth of lists and objects, the obvious recursive way."""
+    children = value.values() if isinstance(value, dict) else value
+    if not isinstance(value, (dict, list)):
+        return 0
+    return 1 + max((depth(child) for child in children), default=0)
+
+
+@given(json_values, st.integers(min_value=1, max_value=6))
+def test_check_depth_refuses_exactly_what_nests_deeper_than_the_limit(value, limit):
+    too_deep = depth(value) > limit
+    try:
+        common.check_depth(value, limit)
+    except common.MalformedMessage:
+        assert too_deep
+        return
+    assert not too_deep
+
+
+@given(json_values, st.integers(min_value=0, max_value=8))
+def test_may_nest_deeper_never_misses_a_deeper_message(value, limit):
+    if depth(value) > limit:
+        assert common.may_nest_deeper(json.dumps(value), limit)

@@ -87,9 +87,7 @@ def decode(raw: Any, max_size: int = 0) -> dict:
         raise common.MalformedMessage('body is not valid JSON in UTF-8: %.200s'
                                       % ex) from None
     message = common.deserialize_msg(body)
-    # A message cannot be nested deeper than the brackets it holds: count
-    # them first (fast) and walk the message only when that many exist.
-    if text.count('[') + text.count('{') > common.MAX_DEPTH:
+    if common.may_nest_deeper(text):
         common.check_depth(message)
     return message
 
