@@ -78,13 +78,18 @@ class ReplyWaiter:
                 self._stopping.wait(1.0)
 
     def _on_message(self, raw: Any) -> None:
-        self._connection.ack(raw.channel, raw.delivery_tag)
+        # The caller is woken before the ack is written: the ack is a socket
+        # write the caller need not wait for. Should the ack be lost, the
+        # broker redelivers the reply and deliver() drops it, its msg_id
+        # being no longer registered by then.
         try:
             reply = self._connection.codec.decode(raw)
         except common.MalformedMessage as ex:
             LOG.warning('Dropping malformed reply on %s: %s', self.queue_name, ex)
-            return
-        self.deliver(reply)
+            reply = None
+        if reply is not None:
+            self.deliver(reply)
+        self._connection.ack(raw.channel, raw.delivery_tag)
 
     def deliver(self, reply: dict) -> None:
         """Hand a decoded reply to the caller waiting for its ``_msg_id``."""
