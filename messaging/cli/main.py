@@ -78,7 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     # benchmark's own command line.
     bench = sub.add_parser('bench', add_help=False,
                            help='run the benchmark (python -m messaging.bench)')
-    bench.add_argument('bench_args', nargs=argparse.REMAINDER)
     bench.set_defaults(run=_run_bench)
     return parser
 
@@ -106,7 +105,11 @@ def load_config(args: argparse.Namespace) -> cfg.ConfigOpts:
 def main(argv: Optional[list[str]] = None) -> int:
     """Run the ``messaging`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == 'bench':
+        args.bench_args = extra
+    elif extra:
+        parser.error('unrecognized arguments: %s' % ' '.join(extra))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format='%(levelname)s %(name)s: %(message)s', stream=sys.stderr)
     try:
