@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from typing import Any, Callable, Iterable, Optional
 
 from messaging import exceptions as msg_exceptions
@@ -20,6 +21,8 @@ LOG = logging.getLogger(__name__)
 __all__ = ['RPCServer', 'get_rpc_server', 'expected_exceptions', 'expose']
 
 DEFAULT_EXECUTOR = 'threading'
+# An interface version as peers write it: "X.Y" or "X.Y.Z".
+_VERSION = re.compile(r'\d{1,9}(\.\d{1,9}){0,2}\Z')
 
 
 class RPCServer(msg_server.MessageHandlingServer):
@@ -122,9 +125,9 @@ class RPCServer(msg_server.MessageHandlingServer):
 def _malformed_request(request: dict) -> Optional[TypeError]:
     """Why no endpoint could take ``request``, as the error to reply with.
 
-    None when its ``method`` is a name and its ``args`` (if any) a JSON
-    object. A plain TypeError, so that every client rebuilds it, oslo's
-    included.
+    None when its ``method`` is a name, its ``args`` (if any) a JSON
+    object, its ``version`` (if any) "X.Y" and its ``namespace`` a string.
+    A plain TypeError, so that every client rebuilds it, oslo's included.
     """
     method = request.get('method')
     if not isinstance(method, str):
@@ -134,6 +137,14 @@ def _malformed_request(request: dict) -> Optional[TypeError]:
     if args is not None and not isinstance(args, dict):
         return TypeError('the arguments of RPC method %.100r are a %s, not a JSON object '
                          'of named arguments' % (method, type(args).__name__))
+    version = request.get('version')
+    if version and not (isinstance(version, str) and _VERSION.match(version)):
+        return TypeError('the version of RPC method %.100r is %.100r, not "X.Y"'
+                         % (method, version))
+    namespace = request.get('namespace')
+    if namespace is not None and not isinstance(namespace, str):
+        return TypeError('the namespace of RPC method %.100r is a %s, not a string'
+                         % (method, type(namespace).__name__))
     return None
 
 

@@ -122,6 +122,12 @@ CASES = {
     'args-not-matching': (call_request(args={'valeur': 1}, _msg_id=MSG_ID, _reply_q='REPLY'),
                           'application/json', 'Exception during message handling of echo',
                           MSG_ID, "unexpected keyword argument 'valeur'"),
+    'version-not-a-version': (call_request(version='1.x', _msg_id=MSG_ID, _reply_q='REPLY'),
+                              'application/json', "version of RPC method 'echo' is '1.x'",
+                              MSG_ID, 'not "X.Y"'),
+    'namespace-not-string': (call_request(namespace=7, _msg_id=MSG_ID, _reply_q='REPLY'),
+                             'application/json', 'namespace of RPC method', MSG_ID,
+                             'is a int'),
     'method-missing-in-cast': (call_request(method=None), 'application/json',
                                'Refusing cast', None, None),
 }
