@@ -30,8 +30,8 @@ REMOTE_SUFFIX = '_Remote'
 BUILTINS = 'builtins'
 _OUR_PACKAGE = 'messaging'
 _OSLO_PACKAGE = 'oslo_messaging'
-_DOTTED_NAME = re.compile(r'^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$')
-_IDENTIFIER = re.compile(r'^[A-Za-z_]\w*$')
+_DOTTED_NAME = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z', re.ASCII)
+_IDENTIFIER = re.compile(r'[A-Za-z_]\w*\Z', re.ASCII)
 # The deepest nesting of lists and objects a received message may have.
 # OpenStack messages nest a few dozen levels at most; this keeps any code
 # that walks a message recursively (loggers, serializers, the encoder of a

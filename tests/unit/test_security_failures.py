@@ -82,7 +82,8 @@ def test_a_module_outside_the_allowed_list_is_never_imported(imports, module, cl
     assert set(sys.modules) == loaded
 
 
-@pytest.mark.parametrize('allowed', [['a..b'], ['..'], ['os..path'], ['.os'], ['os.']])
+@pytest.mark.parametrize('allowed', [['a..b'], ['..'], ['os..path'], ['.os'], ['os.'], ['os\n'],
+                                     ['\uff4f\uff53']])
 def test_even_an_allowed_name_that_is_no_module_path_is_not_imported(imports, allowed):
     exc = common.deserialize_remote_exception(failure('Exception', allowed[0]), allowed)
     assert isinstance(exc, RemoteError) and imports == []

@@ -73,7 +73,7 @@ def decode(raw: Any, max_size: int = 0) -> dict:
                                       % common.shorten(encoding))
     data = raw.body
     if max_size and len(data) > max_size:
-        raise _too_large(len(data), max_size)
+        raise _too_large('%d' % len(data), max_size)
     headers = properties.get('application_headers')
     compression = headers.get('compression') if isinstance(headers, dict) else None
     if compression:
@@ -92,11 +92,11 @@ def decode(raw: Any, max_size: int = 0) -> dict:
     return message
 
 
-def _too_large(size: int, max_size: int) -> common.MalformedMessage:
+def _too_large(size: str, max_size: int) -> common.MalformedMessage:
     return common.MalformedMessage(
         'body of %s bytes is over max_message_size (%d bytes) of '
         '[oslo_messaging_rabbit]; raise that option if such messages are legitimate'
-        % ('more than %d' % max_size if size < 0 else size, max_size))
+        % (size, max_size))
 
 
 def _decompress(data: bytes, compression: Any, max_size: int) -> bytes:
@@ -114,7 +114,7 @@ def _decompress(data: bytes, compression: Any, max_size: int) -> bytes:
     except (OSError, ValueError, EOFError, zlib.error) as ex:
         raise common.MalformedMessage('cannot decompress body: %s' % ex) from None
     if max_size and len(out) > max_size:
-        raise _too_large(-1, max_size)
+        raise _too_large('more than %d' % max_size, max_size)
     if not finished:
         raise common.MalformedMessage('cannot decompress body: it is truncated')
     return out
