@@ -143,15 +143,8 @@ def test_notifications_arrive_at_every_priority(route, driver):
         assert TIMESTAMP.match(event['metadata']['timestamp']), event['metadata']
 
 
-# Our rabbit codec encodes and decodes bodies with the plain json module, so
-# a v1 body's datetime neither goes out as kombu's marker (the notification
-# is dropped: "Object of type datetime is not JSON serializable") nor comes
-# back as a datetime (the listener gets the marker dict).
-V1_DATETIME = pytest.mark.xfail(strict=True, reason='v1 bodies lack kombu type markers')
-
-
-@pytest.mark.parametrize('driver, received_type', [
-    pytest.param('messaging', 'datetime', marks=V1_DATETIME), ('messagingv2', 'str')])
+@pytest.mark.parametrize('driver, received_type', [('messaging', 'datetime'),
+                                                   ('messagingv2', 'str')])
 def test_a_datetime_in_the_payload_arrives_as_between_oslo_peers(route, driver,
                                                                  received_type):
     # Between two oslo.messaging peers the v1 driver lets kombu encode a

@@ -1,6 +1,7 @@
 """Body encoding and the checks every received body must pass."""
 from __future__ import annotations
 
+import datetime
 import json
 import zlib
 
@@ -53,3 +54,18 @@ def test_unenveloped_bodies_and_binary_encoding_are_accepted():
 def test_bad_bodies_raise_malformed_message(raw, reason):
     with pytest.raises(common.MalformedMessage, match=reason):
         codec.decode(raw)
+
+
+def test_a_datetime_left_in_a_body_travels_as_a_kombu_marker_and_comes_back():
+    # v1 notifications are not enveloped, so a datetime in their payload is
+    # written the way oslo's kombu encoder writes it (WIRE.md 2.2).
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5)
+    data, _ = codec.Codec().encode({'payload': {'when': when}})
+    assert json.loads(data) == {'payload': {'when': {'__type__': 'datetime',
+                                                     '__value__': '2024-01-02T03:04:05'}}}
+    assert codec.decode(Raw(data)) == {'payload': {'when': when}}
+
+
+def test_a_string_that_merely_mentions_the_marker_key_stays_a_string():
+    data, _ = codec.Codec().encode({'payload': {'text': '"__type__"'}})
+    assert codec.decode(Raw(data)) == {'payload': {'text': '"__type__"'}}

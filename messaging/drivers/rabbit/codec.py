@@ -7,9 +7,15 @@ import json
 import zlib
 from typing import Any, Optional
 
+from kombu.utils import json as kombu_json
+
 from messaging.drivers import common
 
 CONTENT_TYPE = 'application/json'
+# kombu's JSON writes datetimes, UUIDs and decimals left in a body (v1
+# notifications carry them) as {"__type__": ..., "__value__": ...} markers
+# and reads them back; oslo peers use it, so we do too.
+_KOMBU_MARKER = '"__type__"'
 CONTENT_ENCODING = 'utf-8'
 _ACCEPTED_ENCODINGS = ('utf-8', 'binary')
 _COMPRESSORS = {
@@ -39,7 +45,7 @@ class Codec:
 
     def encode(self, body: dict) -> tuple[bytes, dict]:
         """The body bytes and the application headers to publish with them."""
-        data = json.dumps(body).encode(CONTENT_ENCODING)
+        data = kombu_json.dumps(body).encode(CONTENT_ENCODING)
         if self._compressor is None:
             return data, {}
         header, compress = self._compressor
@@ -80,7 +86,9 @@ def decode(raw: Any, max_size: int = 0) -> dict:
         data = _decompress(data, compression, max_size)
     try:
         text = data.decode(CONTENT_ENCODING) if isinstance(data, bytes) else data
-        body = json.loads(text)
+        # The marker-aware decoder costs an object hook per dict: use it
+        # only for the bodies that can need it.
+        body = kombu_json.loads(text) if _KOMBU_MARKER in text else json.loads(text)
     except (ValueError, RecursionError) as ex:
         # UnicodeDecodeError is a ValueError; RecursionError means JSON
         # nested deeper than the interpreter allows.
