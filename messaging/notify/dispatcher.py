@@ -13,6 +13,7 @@ import logging
 from typing import Any, Callable, Iterable, Optional
 
 from messaging import serializer as msg_serializer
+from messaging.drivers import common
 
 LOG = logging.getLogger(__name__)
 
@@ -68,11 +69,11 @@ class NotificationDispatcher:
             missing or not a string, or the payload cannot be deserialized.
         """
         message = incoming.message
-        priority = message.get('priority')
-        event_type = message.get('event_type')
-        if not isinstance(priority, str) or not isinstance(event_type, str):
-            raise MalformedNotification('priority %r and event_type %r must both be strings'
-                                        % (priority, event_type))
+        try:
+            common.check_notification(message)
+        except common.MalformedMessage as ex:
+            raise MalformedNotification(str(ex)) from None
+        priority, event_type = message['priority'], message['event_type']
         try:
             ctxt = self.serializer.deserialize_context(incoming.ctxt)
             payload = self.serializer.deserialize_entity(ctxt, message.get('payload'))
