@@ -42,6 +42,13 @@ _RECOVERABLE = (amqp_exc.RecoverableConnectionError, amqp_exc.RecoverableChannel
 _NO_LOCK = contextlib.nullcontext()
 
 
+def _set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None:
+    """Give the socket of ``link`` this timeout, unless it has it already."""
+    sock = getattr(link.transport, 'sock', None)
+    if sock is not None and sock.gettimeout() != timeout:
+        sock.settimeout(timeout)
+
+
 class AuthenticationFailure(exceptions.MessageDeliveryFailure):
     """The broker refused our credentials; retrying would not help."""
 
@@ -160,6 +167,10 @@ class Connection:
                         with self._write_lock:
                             self._reset()
                             self._connect()
+                    if writes:
+                        # Synchronous methods (declare, delete, publish and
+                        # its confirm) wait for their reply without a timeout.
+                        _set_socket_timeout(self._channel.connection, None)
                     result = method(self._channel)
                     if attempt:
                         LOG.warning('Recovered: %s succeeded on %s after %d retr%s',
@@ -295,8 +306,14 @@ class Connection:
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""
         def _drain(channel: amqp.Channel) -> None:
+            link = channel.connection
+            # py-amqp sets the socket's timeout before each wait and puts the
+            # old one back after: two ioctl syscalls per wait, i.e. per
+            # delivery. Left set here, py-amqp finds it in place and skips
+            # both; ensure() restores blocking mode before any other method.
+            _set_socket_timeout(link, timeout)
             try:
-                channel.connection.drain_events(timeout=timeout)
+                link.drain_events(timeout=timeout)
             except socket.timeout:
                 pass
 
