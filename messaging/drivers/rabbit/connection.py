@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 import amqp
 import kombu
 from amqp import exceptions as amqp_exc
+from amqp import transport as amqp_transport
 
 from messaging import exceptions
 from messaging.drivers.base import TransportDriverError
@@ -40,6 +41,30 @@ _RECOVERABLE = (amqp_exc.RecoverableConnectionError, amqp_exc.RecoverableChannel
 
 
 _NO_LOCK = contextlib.nullcontext()
+
+
+# Bytes asked of the socket at least per read (see _read_ahead). Small
+# enough that py-amqp's copy of the unread rest after each frame stays cheap.
+READ_AHEAD = 4096
+
+
+def _read_ahead(link: amqp.Connection) -> None:
+    """Let py-amqp's plain-TCP transport read ahead instead of byte-exact.
+
+    py-amqp reads each frame with three exact-size ``recv`` calls (header,
+    payload, end byte), each preceded by a ``poll`` when the socket has a
+    timeout: about 20 system calls per small delivery. Its ``_read`` keeps
+    whatever a ``recv`` returned beyond the bytes it asked for in its read
+    buffer for the next frame, so asking for at least ``READ_AHEAD`` bytes
+    reads a whole delivery (or several) in one call. TLS transports read
+    through their own buffered ``SSLSocket`` and are left alone.
+    """
+    transport = link.transport
+    sock = getattr(transport, 'sock', None)
+    if type(transport) is not amqp_transport.TCPTransport or sock is None:
+        return
+    recv = sock.recv
+    transport._quick_recv = lambda size: recv(max(size, READ_AHEAD))
 
 
 def _set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None:
@@ -108,6 +133,7 @@ class Connection:
     def _connect(self) -> None:
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
+        _read_ahead(channel.connection)
         channel.events['basic_return'].add(self._on_return)
         if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
