@@ -242,20 +242,34 @@ _REFUSED_BY_BROKER = (r'(?i)certificate.required|unknown.ca|EOF occurred in viol
      r'CERTIFICATE_VERIFY_FAILED.*self-signed certificate in certificate chain'),
     ('host not in the certificate', {}, '127.0.0.2',
      r"CERTIFICATE_VERIFY_FAILED.*IP address mismatch.*'127\.0\.0\.2'"),
-    # With TLS 1.3 the broker checks the client certificate after the
-    # client's side of the handshake: the client reads the broker's alert,
-    # or, when the broker closed first, only that the connection ended.
-    ('no client certificate', dict(client=None), '127.0.0.1', _REFUSED_BY_BROKER),
-    ('client certificate of another CA', dict(client='stranger'), '127.0.0.1',
-     _REFUSED_BY_BROKER),
 ])
-def test_a_connection_that_fails_verification_says_why_within_its_retries(
+def test_a_certificate_that_does_not_verify_fails_at_once_even_with_unlimited_retries(
         tls_node, transports, case, options, host, error):
     transport = transports('%s:%d' % (host, tls_node.port), **files(tls_node, **options))
+    started = time.monotonic()
+    failure = catch(transport._driver.send, messaging.Target(topic='tls'), {},
+                    {'method': 'echo', 'args': {}}, retry=None)
+    assert isinstance(failure, messaging.MessageDeliveryFailure), (case, failure)
+    assert 'did not verify' in str(failure) and 'ssl_ca_file' in str(failure)
+    assert re.search(error, str(failure)), (case, str(failure))
+    assert time.monotonic() - started < 10
+
+
+# With TLS 1.3 the broker checks the client certificate after the client's
+# side of the handshake: the client reads the broker's alert, or, when the
+# broker closed first, only that the connection ended. That looks like a
+# dropped connection, so it is retried like one, within the caller's retries.
+@pytest.mark.parametrize('case, options', [
+    ('no client certificate', dict(client=None)),
+    ('client certificate of another CA', dict(client='stranger')),
+])
+def test_a_client_certificate_the_broker_refuses_fails_within_its_retries(
+        tls_node, transports, case, options):
+    transport = transports('127.0.0.1:%d' % tls_node.port, **files(tls_node, **options))
     started = time.monotonic()
     failure = catch(transport._driver.send, messaging.Target(topic='tls'), {},
                     {'method': 'echo', 'args': {}}, retry=1)
     assert isinstance(failure, messaging.MessageDeliveryFailure), (case, failure)
     assert 'after 2 attempt(s)' in str(failure)
-    assert re.search(error, str(failure)), (case, str(failure))
+    assert re.search(_REFUSED_BY_BROKER, str(failure)), (case, str(failure))
     assert time.monotonic() - started < 10

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import random
+import ssl
 import socket
 import sys
 import threading
@@ -76,6 +77,10 @@ def _set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None
 
 class AuthenticationFailure(exceptions.MessageDeliveryFailure):
     """The broker refused our credentials; retrying would not help."""
+
+
+class CertificateVerificationFailure(exceptions.MessageDeliveryFailure):
+    """The broker's TLS certificate did not verify; retrying would not help."""
 
 
 class DeclarationMismatch(TransportDriverError):
@@ -209,6 +214,15 @@ class Connection:
                     raise AuthenticationFailure(
                         'Access to %s refused (%s): check the user name, password and '
                         'vhost permissions of the transport URL' % (self.host, ex)) from ex
+                except ssl.SSLCertVerificationError as ex:
+                    # An SSLError is an OSError, which is recoverable; but a
+                    # certificate that does not verify stays so on every try.
+                    with self._write_lock:
+                        self._reset()
+                    raise CertificateVerificationFailure(
+                        'TLS certificate of %s did not verify (%s): check ssl_ca_file '
+                        'and that the host name in the transport URL is one the '
+                        'certificate names' % (self.host, ex)) from ex
                 except amqp_exc.PreconditionFailed as ex:
                     with self._write_lock:
                         self._reset()
