@@ -43,7 +43,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                        'rpc_ping_enabled on the server)')
     _add_target_args(ping)
     ping.add_argument('--timeout', type=float, default=10.0,
-                      help='seconds to wait for the answer (default 10)')
+                      help='seconds to wait for the answer (default 10); with --all, '
+                           'how long to gather answers')
+    ping.add_argument('--all', dest='ping_all', action='store_true',
+                      help='ping every server of the topic at once (fanout) and list '
+                           'the answers; the protocol does not carry server names, so '
+                           'answers are counted, each with its round trip')
     ping.set_defaults(run=_run_ping)
 
     serve = sub.add_parser('serve', help='serve the endpoints found at an import path '
@@ -114,6 +119,8 @@ def _run_fanout(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 
 def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    if args.ping_all:
+        return _ping_all(conf, args)
     transport, client = _client(conf, args)
     try:
         started = time.monotonic()
@@ -124,6 +131,32 @@ def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     print_json({'topic': args.topic, 'server': args.server, 'answer': answer,
                 'round_trip_ms': round(elapsed_ms, 3)})
     return EXIT_OK
+
+
+def _ping_all(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    transport = messaging.get_rpc_transport(conf)
+    try:
+        started = time.monotonic()
+        answers = transport._driver.fanout_call(messaging.Target(topic=args.topic), {},
+                                                {'method': PING_METHOD, 'args': {}},
+                                                args.timeout)
+    finally:
+        transport.cleanup()
+    print_json({'topic': args.topic, 'servers_answering': len(answers),
+                'answers': [{'answer': _printable(value),
+                             'round_trip_ms': round((arrived - started) * 1000, 3)}
+                            for arrived, value in answers]})
+    if not answers:
+        raise CommandError('no server of topic %s answered within %ss (do its servers '
+                           'run with rpc_ping_enabled?)' % (args.topic, args.timeout))
+    return EXIT_OK
+
+
+def _printable(value: Any) -> Any:
+    """An answer for the JSON output: a remote exception shown as its text."""
+    if isinstance(value, BaseException):
+        return '%s: %s' % (type(value).__name__, str(value).splitlines()[0])
+    return value
 
 
 def load_endpoints(path: str) -> list:

@@ -92,14 +92,55 @@ class AMQPDriverBase(base.BaseDriver):
              timeout: Optional[float] = None, call_monitor_timeout: Optional[float] = None,
              retry: Optional[int] = None, transport_options=None) -> Any:
         self._check_fork()
+        if not wait_for_reply:
+            self._publish_request(target, ctxt, message, None, None, None, retry,
+                                  transport_options)
+            return None
+        if target.fanout:
+            raise exceptions.InvalidTarget('A call cannot be sent to a fanout target',
+                                           target)
+        msg_id = self._register_call()
+        try:
+            routing = self._publish_request(target, ctxt, message, msg_id,
+                                            call_monitor_timeout, timeout, retry,
+                                            transport_options)
+            description = 'method %r on topic %s (exchange %s)' % (
+                (message.get('method'),) + routing)
+            return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
+                                           description)
+        finally:
+            self._reply_waiter.unregister(msg_id)
+
+    def fanout_call(self, target, ctxt: dict, message: dict,
+                    timeout: float) -> list[tuple[float, Any]]:
+        self._check_fork()
+        msg_id = self._register_call()
+        try:
+            self._publish_request(target(fanout=True), ctxt, message, msg_id, None,
+                                  timeout, None, None)
+            return self._reply_waiter.collect(msg_id, timeout)
+        finally:
+            self._reply_waiter.unregister(msg_id)
+
+    def _register_call(self) -> str:
+        """A new msg_id whose replies the reply waiter will keep.
+
+        Registered before publishing: a reply may beat publish() back.
+        """
+        self._reply_waiter.start()
+        msg_id = common.unique_id()
+        self._reply_waiter.register(msg_id)
+        return msg_id
+
+    def _publish_request(self, target, ctxt: dict, message: dict, msg_id: Optional[str],
+                         call_monitor_timeout: Optional[float], timeout: Optional[float],
+                         retry: Optional[int], transport_options) -> tuple[str, str]:
+        """Publish an RPC request (a call when ``msg_id`` is set).
+
+        :returns: ``(routing key, exchange name)``, for messages about it.
+        """
         msg = dict(message)
-        msg_id = None
-        if wait_for_reply:
-            if target.fanout:
-                raise exceptions.InvalidTarget('A call cannot be sent to a fanout '
-                                               'target', target)
-            self._reply_waiter.start()
-            msg_id = common.unique_id()
+        if msg_id is not None:
             msg['_msg_id'] = msg_id
             msg['_reply_q'] = self._reply_waiter.queue_name
             msg['_timeout'] = call_monitor_timeout
@@ -114,22 +155,10 @@ class AMQPDriverBase(base.BaseDriver):
             routing_key = ('%s.%s' % (target.topic, target.server) if target.server
                            else target.topic)
         mandatory = bool(getattr(transport_options, 'at_least_once', False))
-        if msg_id is not None:
-            # Registered before publishing: the reply may beat publish().
-            self._reply_waiter.register(msg_id)
-        try:
-            with self._borrow() as connection:
-                connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                                   expiration=timeout if msg_id else None, retry=retry)
-            if msg_id is None:
-                return None
-            description = 'method %r on topic %s (exchange %s)' % (
-                message.get('method'), routing_key, exchange.name)
-            return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
-                                           description)
-        finally:
-            if msg_id is not None:
-                self._reply_waiter.unregister(msg_id)
+        with self._borrow() as connection:
+            connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                               expiration=timeout if msg_id else None, retry=retry)
+        return routing_key, exchange.name
 
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]
                ) -> RpcListener:

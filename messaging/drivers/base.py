@@ -155,6 +155,18 @@ class BaseDriver(abc.ABC):
         keys (context keys stripped into ``ctxt``).
         """
 
+    def fanout_call(self, target, ctxt: dict, message: dict,
+                    timeout: float) -> list[tuple[float, Any]]:
+        """Call every server of ``target.topic`` at once; gather the answers.
+
+        For surveys such as ``messaging ping --all``: the request goes to the
+        topic's fanout exchange with a reply address, and every final reply
+        that arrives within ``timeout`` is returned as ``(monotonic arrival
+        time, result or rebuilt exception)``, in arrival order.
+        """
+        raise NotImplementedError('the %s driver cannot call every server of a topic'
+                                  % type(self).__name__)
+
     def delete_queue(self, queue: str) -> None:
         """Remove a queue this process made for itself (a private listener pool).
 

@@ -12,6 +12,7 @@ State belongs to one driver (one transport), as in oslo.messaging.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import json
 import logging
@@ -27,6 +28,11 @@ from messaging.drivers import common
 LOG = logging.getLogger(__name__)
 
 DEFAULT_EXCHANGE = ''
+
+
+def _expiry(timeout: Optional[float]) -> Optional[float]:
+    """When a request sent now with ``timeout`` expires (monotonic), if ever."""
+    return None if timeout is None else time.monotonic() + timeout
 
 
 class _Broker:
@@ -182,9 +188,7 @@ class FakeDriver(base.BaseDriver):
 
     def send(self, target, ctxt, message, wait_for_reply=None, timeout=None,
              call_monitor_timeout=None, retry=None, transport_options=None):
-        msg = dict(message)
-        msg['_unique_id'] = common.unique_id()
-        common.pack_context(msg, ctxt)
+        msg = self._request(message, ctxt)
         if target.fanout:
             self._broker.publish(target.topic + '_fanout', '', self._encode('message', msg))
             return None
@@ -193,18 +197,51 @@ class FakeDriver(base.BaseDriver):
             self._broker.publish(self._exchange(target), routing_key,
                                  self._encode('message', msg))
             return None
-        msg_id = common.unique_id()
-        reply_q = 'reply_' + common.unique_id()
+        with self._reply_queue(msg, call_monitor_timeout) as (msg_id, reply_q):
+            self._broker.publish(self._exchange(target), routing_key,
+                                 self._encode('message', msg), _expiry(timeout))
+            return self._wait_for_reply(reply_q, msg_id, message.get('method'),
+                                        timeout, call_monitor_timeout)
+
+    def fanout_call(self, target, ctxt, message, timeout):
+        msg = self._request(message, ctxt)
+        with self._reply_queue(msg, None) as (_msg_id, reply_q):
+            self._broker.publish(target.topic + '_fanout', '', self._encode('message', msg),
+                                 _expiry(timeout))
+            deadline = time.monotonic() + timeout
+            answers = []
+            while True:
+                found = self._broker.get([reply_q], max(deadline - time.monotonic(), 0),
+                                         threading.Event())
+                if found is None:
+                    return answers
+                reply = json.loads(found[1])
+                if reply.get('ending'):
+                    answers.append((time.monotonic(), self._reply_value(reply)))
+
+    @staticmethod
+    def _request(message: dict, ctxt: dict) -> dict:
+        msg = dict(message)
+        msg['_unique_id'] = common.unique_id()
+        common.pack_context(msg, ctxt)
+        return msg
+
+    @contextlib.contextmanager
+    def _reply_queue(self, msg: dict, call_monitor_timeout: Optional[float]):
+        """Make ``msg`` a call with a reply queue of its own, deleted afterwards."""
+        msg_id, reply_q = common.unique_id(), 'reply_' + common.unique_id()
         msg.update(_msg_id=msg_id, _reply_q=reply_q, _timeout=call_monitor_timeout)
         self._broker.declare(reply_q)
         try:
-            expires_at = None if timeout is None else time.monotonic() + timeout
-            self._broker.publish(self._exchange(target), routing_key,
-                                 self._encode('message', msg), expires_at)
-            return self._wait_for_reply(reply_q, msg_id, message.get('method'),
-                                        timeout, call_monitor_timeout)
+            yield msg_id, reply_q
         finally:
             self._broker.delete(reply_q)
+
+    def _reply_value(self, reply: dict) -> Any:
+        if reply.get('failure'):
+            return common.deserialize_remote_exception(reply['failure'],
+                                                       self._allowed_remote_exmods)
+        return reply.get('result')
 
     def _wait_for_reply(self, reply_q: str, msg_id: str, method: Optional[str],
                         timeout: Optional[float], call_monitor_timeout: Optional[float]):
@@ -221,11 +258,9 @@ class FakeDriver(base.BaseDriver):
                     'Timed out waiting for a reply to message ID %s (method %s)'
                     % (msg_id, method))
             reply = json.loads(found[1])
-            if reply.get('failure'):
-                result = common.deserialize_remote_exception(
-                    reply['failure'], self._allowed_remote_exmods)
-            elif reply.get('result') is not None:
-                result = reply['result']
+            value = self._reply_value(reply)
+            if value is not None:
+                result = value
             if reply.get('ending'):
                 if isinstance(result, BaseException):
                     raise result

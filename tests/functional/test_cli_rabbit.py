@@ -50,6 +50,30 @@ def test_ping_a_named_server_prints_the_round_trip(rabbit_url, served_topic):
     assert answer['answer'] == 'pong' and answer['round_trip_ms'] > 0
 
 
+def test_ping_all_counts_every_server_of_the_topic(rabbit_url, unique_name, broker_cleanup):
+    topic = unique_name('cliall')
+    broker_cleanup.exchange(topic + '_fanout')
+    servers = []
+    try:
+        for name in ('a', 'b'):
+            broker_cleanup.queue(topic)
+            broker_cleanup.queue('%s.%s' % (topic, name))
+            process = start_cli('--transport-url', rabbit_url, 'serve',
+                                'tests.cli.endpoints:EchoEndpoint', '--topic', topic,
+                                '--server', name, '--ping')
+            servers.append(process)
+            LineReader(process.stdout).wait_for('serving')
+        result = run_cli('--transport-url', rabbit_url, 'ping', topic, '--all',
+                         '--timeout', '3')
+        assert result.returncode == 0, result.stderr
+        survey = json.loads(result.stdout)
+        assert survey['servers_answering'] == 2
+        assert [a['answer'] for a in survey['answers']] == ['pong', 'pong']
+    finally:
+        for process in servers:
+            assert stop(process) == 0
+
+
 def test_cast_and_fanout_succeed(rabbit_url, served_topic):
     topic, exchange = served_topic
     for command in ('cast', 'fanout'):

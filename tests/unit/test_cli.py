@@ -82,3 +82,12 @@ def test_bench_passes_its_arguments_to_the_benchmark():
     result = run_cli('bench', '--help')
     assert result.returncode == 0, result.stderr
     assert '--compare' in result.stdout and '--bare' in result.stdout
+
+
+def test_ping_all_with_no_server_says_nobody_answered():
+    result = run_cli('--transport-url', 'fake://', 'ping', 'nobody', '--all',
+                     '--timeout', '0.3')
+    assert result.returncode == 1
+    assert json.loads(result.stdout) == {'topic': 'nobody', 'servers_answering': 0,
+                                         'answers': []}
+    assert 'no server of topic nobody answered' in result.stderr

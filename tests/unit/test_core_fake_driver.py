@@ -541,3 +541,30 @@ def test_notification_listener_without_targets_polls_empty(driver):
     assert listener.poll(timeout=0.05) == []
     listener.stop()
     assert listener.poll() == []
+
+
+def test_fanout_call_gathers_one_answer_per_server_including_failures(driver):
+    listeners = [driver.listen(target(topic='survey', server=name), 1, None)
+                 for name in ('a', 'b')]
+
+    def answer(incoming):
+        incoming.reply('pong')
+
+    def fail(incoming):
+        try:
+            raise ValueError('not today')
+        except ValueError as ex:
+            incoming.reply(failure=ex)
+
+    servers = [Server(listeners[0], answer), Server(listeners[1], fail)]
+    for server in servers:
+        server.start()
+    answers = driver.fanout_call(target(topic='survey'), {}, {'method': 'ping', 'args': {}},
+                                 timeout=1.0)
+    for server in servers:
+        server.finish()
+    values = [value for _arrived, value in answers]
+    assert len(values) == 2 and 'pong' in values
+    failure = next(v for v in values if v != 'pong')
+    assert isinstance(failure, ValueError) and 'not today' in str(failure)
+    assert all(isinstance(arrived, float) for arrived, _value in answers)

@@ -157,6 +157,25 @@ class ReplyWaiter:
             raise result
         return result
 
+    def collect(self, msg_id: str, timeout: float) -> list[tuple[float, Any]]:
+        """Every final reply to ``msg_id`` that arrives within ``timeout``.
+
+        For a request sent to several servers: ``(monotonic arrival time,
+        result or rebuilt exception)`` per answering server.
+        """
+        replies = self._waiters[msg_id]
+        deadline = time.monotonic() + timeout
+        answers = []
+        while True:
+            try:
+                reply = replies.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                return answers
+            if reply.get('ending'):
+                failure = reply.get('failure')
+                answers.append((time.monotonic(), common.deserialize_remote_exception(
+                    failure, self._allowed_remote_exmods) if failure else reply.get('result')))
+
     def stop(self) -> None:
         """Stop the thread and close its connection."""
         self._stopping.set()
