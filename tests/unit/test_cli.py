@@ -91,3 +91,29 @@ def test_ping_all_with_no_server_says_nobody_answered():
     assert json.loads(result.stdout) == {'topic': 'nobody', 'servers_answering': 0,
                                          'answers': []}
     assert 'no server of topic nobody answered' in result.stderr
+
+
+def test_cast_and_fanout_return_at_once_with_success():
+    for command in ('cast', 'fanout'):
+        result = run_cli('--transport-url', 'fake://', command, 'anytopic', 'm',
+                         '--arg', 'x=1')
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == ''
+
+
+def test_ping_of_a_server_that_is_not_there_times_out():
+    result = run_cli('--transport-url', 'fake://', 'ping', 'nobody', '--server', 's1',
+                     '--timeout', '0.3')
+    assert result.returncode == 1
+    assert 'timed out' in result.stderr
+
+
+def test_listen_says_where_it_listens_and_stops_cleanly_on_sigterm():
+    process = start_cli('--transport-url', 'fake://', 'listen', '--topic', 'audit_log',
+                        '--priority', 'error', '--pool', 'ops')
+    try:
+        line = LineReader(process.stderr).wait_for('listening')
+        assert 'audit_log' in line and 'pool ops' in line
+    finally:
+        assert stop(process) == 0
+    assert process.stdout.read() == ''
