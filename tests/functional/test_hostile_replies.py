@@ -4,7 +4,6 @@ that name modules the caller must never import.
 """
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 import uuid
@@ -75,20 +74,6 @@ def test_a_stray_reply_is_logged_once_dropped_and_calls_go_on(
     assert driver.reply_queue_name in line
     assert not [r for r in log.records if r.exc_info]
     assert raw_channel.queue_declare(driver.reply_queue_name, passive=True).message_count == 0
-
-
-@pytest.fixture
-def imports(monkeypatch):
-    """Every module name failure deserialization asks importlib for."""
-    asked = []
-    real = importlib.import_module
-
-    def spy(name, package=None):
-        asked.append(name)
-        return real(name, package)
-
-    monkeypatch.setattr(common.importlib, 'import_module', spy)
-    return asked
 
 
 def call_answered_with(rabbit_transport, rabbit_names, raw_channel, broker_cleanup, failure):

@@ -72,6 +72,17 @@ def serving(transport, target, endpoint):
         server.wait()
 
 
+@contextlib.contextmanager
+def two_servers(transport, topic, exchange):
+    """Servers s1 and s2 of ``topic`` while the block runs; yields their endpoints."""
+    s1, s2 = Endpoint('s1'), Endpoint('s2')
+    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
+                 s1), \
+            serving(transport, messaging.Target(topic=topic, server='s2',
+                                                exchange=exchange), s2):
+        yield s1, s2
+
+
 def _client(transport, topic, exchange, **kwargs):
     kwargs.setdefault('timeout', WAIT)
     return messaging.get_rpc_client(transport, messaging.Target(topic=topic,
@@ -82,11 +93,7 @@ def _client(transport, topic, exchange, **kwargs):
 def test_call_and_cast_to_a_topic_and_to_one_server(rabbit_transport, topology):
     topic, exchange = topology
     transport = rabbit_transport()
-    s1, s2 = Endpoint('s1'), Endpoint('s2')
-    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
-                 s1), \
-            serving(transport, messaging.Target(topic=topic, server='s2',
-                                                exchange=exchange), s2):
+    with two_servers(transport, topic, exchange) as (s1, s2):
         client = _client(transport, topic, exchange)
         assert client.call({'user': 'alice'}, 'echo', value=1)['value'] == 1
         for _ in range(3):
@@ -99,11 +106,7 @@ def test_call_and_cast_to_a_topic_and_to_one_server(rabbit_transport, topology):
 def test_fanout_cast_reaches_every_server(rabbit_transport, topology):
     topic, exchange = topology
     transport = rabbit_transport()
-    s1, s2 = Endpoint('s1'), Endpoint('s2')
-    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
-                 s1), \
-            serving(transport, messaging.Target(topic=topic, server='s2',
-                                                exchange=exchange), s2):
+    with two_servers(transport, topic, exchange) as (s1, s2):
         _client(transport, topic, exchange).prepare(fanout=True).cast({}, 'note', value=9)
         assert s1.cast_received.wait(WAIT) and s2.cast_received.wait(WAIT)
 
@@ -111,11 +114,7 @@ def test_fanout_cast_reaches_every_server(rabbit_transport, topology):
 def test_calls_to_a_topic_are_spread_over_its_servers(rabbit_transport, topology):
     topic, exchange = topology
     transport = rabbit_transport()
-    s1, s2 = Endpoint('s1'), Endpoint('s2')
-    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
-                 s1), \
-            serving(transport, messaging.Target(topic=topic, server='s2',
-                                                exchange=exchange), s2):
+    with two_servers(transport, topic, exchange) as (s1, s2):
         client = _client(transport, topic, exchange)
         served = [client.call({}, 'echo', value=i)['server'] for i in range(20)]
     assert served.count('s1') >= 5 and served.count('s2') >= 5

@@ -45,20 +45,6 @@ def failure(cls, module, message='remote text', args=(), kwargs=None):
                        'args': list(args), 'kwargs': kwargs or {}})
 
 
-@pytest.fixture
-def imports(monkeypatch):
-    """Every module name deserialization asks importlib for."""
-    asked = []
-    real = importlib.import_module
-
-    def spy(name, package=None):
-        asked.append(name)
-        return real(name, package)
-
-    monkeypatch.setattr(common.importlib, 'import_module', spy)
-    return asked
-
-
 HOSTILE_MODULES = [
     'os', 'subprocess', 'posix', 'shutil', 'pickle', 'ctypes',
     'no_such_module_anywhere', 'no.such.module',
