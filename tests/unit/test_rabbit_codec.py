@@ -69,3 +69,18 @@ def test_a_datetime_left_in_a_body_travels_as_a_kombu_marker_and_comes_back():
 def test_a_string_that_merely_mentions_the_marker_key_stays_a_string():
     data, _ = codec.Codec().encode({'payload': {'text': '"__type__"'}})
     assert codec.decode(Raw(data)) == {'payload': {'text': '"__type__"'}}
+
+
+@pytest.mark.parametrize('marker', [
+    {'__type__': 'datetime', '__value__': 5},
+    {'__type__': 'uuid', '__value__': 'not a mapping'},
+    {'__type__': 'bytes', '__value__': 5},
+    {'__type__': 'base64', '__value__': 'not base64!'},
+    {'__type__': 'decimal', '__value__': {}},
+    {'__type__': 'no-such-type', '__value__': 1},
+])
+def test_a_type_marker_that_does_not_decode_is_a_malformed_message(marker):
+    # Anything a publisher writes must end as a message or MalformedMessage,
+    # which the listeners reject; any other exception stalls their poll loop.
+    with pytest.raises(common.MalformedMessage):
+        codec.decode(Raw(json.dumps({'payload': {'when': marker}}).encode()))

@@ -94,6 +94,11 @@ def decode(raw: Any, max_size: int = 0) -> dict:
         # nested deeper than the interpreter allows.
         raise common.MalformedMessage('body is not valid JSON in UTF-8: %.200s'
                                       % ex) from None
+    except (TypeError, AttributeError) as ex:
+        # A kombu marker whose value its decoder cannot take, e.g.
+        # {"__type__": "datetime", "__value__": 5}.
+        raise common.MalformedMessage('body has a type marker that does not decode: '
+                                      '%.200s' % ex) from None
     message = common.deserialize_msg(body)
     if common.may_nest_deeper(text):
         common.check_depth(message)
