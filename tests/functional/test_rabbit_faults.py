@@ -7,7 +7,7 @@ import time
 import pytest
 
 import messaging
-from messaging.drivers.rabbit.connection import AuthenticationFailure, DeclarationMismatch
+from messaging.drivers.rabbit.errors import AuthenticationFailure, DeclarationMismatch
 from tests.functional.rabbit_helpers import (FAST_RECONNECT, FAST_RECONNECT_QUERY, WAIT,
                                              Responder)
 

@@ -15,7 +15,7 @@ from urllib import parse
 import pytest
 
 import messaging
-from messaging.drivers.rabbit.connection import AuthenticationFailure
+from messaging.drivers.rabbit.errors import AuthenticationFailure
 from tests.functional.conftest import rabbitmqctl
 from tests.functional.rabbit_helpers import FAST_RECONNECT_QUERY, WAIT, Responder, catch
 

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import random
-import ssl
 import socket
 import sys
 import threading
@@ -24,12 +23,11 @@ from typing import Any, Callable, Optional
 
 import amqp
 import kombu
-from amqp import exceptions as amqp_exc
-from amqp import transport as amqp_transport
 
 from messaging import exceptions
-from messaging.drivers.base import TransportDriverError
 from messaging.drivers.rabbit import codec
+from messaging.drivers.rabbit.amqp_socket import read_ahead, set_socket_timeout
+from messaging.drivers.rabbit.errors import FATAL_TYPES, RECOVERABLE, fatal
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 
 LOG = logging.getLogger(__name__)
@@ -37,54 +35,9 @@ LOG = logging.getLogger(__name__)
 _PROGRAM = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'python'
 # How long one wait on the socket lasts: bounds how late a stop is noticed.
 DRAIN_SLICE = 0.25
-_RECOVERABLE = (amqp_exc.RecoverableConnectionError, amqp_exc.RecoverableChannelError,
-                amqp_exc.ConnectionError, amqp_exc.NotFound, OSError, EOFError)
 
 
 _NO_LOCK = contextlib.nullcontext()
-
-
-# Bytes asked of the socket at least per read (see _read_ahead). Small
-# enough that py-amqp's copy of the unread rest after each frame stays cheap.
-READ_AHEAD = 4096
-
-
-def _read_ahead(link: amqp.Connection) -> None:
-    """Let py-amqp's plain-TCP transport read ahead instead of byte-exact.
-
-    py-amqp reads each frame with three exact-size ``recv`` calls (header,
-    payload, end byte), each preceded by a ``poll`` when the socket has a
-    timeout: about 20 system calls per small delivery. Its ``_read`` keeps
-    whatever a ``recv`` returned beyond the bytes it asked for in its read
-    buffer for the next frame, so asking for at least ``READ_AHEAD`` bytes
-    reads a whole delivery (or several) in one call. TLS transports read
-    through their own buffered ``SSLSocket`` and are left alone.
-    """
-    transport = link.transport
-    sock = getattr(transport, 'sock', None)
-    if type(transport) is not amqp_transport.TCPTransport or sock is None:
-        return
-    recv = sock.recv
-    transport._quick_recv = lambda size: recv(max(size, READ_AHEAD))
-
-
-def _set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None:
-    """Give the socket of ``link`` this timeout, unless it has it already."""
-    sock = getattr(link.transport, 'sock', None)
-    if sock is not None and sock.gettimeout() != timeout:
-        sock.settimeout(timeout)
-
-
-class AuthenticationFailure(exceptions.MessageDeliveryFailure):
-    """The broker refused our credentials; retrying would not help."""
-
-
-class CertificateVerificationFailure(exceptions.MessageDeliveryFailure):
-    """The broker's TLS certificate did not verify; retrying would not help."""
-
-
-class DeclarationMismatch(TransportDriverError):
-    """A queue or exchange exists with other flags (406 PRECONDITION_FAILED)."""
 
 
 def connection_name() -> str:
@@ -138,7 +91,7 @@ class Connection:
     def _connect(self) -> None:
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
-        _read_ahead(channel.connection)
+        read_ahead(channel.connection)
         channel.events['basic_return'].add(self._on_return)
         if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
@@ -201,37 +154,18 @@ class Connection:
                     if writes:
                         # Synchronous methods (declare, delete, publish and
                         # its confirm) wait for their reply without a timeout.
-                        _set_socket_timeout(self._channel.connection, None)
+                        set_socket_timeout(self._channel.connection, None)
                     result = method(self._channel)
                     if attempt:
                         LOG.warning('Recovered: %s succeeded on %s after %d retr%s',
                                     what, self.host, attempt,
                                     'y' if attempt == 1 else 'ies')
                     return result
-                except amqp_exc.AccessRefused as ex:
+                except FATAL_TYPES as ex:
                     with self._write_lock:
                         self._reset()
-                    raise AuthenticationFailure(
-                        'Access to %s refused (%s): check the user name, password and '
-                        'vhost permissions of the transport URL' % (self.host, ex)) from ex
-                except ssl.SSLCertVerificationError as ex:
-                    # An SSLError is an OSError, which is recoverable; but a
-                    # certificate that does not verify stays so on every try.
-                    with self._write_lock:
-                        self._reset()
-                    raise CertificateVerificationFailure(
-                        'TLS certificate of %s did not verify (%s): check ssl_ca_file '
-                        'and that the host name in the transport URL is one the '
-                        'certificate names' % (self.host, ex)) from ex
-                except amqp_exc.PreconditionFailed as ex:
-                    with self._write_lock:
-                        self._reset()
-                    raise DeclarationMismatch(
-                        '%s on %s refused by the broker (%s): an existing queue or '
-                        'exchange was declared with other flags or arguments; every '
-                        'peer on the vhost must use the same [oslo_messaging_rabbit] '
-                        'queue options' % (what, self.host, ex)) from ex
-                except _RECOVERABLE as ex:
+                    raise fatal(ex, what, self.host) from ex
+                except RECOVERABLE as ex:
                     attempt += 1
                     with self._write_lock:
                         self._reset()
@@ -351,7 +285,7 @@ class Connection:
             # old one back after: two ioctl syscalls per wait, i.e. per
             # delivery. Left set here, py-amqp finds it in place and skips
             # both; ensure() restores blocking mode before any other method.
-            _set_socket_timeout(link, timeout)
+            set_socket_timeout(link, timeout)
             try:
                 link.drain_events(timeout=timeout)
             except socket.timeout:
@@ -368,7 +302,7 @@ class Connection:
             try:
                 for _spec, tag, _callback in consumers:
                     self._channel.basic_cancel(tag)
-            except _RECOVERABLE as ex:
+            except RECOVERABLE as ex:
                 LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
 
     def delete_queue(self, name: str) -> None:
@@ -393,7 +327,7 @@ class Connection:
                     channel.basic_ack(delivery_tag)
                 else:
                     channel.basic_reject(delivery_tag, requeue=requeue)
-            except _RECOVERABLE as ex:
+            except RECOVERABLE as ex:
                 LOG.warning('Could not settle delivery %s on %s: %s; the broker '
                             'will redeliver it', delivery_tag, self.name, ex)
                 self._broken = True

@@ -1,0 +1,52 @@
+"""What the driver makes of broker errors: which are worth a reconnect and a
+retry, and which no retry can change (raised at once, saying what to check).
+"""
+from __future__ import annotations
+
+import ssl
+
+from amqp import exceptions as amqp_exc
+
+from messaging import exceptions
+from messaging.drivers.base import TransportDriverError
+
+RECOVERABLE = (amqp_exc.RecoverableConnectionError, amqp_exc.RecoverableChannelError,
+               amqp_exc.ConnectionError, amqp_exc.NotFound, OSError, EOFError)
+
+
+class AuthenticationFailure(exceptions.MessageDeliveryFailure):
+    """The broker refused our credentials; retrying would not help."""
+
+
+class CertificateVerificationFailure(exceptions.MessageDeliveryFailure):
+    """The broker's TLS certificate did not verify; retrying would not help."""
+
+
+class DeclarationMismatch(TransportDriverError):
+    """A queue or exchange exists with other flags (406 PRECONDITION_FAILED)."""
+
+
+# Broker answers no retry can change: what to raise, and what to say (with
+# the operation, the host and the broker's words).
+_FATAL = (
+    (amqp_exc.AccessRefused, AuthenticationFailure,
+     'Access to %(host)s refused (%(ex)s): check the user name, password and vhost '
+     'permissions of the transport URL'),
+    # An SSLError is an OSError, so otherwise recoverable; but a certificate
+    # that does not verify stays so on every try.
+    (ssl.SSLCertVerificationError, CertificateVerificationFailure,
+     'TLS certificate of %(host)s did not verify (%(ex)s): check ssl_ca_file and that '
+     'the host name in the transport URL is one the certificate names'),
+    (amqp_exc.PreconditionFailed, DeclarationMismatch,
+     '%(what)s on %(host)s refused by the broker (%(ex)s): an existing queue or exchange '
+     'was declared with other flags or arguments; every peer on the vhost must use the '
+     'same [oslo_messaging_rabbit] queue options'),
+)
+FATAL_TYPES = tuple(kind for kind, _error, _text in _FATAL)
+
+
+def fatal(ex: Exception, what: str, host: str) -> Exception:
+    """The error to raise for ``ex``, one of the ``_FATAL`` broker answers."""
+    error, text = next((error, text) for kind, error, text in _FATAL
+                       if isinstance(ex, kind))
+    return error(text % {'what': what, 'host': host, 'ex': ex})
