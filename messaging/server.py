@@ -67,17 +67,17 @@ class MessageHandlingServer(abc.ABC):
 
     _POLL_RETRY_DELAY = 1.0
 
-    def __init__(self, transport, dispatcher, executor: str = 'threading') -> None:
+    def __init__(self, transport, dispatcher, executor: Optional[str] = 'threading') -> None:
         self.conf = transport.conf
         self.transport = transport
         self.dispatcher = dispatcher
-        self.executor_type = executor
-        self._executor_cls = _load_executor(executor)
+        # oslo.messaging takes executor=None for its default.
+        self.executor_type = executor or 'threading'
+        self._executor_cls = _load_executor(self.executor_type)
         options.register_default_opts(self.conf)
         self.listener = None
         self._executor = None
         self._poller = None
-        self._stopping = False
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
 
@@ -104,13 +104,12 @@ class MessageHandlingServer(abc.ABC):
                 raise ServerListenError(getattr(self, 'target', None), ex) from ex
             size = override_pool_size or self.conf.executor_thread_pool_size
             self._executor = self._executor_cls(size)
-            self._stopping = False
             self._stop_event.clear()
             self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
 
     def _poll_loop(self) -> None:
         listener, executor = self.listener, self._executor
-        while not self._stopping:
+        while not self._stop_event.is_set():
             try:
                 incoming = listener.poll()
             except Exception:
@@ -133,7 +132,6 @@ class MessageHandlingServer(abc.ABC):
     def stop(self) -> None:
         """Stop taking new messages; messages being handled carry on."""
         with self._lock:
-            self._stopping = True
             self._stop_event.set()
             if self.listener is not None:
                 self.listener.stop()
@@ -144,7 +142,7 @@ class MessageHandlingServer(abc.ABC):
             poller, executor, listener = self._poller, self._executor, self.listener
             if poller is None:
                 return
-            if not self._stopping:
+            if not self._stop_event.is_set():
                 LOG.warning('wait() called on %s before stop(); waiting for it to '
                             'be stopped', self)
         poller.join()

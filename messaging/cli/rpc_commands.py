@@ -12,11 +12,10 @@ from typing import Any
 from oslo_config import cfg
 
 import messaging
+from messaging.rpc.dispatcher import PING_METHOD
 from messaging.cli.main import EXIT_OK, CommandError, json_object, key_value, print_json
 
 LOG = logging.getLogger(__name__)
-
-PING_METHOD = 'oslo_rpc_server_ping'
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

@@ -28,6 +28,8 @@ from messaging.drivers import common
 LOG = logging.getLogger(__name__)
 
 DEFAULT_EXCHANGE = ''
+# For waits that only a message or the deadline ends (a caller's reply).
+_NEVER_STOPPED = threading.Event()
 
 
 def _expiry(timeout: Optional[float]) -> Optional[float]:
@@ -212,7 +214,7 @@ class FakeDriver(base.BaseDriver):
             answers = []
             while True:
                 found = self._broker.get([reply_q], max(deadline - time.monotonic(), 0),
-                                         threading.Event())
+                                         _NEVER_STOPPED)
                 if found is None:
                     return answers
                 reply = json.loads(found[1])
@@ -246,13 +248,13 @@ class FakeDriver(base.BaseDriver):
     def _wait_for_reply(self, reply_q: str, msg_id: str, method: Optional[str],
                         timeout: Optional[float], call_monitor_timeout: Optional[float]):
         deadline = None if timeout is None else time.monotonic() + timeout
-        never = threading.Event()
         result = None
         while True:
             waits = [w for w in (call_monitor_timeout,
                                  None if deadline is None else deadline - time.monotonic())
                      if w is not None]
-            found = self._broker.get([reply_q], min(waits) if waits else None, never)
+            found = self._broker.get([reply_q], min(waits) if waits else None,
+                                     _NEVER_STOPPED)
             if found is None:
                 raise exceptions.MessagingTimeout(
                     'Timed out waiting for a reply to message ID %s (method %s)'

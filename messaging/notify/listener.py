@@ -31,8 +31,7 @@ class NotificationServerBase(msg_server.MessageHandlingServer):
         if not isinstance(transport, msg_transport.NotificationTransport):
             LOG.warning('Using an RPC transport for a notification listener; use '
                         'get_notification_transport to get a notification transport')
-        # oslo.messaging accepts executor=None for its default.
-        super().__init__(transport, dispatcher, executor or 'threading')
+        super().__init__(transport, dispatcher, executor)
         if allow_requeue:
             # Fail now, not on the first REQUEUE, when the driver cannot requeue.
             transport._require_driver_features(requeue=True)

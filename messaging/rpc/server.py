@@ -33,7 +33,7 @@ class RPCServer(msg_server.MessageHandlingServer):
 
     def __init__(self, transport, target, dispatcher: rpc_dispatcher.RPCDispatcher,
                  executor: Optional[str] = DEFAULT_EXECUTOR) -> None:
-        super().__init__(transport, dispatcher, executor or DEFAULT_EXECUTOR)
+        super().__init__(transport, dispatcher, executor)
         if not isinstance(transport, msg_transport.RPCTransport):
             LOG.warning('Using notification transport for RPC. Please use '
                         'get_rpc_transport to obtain an RPC transport instance.')
@@ -90,19 +90,16 @@ class RPCServer(msg_server.MessageHandlingServer):
         except rpc_dispatcher.ExpectedException as ex:
             LOG.debug('Expected exception during message handling (%s)', ex.exc_info[1])
             return None, ex.exc_info[1]
-        except rpc_dispatcher.NoSuchMethod as ex:
+        except Exception as ex:
             # oslo's convention: callers probing optional methods name them
             # *_ignore_errors, and a miss is not worth an error log.
-            if isinstance(ex.method, str) and ex.method.endswith('_ignore_errors'):
+            if (isinstance(ex, rpc_dispatcher.NoSuchMethod) and isinstance(ex.method, str)
+                    and ex.method.endswith('_ignore_errors')):
                 LOG.debug('Method %s not found', ex.method)
             else:
                 LOG.exception('Exception during message handling of %s (msg_id %s, '
                               'queue %s)', method, message.msg_id,
                               getattr(message, 'queue', '?'))
-            return None, ex
-        except Exception as ex:
-            LOG.exception('Exception during message handling of %s (msg_id %s, queue %s)',
-                          method, message.msg_id, getattr(message, 'queue', '?'))
             return None, ex
 
     @staticmethod
