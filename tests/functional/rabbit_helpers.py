@@ -51,6 +51,7 @@ class Responder:
         self.listener = listener
         self.handler = handler
         self.received = []
+        self._arrived = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -60,9 +61,19 @@ class Responder:
             if not batch:
                 return
             for incoming in batch:
-                self.received.append(incoming)
+                with self._arrived:
+                    self.received.append(incoming)
+                    self._arrived.notify_all()
                 if incoming.msg_id:
                     incoming.reply(self.handler(incoming))
+
+    def wait_for(self, count, timeout=WAIT):
+        """The first ``count`` messages received, once they have arrived."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError('%d message(s) arrived within %s s, not %d'
+                                     % (len(self.received), timeout, count))
+            return self.received[:count]
 
     def stop(self):
         self.listener.stop()

@@ -29,10 +29,7 @@ def test_call_and_cast_round_trip_through_the_driver(rabbit_transport, rabbit_na
                             wait_for_reply=True, timeout=WAIT)
         assert reply == {'x': 1}
         driver.send(target(server=None), {'user': 'u2'}, {'method': 'nov', 'args': {}})
-        deadline = time.monotonic() + WAIT
-        while len(server.received) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        call, cast = server.received
+        call, cast = server.wait_for(2)
         assert call.ctxt == {'user': 'u1', 'client_timeout': None}
         assert call.message == {'method': 'echo', 'args': {'x': 1}}
         assert cast.msg_id is None and cast.ctxt == {'user': 'u2', 'client_timeout': None}
