@@ -18,6 +18,7 @@ import random
 import socket
 import sys
 import threading
+import time
 import uuid
 from typing import Any, Callable, Optional
 
@@ -27,7 +28,8 @@ import kombu
 from messaging import exceptions
 from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.amqp_socket import read_ahead, set_socket_timeout
-from messaging.drivers.rabbit.errors import FATAL_TYPES, RECOVERABLE, fatal
+from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, PublishTimeout,
+                                             fatal, publish_timeout)
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 
 LOG = logging.getLogger(__name__)
@@ -62,14 +64,25 @@ class Connection:
             broker_urls, ssl=ssl, login_method=conf.rabbit_login_method,
             heartbeat=conf.heartbeat_timeout_threshold,
             failover_strategy=conf.kombu_failover_strategy,
-            transport_options={'confirm_publish': confirm,
+            # Confirms are awaited here, not by py-amqp, whose wait has no
+            # overall deadline (each frame received restarts its timeout).
+            transport_options={'confirm_publish': False,
+                               'on_blocked': self._on_blocked,
+                               'on_unblocked': self._on_unblocked,
                                'client_properties': {'connection_name': self.name}})
+        self._confirm = confirm
         self._read_lock = threading.RLock()
         self._write_lock = threading.RLock()
         self._channel: Optional[amqp.Channel] = None
         self._declared: set = set()
         self._consumers: list[tuple[QueueSpec, str, Callable]] = []
         self._returned: Optional[tuple] = None
+        # Publisher confirms: the delivery tag of the last publish on the
+        # channel, the one awaited, and its outcome (True ack, False nack).
+        self._published = 0
+        self._awaiting: Optional[int] = None
+        self._confirmed: Optional[bool] = None
+        self._blocked_reason: Optional[str] = None
         self._closed = False
         self._broken = False
         self._listening = not confirm
@@ -93,6 +106,12 @@ class Connection:
         channel = self._kombu.channel()
         read_ahead(channel.connection)
         channel.events['basic_return'].add(self._on_return)
+        if self._confirm:
+            channel.confirm_select()
+            channel.events['basic_ack'].add(self._on_ack)
+            channel.events['basic_nack'].add(self._on_nack)
+        self._published = 0
+        self._blocked_reason = None
         if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
         self._channel = channel
@@ -130,15 +149,20 @@ class Connection:
     # -- the retry path ------------------------------------------------------
 
     def ensure(self, method: Callable[[amqp.Channel], Any], retry: Optional[int] = None,
-               what: str = 'operation', writes: bool = True) -> Any:
+               what: str = 'operation', writes: bool = True,
+               deadline: Optional[float] = None) -> Any:
         """Run ``method(channel)``, reconnecting and retrying on broker faults.
 
         :param retry: retries allowed after the first failure; None or a
             negative value retries forever, 0 never.
-        :param writes: False for a pure wait on deliveries, which leaves
-            the write lock to threads that ack or send heartbeats.
+        :param writes: False for a pure wait on deliveries, or for a
+            method that takes the write lock itself only while it writes;
+            either leaves the lock to threads that ack or send heartbeats.
+        :param deadline: a ``time.monotonic()`` instant after which no
+            retry starts (a call's publish must not outlive its timeout).
         :raises MessageDeliveryFailure: when the retries are used up, or
             at once when the broker refuses our credentials.
+        :raises PublishTimeout: when ``deadline`` passes between retries.
         """
         attempt = 0
         while True:
@@ -165,6 +189,12 @@ class Connection:
                     with self._write_lock:
                         self._reset()
                     raise fatal(ex, what, self.host) from ex
+                except PublishTimeout:
+                    # A confirm may still come for the message: a fresh
+                    # channel keeps it from being taken for the next one's.
+                    with self._write_lock:
+                        self._reset()
+                    raise
                 except RECOVERABLE as ex:
                     attempt += 1
                     with self._write_lock:
@@ -175,6 +205,12 @@ class Connection:
                             % (what, self.host, attempt, ex)) from ex
                     self._kombu.maybe_switch_next()
                     delay = self._reconnect_delay(attempt)
+                    if deadline is not None and time.monotonic() + delay >= deadline:
+                        raise PublishTimeout(
+                            '%s could not be done before its timeout: %s failed (%s: %s) '
+                            'and the retry would start too late; check that the broker '
+                            'is up and reachable' % (what, self.host, type(ex).__name__,
+                                                     ex)) from ex
                     LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
                                 '%.1f s (attempt %d)', what, self.name,
                                 type(ex).__name__, ex, self.host, delay, attempt)
@@ -223,10 +259,16 @@ class Connection:
                 ) -> None:
         """Publish ``body`` (a JSON-able dict) with the WIRE.md properties.
 
+        On a send connection, returns once the broker confirmed the message.
+        The wait (declarations, writes, confirm) is bounded by ``expiration``
+        for a call and by the ``publish_timeout`` option otherwise, so that
+        a broker blocking publishers (memory or disk alarm) cannot hang us.
+
         :param exchange: declared once per channel; None = default exchange.
-        :param expiration: seconds, only for call requests.
+        :param expiration: seconds, only for call requests (its timeout).
         :param declare: a queue to declare (once per channel) first.
         :raises MessageUndeliverable: a mandatory message had no route.
+        :raises PublishTimeout: the broker did not confirm it in time.
         """
         data, headers = self.codec.encode(body)
         properties = {'content_type': codec.CONTENT_TYPE,
@@ -235,22 +277,96 @@ class Connection:
         if expiration is not None:
             properties['expiration'] = str(int(expiration * 1000))
         exchange_name = exchange.name if exchange is not None else ''
+        what = 'publish to %s/%s' % (exchange_name or '<default>', routing_key)
+        bound = expiration if expiration is not None else self._conf.publish_timeout
+        deadline = time.monotonic() + bound
 
         def _publish(channel: amqp.Channel) -> None:
-            if exchange is not None:
-                self._declare_exchange(channel, exchange)
-            if declare is not None and ('queue', declare.name) not in self._declared:
-                self._declare_queue(channel, declare)
-                self._declared.add(('queue', declare.name))
-            self._returned = None
-            channel.basic_publish(amqp.Message(data, **properties), exchange_name,
-                                  routing_key, mandatory=mandatory)
+            link = channel.connection
+            try:
+                with self._write_lock:
+                    # Every read and write below waits at most this long:
+                    # a blocked broker reads nothing, not even declarations.
+                    # The whole bound on a first try keeps the socket's
+                    # timeout unchanged from one publish to the next.
+                    remaining = deadline - time.monotonic()
+                    set_socket_timeout(link, bound if remaining > 0.9 * bound
+                                       else max(remaining, 0.001))
+                    if exchange is not None:
+                        self._declare_exchange(channel, exchange)
+                    if declare is not None and ('queue', declare.name) not in self._declared:
+                        self._declare_queue(channel, declare)
+                        self._declared.add(('queue', declare.name))
+                    self._returned = None
+                    if self._confirm:
+                        self._published += 1
+                        self._awaiting, self._confirmed = self._published, None
+                    channel.basic_publish(amqp.Message(data, **properties),
+                                          exchange_name, routing_key, mandatory=mandatory)
+                # Without the write lock: heartbeats go on while we wait.
+                if self._confirm:
+                    self._await_confirm(link, deadline, bound)
+            except socket.timeout as ex:
+                raise self._publish_timeout(what, bound) from ex
             returned, self._returned = self._returned, None
             if returned is not None:
                 raise exceptions.MessageUndeliverable(*returned)
 
-        self.ensure(_publish, retry, 'publish to %s/%s' % (exchange_name or '<default>',
-                                                          routing_key))
+        try:
+            self.ensure(_publish, retry, what, writes=False,
+                        deadline=deadline if expiration is not None else None)
+        except PublishTimeout as ex:
+            LOG.error('%s', ex)
+            raise
+
+    def _await_confirm(self, link: amqp.Connection, deadline: float, bound: float) -> None:
+        """Read frames until the broker acks or nacks the last publish.
+
+        :raises socket.timeout: when ``deadline`` passes first.
+        :raises MessageDeliveryFailure: when the broker nacks it.
+        """
+        while self._confirmed is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout('no publisher confirm')
+            if remaining < bound:
+                set_socket_timeout(link, remaining)
+            # The socket's own timeout (set above or by _publish) applies.
+            link.drain_events(timeout=None)
+        if not self._confirmed:
+            raise exceptions.MessageDeliveryFailure(
+                'The broker %s refused (nacked) message %d on %s: it could not take it '
+                '(e.g. a queue limit with overflow=reject-publish); see the broker log'
+                % (self.host, self._awaiting, self.name))
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, True)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, False)
+
+    def _settle(self, delivery_tag: int, multiple: bool, ok: bool) -> None:
+        awaiting = self._awaiting
+        if awaiting is not None and (delivery_tag == awaiting
+                                     or (multiple and delivery_tag >= awaiting)):
+            self._confirmed = ok
+
+    def _publish_timeout(self, what: str, bound: float) -> PublishTimeout:
+        return publish_timeout(what, self.host, bound, self._blocked_reason)
+
+    def _on_blocked(self, reason: str) -> None:
+        """py-amqp's callback for RabbitMQ's ``connection.blocked``."""
+        self._blocked_reason = reason
+        LOG.warning('Broker %s blocked publishing on %s (%s): publishes wait until it '
+                    'unblocks, up to their timeout. RabbitMQ blocks publishers during a '
+                    'memory or disk alarm; check the broker\'s memory and disk',
+                    self.host, self.name, reason)
+
+    def _on_unblocked(self) -> None:
+        """py-amqp's callback for RabbitMQ's ``connection.unblocked``."""
+        self._blocked_reason = None
+        LOG.warning('Broker %s unblocked publishing on %s: publishing resumes',
+                    self.host, self.name)
 
     # -- consuming -----------------------------------------------------------
 

@@ -4,6 +4,7 @@ retry, and which no retry can change (raised at once, saying what to check).
 from __future__ import annotations
 
 import ssl
+from typing import Optional
 
 from amqp import exceptions as amqp_exc
 
@@ -50,3 +51,34 @@ def fatal(ex: Exception, what: str, host: str) -> Exception:
     error, text = next((error, text) for kind, error, text in _FATAL
                        if isinstance(ex, kind))
     return error(text % {'what': what, 'host': host, 'ex': ex})
+
+
+class PublishTimeout(exceptions.MessagingTimeout, exceptions.MessageDeliveryFailure):
+    """The broker did not take a message in time (no publisher confirm).
+
+    Both a ``MessagingTimeout`` (what callers of ``call()`` catch) and a
+    ``MessageDeliveryFailure`` (what callers of ``cast()`` and notifiers
+    catch). The message may still be delivered later: it left our socket.
+    """
+
+
+def publish_timeout(what: str, host: str, timeout: float,
+                    blocked_reason: Optional[str]) -> PublishTimeout:
+    """The error for a publish the broker did not confirm within ``timeout``.
+
+    :param blocked_reason: the broker's ``connection.blocked`` reason when
+        it blocked this connection, which is then named as the cause.
+    """
+    if blocked_reason is not None:
+        cause = ('the broker has blocked publishing (%s): RabbitMQ does so while a '
+                 'memory or disk alarm is in effect. Free memory or disk on the broker '
+                 'or raise its vm_memory_high_watermark / disk_free_limit (see '
+                 '"rabbitmqctl status" and the broker log)' % blocked_reason)
+    else:
+        cause = ('the broker did not answer: it is overloaded or the network to it is '
+                 'stalled; check the broker and its log')
+    return PublishTimeout(
+        '%s on %s was not confirmed within %.1f s: %s. The message may still be '
+        'delivered once the broker reads it; a call\'s timeout or the '
+        '[oslo_messaging_rabbit] publish_timeout option bounds this wait'
+        % (what, host, timeout, cause))

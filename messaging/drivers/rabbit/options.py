@@ -72,6 +72,15 @@ rabbit_opts = [
                help='Seconds an RPC server keeps retrying a reply whose '
                     'reply queue is missing (the caller went away) before '
                     'dropping it.'),
+    cfg.FloatOpt('publish_timeout', default=60.0, min=0.1,
+                 help='Seconds a cast, notification or reply waits for the '
+                      'broker to take it (declarations and publisher '
+                      'confirm) before it fails with a MessagingTimeout '
+                      '(also a MessageDeliveryFailure). A call waits at most '
+                      'its own timeout instead. Bounds the wait while '
+                      'RabbitMQ blocks publishers during a memory or disk '
+                      'alarm, which would otherwise hang them. Not an '
+                      'oslo.messaging option.'),
     cfg.StrOpt('kombu_failover_strategy', default='round-robin',
                choices=('round-robin', 'shuffle'),
                help='How the next broker is picked from the URL\'s hosts '
