@@ -174,14 +174,7 @@ def test_notifications_reach_the_other_librarys_listeners(name, listener, notify
                      'payload': {'marker': marker}}, timeout=10)
 
 
-# WIRE.md 4.4: oslo.messaging redeclares an entity non-durable when the
-# broker refuses a durable declaration with "inequivalent arg 'durable'".
-# Ours does not: its server fails with ServerListenError and its client
-# with ClientSendError (406 PRECONDITION_FAILED).
-NO_DURABLE_FALLBACK = pytest.mark.xfail(strict=True, reason='no durability fallback')
-
-
-@pytest.mark.parametrize('joiner', [pytest.param('ours', marks=NO_DURABLE_FALLBACK), 'oslo'])
+@pytest.mark.parametrize('joiner', ['ours', 'oslo'])
 def test_a_durable_server_joins_a_topic_declared_non_durable(joiner, peers):
     """During a rolling switch to ``amqp_durable_queues=true``, a switched
     server and client still work with the entities old servers declared."""

@@ -28,8 +28,9 @@ import kombu
 from messaging import exceptions
 from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.amqp_socket import read_ahead, set_socket_timeout
-from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, PublishTimeout,
-                                             fatal, publish_timeout)
+from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
+                                             PublishTimeout, fatal, is_durable_mismatch,
+                                             publish_timeout)
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 
 LOG = logging.getLogger(__name__)
@@ -75,6 +76,9 @@ class Connection:
         self._write_lock = threading.RLock()
         self._channel: Optional[amqp.Channel] = None
         self._declared: set = set()
+        # ('queue' | 'exchange', name) found non-durable on the broker while
+        # we would declare them durable: declared non-durable from then on.
+        self._non_durable: set[tuple[str, str]] = set()
         self._consumers: list[tuple[QueueSpec, str, Callable]] = []
         self._returned: Optional[tuple] = None
         # Publisher confirms: the delivery tag of the last publish on the
@@ -189,6 +193,13 @@ class Connection:
                     with self._write_lock:
                         self._reset()
                     raise fatal(ex, what, self.host) from ex
+                except DurableMismatch:
+                    # The broker closed the channel; declare all again on a
+                    # fresh one, the entity now non-durable. At most once
+                    # per entity, so this cannot loop.
+                    with self._write_lock:
+                        self._reset()
+                    continue
                 except PublishTimeout:
                     # A confirm may still come for the message: a fresh
                     # channel keeps it from being taken for the next one's.
@@ -241,17 +252,45 @@ class Connection:
 
     def _declare_exchange(self, channel: amqp.Channel, exchange: ExchangeSpec) -> None:
         if exchange.name not in self._declared:
-            channel.exchange_declare(exchange.name, exchange.type,
-                                     durable=exchange.durable,
-                                     auto_delete=exchange.auto_delete)
+            self._declare_with_fallback(
+                'exchange', exchange.name, exchange.durable,
+                lambda durable: channel.exchange_declare(
+                    exchange.name, exchange.type, durable=durable,
+                    auto_delete=exchange.auto_delete))
             self._declared.add(exchange.name)
 
     def _declare_queue(self, channel: amqp.Channel, spec: QueueSpec) -> None:
-        channel.queue_declare(spec.name, durable=spec.durable,
-                              auto_delete=spec.auto_delete, arguments=spec.arguments)
+        self._declare_with_fallback(
+            'queue', spec.name, spec.durable,
+            lambda durable: channel.queue_declare(spec.name, durable=durable,
+                                                  auto_delete=spec.auto_delete,
+                                                  arguments=spec.arguments))
         for exchange, key in spec.bindings:
             self._declare_exchange(channel, exchange)
             channel.queue_bind(spec.name, exchange.name, key)
+
+    def _declare_with_fallback(self, kind: str, name: str, durable: bool,
+                               declare: Callable[[bool], Any]) -> None:
+        """``declare(durable)``; non-durable when the broker has it so.
+
+        oslo.messaging does the same (WIRE.md 4.4), so that servers switched
+        to ``amqp_durable_queues`` join the entities older ones declared.
+
+        :raises DurableMismatch: on the first refusal, for ``ensure`` to
+            retry on a fresh channel (the broker closed this one).
+        """
+        durable = durable and (kind, name) not in self._non_durable
+        try:
+            declare(durable)
+        except FATAL_TYPES as ex:
+            if not (durable and is_durable_mismatch(ex)):
+                raise
+            self._non_durable.add((kind, name))
+            LOG.warning('The %s %s exists non-durable on %s while we declare it durable '
+                        '(amqp_durable_queues); using it non-durable. Its messages do not '
+                        'survive a broker restart: delete it once every peer declares it '
+                        'durable', kind, name, self.host)
+            raise DurableMismatch(kind, name) from ex
 
     def publish(self, exchange: Optional[ExchangeSpec], routing_key: str, body: dict,
                 expiration: Optional[float] = None, mandatory: bool = False,

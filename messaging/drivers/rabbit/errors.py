@@ -46,6 +46,17 @@ _FATAL = (
 FATAL_TYPES = tuple(kind for kind, _error, _text in _FATAL)
 
 
+class DurableMismatch(Exception):
+    """A durable declaration met an existing non-durable entity; the
+    connection is made again and declares it non-durable (WIRE.md 4.4)."""
+
+
+def is_durable_mismatch(ex: Exception) -> bool:
+    """Whether the broker refused a declaration over its ``durable`` flag only."""
+    return (isinstance(ex, amqp_exc.PreconditionFailed)
+            and "inequivalent arg 'durable'" in str(ex))
+
+
 def fatal(ex: Exception, what: str, host: str) -> Exception:
     """The error to raise for ``ex``, one of the ``_FATAL`` broker answers."""
     error, text = next((error, text) for kind, error, text in _FATAL
