@@ -1,5 +1,6 @@
-"""The rabbit Connection's durability fallback (WIRE.md 4.4): a durable
-declaration refused over ``durable`` alone is made again non-durable."""
+"""Declarations on a connection's channel: once per channel, and the
+durability fallback of WIRE.md 4.4 (a durable declaration refused over
+``durable`` alone is made again non-durable, on a fresh channel)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -8,68 +9,95 @@ import pytest
 from amqp import exceptions as amqp_exc
 
 from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import DurableMismatch
 from tests.unit.test_rabbit_connection_publish import _conf
 
 DURABLE_REFUSED = ("PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in "
                    "vhost '/': received 'true' but current is 'false'")
+EXCHANGE = ExchangeSpec('x', 'topic', durable=True, auto_delete=False)
+QUEUE = QueueSpec('q', durable=True, auto_delete=False, bindings=((EXCHANGE, 'k'),))
+
+
+class FakeChannel:
+    """Records declarations; refuses durable ones of names in ``non_durable``."""
+
+    def __init__(self, non_durable=(), refusal=DURABLE_REFUSED) -> None:
+        self.calls = []
+        self._non_durable = set(non_durable)
+        self._refusal = refusal
+        self.connection = SimpleNamespace(transport=SimpleNamespace(sock=None))
+
+    def _declare(self, kind, name, durable):
+        self.calls.append((kind, name, durable))
+        if durable and name in self._non_durable:
+            raise amqp_exc.PreconditionFailed(self._refusal)
+
+    def exchange_declare(self, name, type, durable, auto_delete):
+        self._declare('exchange', name, durable)
+
+    def queue_declare(self, name, durable, auto_delete, arguments):
+        self._declare('queue', name, durable)
+
+    def queue_bind(self, queue, exchange, key):
+        self.calls.append(('bind', queue, exchange))
 
 
 @pytest.fixture
-def connection():
-    conn = Connection(_conf(), ['amqp://guest:guest@127.0.0.1:1//'])
-    yield conn
-    conn._closed = True
+def declarer():
+    return ChannelDeclarer(lambda: 'h:5672')
 
 
-def test_a_durable_declaration_refused_over_durable_is_retried_non_durable(connection):
-    asked = []
+def test_exchanges_are_declared_once_per_channel(declarer):
+    channel = FakeChannel()
+    declarer.queue(channel, QUEUE)
+    declarer.queue(channel, QUEUE)
+    declarer.forget()
+    declarer.exchange(channel, EXCHANGE)
+    assert [c for c in channel.calls if c[0] == 'exchange'] == [('exchange', 'x', True)] * 2
+    assert channel.calls.count(('queue', 'q', True)) == 2
 
-    def declare(durable):
-        asked.append(durable)
-        if durable:
-            raise amqp_exc.PreconditionFailed(DURABLE_REFUSED)
 
+def test_a_durable_declaration_refused_over_durable_is_made_again_non_durable(declarer):
+    channel = FakeChannel(non_durable={'q'})
     with pytest.raises(DurableMismatch):
-        connection._declare_with_fallback('queue', 'q', True, declare)
-    connection._declare_with_fallback('queue', 'q', True, declare)
-    assert asked == [True, False]
+        declarer.queue(channel, QUEUE)
+    declarer.forget()
+    declarer.queue(channel, QUEUE)
+    assert [c for c in channel.calls if c[0] == 'queue'] == [('queue', 'q', True),
+                                                             ('queue', 'q', False)]
 
 
-def test_other_mismatches_stay_errors(connection):
-    def declare(durable):
-        raise amqp_exc.PreconditionFailed("PRECONDITION_FAILED - inequivalent arg "
-                                          "'x-expires' for queue 'q'")
-
+def test_other_mismatches_stay_errors(declarer):
+    channel = FakeChannel(non_durable={'q'}, refusal="PRECONDITION_FAILED - inequivalent "
+                                                    "arg 'x-expires' for queue 'q'")
     with pytest.raises(amqp_exc.PreconditionFailed):
-        connection._declare_with_fallback('queue', 'q', True, declare)
+        declarer.queue(channel, QUEUE)
 
 
-def test_a_non_durable_declaration_refused_stays_an_error(connection):
-    def declare(durable):
+def test_a_non_durable_declaration_refused_stays_an_error(declarer):
+    def refuse(durable):
         raise amqp_exc.PreconditionFailed(DURABLE_REFUSED)
 
     with pytest.raises(amqp_exc.PreconditionFailed):
-        connection._declare_with_fallback('queue', 'q', False, declare)
+        declarer._with_fallback('queue', 'q', False, refuse)
 
 
-def test_ensure_retries_on_a_fresh_channel_after_the_fallback(connection):
+def test_the_connection_declares_again_on_a_fresh_channel_after_the_fallback():
+    connection = Connection(_conf(), ['amqp://guest:guest@127.0.0.1:1//'])
     channels = []
 
     def connect():
-        channels.append(SimpleNamespace(
-            connection=SimpleNamespace(transport=SimpleNamespace(sock=None))))
+        channels.append(FakeChannel(non_durable={'x'}))
         connection._channel = channels[-1]
-
-    def declare(durable):
-        if durable:
-            raise amqp_exc.PreconditionFailed(DURABLE_REFUSED)
-
-    def declare_on(channel):
-        connection._declare_with_fallback('exchange', 'x', True, declare)
-        return channel
+        connection._declarer.forget()
 
     connection._connect = connect
-    # retry=0: the fallback is no failed attempt.
-    assert connection.ensure(declare_on, retry=0) is channels[-1]
+    try:
+        # retry=0: the fallback is no failed attempt.
+        connection.ensure(lambda channel: connection._declarer.exchange(channel, EXCHANGE),
+                          retry=0)
+    finally:
+        connection._closed = True
     assert len(channels) == 2
+    assert channels[-1].calls == [('exchange', 'x', False)]

@@ -28,10 +28,9 @@ import kombu
 from messaging import exceptions
 from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.amqp_socket import read_ahead, set_socket_timeout
+from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
-                                             PublishTimeout, fatal, is_durable_mismatch,
-                                             publish_timeout)
-from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
+                                             PublishTimeout, fatal, publish_timeout)
 
 LOG = logging.getLogger(__name__)
 
@@ -75,10 +74,7 @@ class Connection:
         self._read_lock = threading.RLock()
         self._write_lock = threading.RLock()
         self._channel: Optional[amqp.Channel] = None
-        self._declared: set = set()
-        # ('queue' | 'exchange', name) found non-durable on the broker while
-        # we would declare them durable: declared non-durable from then on.
-        self._non_durable: set[tuple[str, str]] = set()
+        self._declarer = ChannelDeclarer(lambda: self.host)
         self._consumers: list[tuple[QueueSpec, str, Callable]] = []
         self._returned: Optional[tuple] = None
         # Publisher confirms: the delivery tag of the last publish on the
@@ -119,7 +115,7 @@ class Connection:
         if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
         self._channel = channel
-        self._declared.clear()
+        self._declarer.forget()
         self._broken = False
         for spec, tag, callback in self._consumers:
             self._declare_and_consume(spec, tag, callback)
@@ -129,7 +125,7 @@ class Connection:
     def _reset(self) -> None:
         """Drop the channel and socket; the next operation reconnects."""
         self._channel = None
-        self._declared.clear()
+        self._declarer.forget()
         try:
             self._kombu.collect()
         except Exception:  # a dead socket may fail to close: nothing to save
@@ -250,48 +246,6 @@ class Connection:
                    message: Any) -> None:
         self._returned = (exc, exchange, routing_key, message)
 
-    def _declare_exchange(self, channel: amqp.Channel, exchange: ExchangeSpec) -> None:
-        if exchange.name not in self._declared:
-            self._declare_with_fallback(
-                'exchange', exchange.name, exchange.durable,
-                lambda durable: channel.exchange_declare(
-                    exchange.name, exchange.type, durable=durable,
-                    auto_delete=exchange.auto_delete))
-            self._declared.add(exchange.name)
-
-    def _declare_queue(self, channel: amqp.Channel, spec: QueueSpec) -> None:
-        self._declare_with_fallback(
-            'queue', spec.name, spec.durable,
-            lambda durable: channel.queue_declare(spec.name, durable=durable,
-                                                  auto_delete=spec.auto_delete,
-                                                  arguments=spec.arguments))
-        for exchange, key in spec.bindings:
-            self._declare_exchange(channel, exchange)
-            channel.queue_bind(spec.name, exchange.name, key)
-
-    def _declare_with_fallback(self, kind: str, name: str, durable: bool,
-                               declare: Callable[[bool], Any]) -> None:
-        """``declare(durable)``; non-durable when the broker has it so.
-
-        oslo.messaging does the same (WIRE.md 4.4), so that servers switched
-        to ``amqp_durable_queues`` join the entities older ones declared.
-
-        :raises DurableMismatch: on the first refusal, for ``ensure`` to
-            retry on a fresh channel (the broker closed this one).
-        """
-        durable = durable and (kind, name) not in self._non_durable
-        try:
-            declare(durable)
-        except FATAL_TYPES as ex:
-            if not (durable and is_durable_mismatch(ex)):
-                raise
-            self._non_durable.add((kind, name))
-            LOG.warning('The %s %s exists non-durable on %s while we declare it durable '
-                        '(amqp_durable_queues); using it non-durable. Its messages do not '
-                        'survive a broker restart: delete it once every peer declares it '
-                        'durable', kind, name, self.host)
-            raise DurableMismatch(kind, name) from ex
-
     def publish(self, exchange: Optional[ExchangeSpec], routing_key: str, body: dict,
                 expiration: Optional[float] = None, mandatory: bool = False,
                 retry: Optional[int] = None, declare: Optional[QueueSpec] = None
@@ -332,10 +286,9 @@ class Connection:
                     set_socket_timeout(link, bound if remaining > 0.9 * bound
                                        else max(remaining, 0.001))
                     if exchange is not None:
-                        self._declare_exchange(channel, exchange)
-                    if declare is not None and ('queue', declare.name) not in self._declared:
-                        self._declare_queue(channel, declare)
-                        self._declared.add(('queue', declare.name))
+                        self._declarer.exchange(channel, exchange)
+                    if declare is not None:
+                        self._declarer.queue(channel, declare, once=True)
                     self._returned = None
                     if self._confirm:
                         self._published += 1
@@ -426,7 +379,7 @@ class Connection:
 
     def _declare_and_consume(self, spec: QueueSpec, tag: str, callback: Callable) -> None:
         channel = self._channel
-        self._declare_queue(channel, spec)
+        self._declarer.queue(channel, spec)
         arguments = ({'x-cancel-on-ha-failover': True}
                      if self._conf.enable_cancel_on_failover else None)
         channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,

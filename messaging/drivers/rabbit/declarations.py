@@ -7,10 +7,14 @@ the same values from the same options.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from messaging.drivers.base import TransportDriverError
+from messaging.drivers.rabbit.errors import FATAL_TYPES, DurableMismatch, is_durable_mismatch
+
+LOG = logging.getLogger(__name__)
 
 DEFAULT_EXCHANGE = ''
 
@@ -115,3 +119,71 @@ class Declarations:
     def reply_queue(self, name: str) -> QueueSpec:
         """The caller's reply queue, reached through the default exchange."""
         return QueueSpec(name, self._transient_durable, False, dict(self._targs))
+
+
+class ChannelDeclarer:
+    """Declares exchanges and queues on a connection's channel.
+
+    Exchanges (and queues asked with ``once``) are declared once per
+    channel: ``forget()`` when the channel changes. A durable declaration
+    the broker refuses over ``durable`` alone (the entity exists
+    non-durable) is made non-durable from then on, as oslo.messaging does
+    (WIRE.md 4.4), so servers switched to ``amqp_durable_queues`` join the
+    entities older ones declared.
+
+    :param host: gives the current broker, for log messages.
+    """
+
+    def __init__(self, host: Callable[[], str]) -> None:
+        self._host = host
+        self._declared: set[tuple[str, str]] = set()
+        self._non_durable: set[tuple[str, str]] = set()
+
+    def forget(self) -> None:
+        """The channel is new: declare everything on it again."""
+        self._declared.clear()
+
+    def exchange(self, channel: Any, spec: ExchangeSpec) -> None:
+        """Declare ``spec`` unless done on this channel already."""
+        if ('exchange', spec.name) in self._declared:
+            return
+        self._with_fallback('exchange', spec.name, spec.durable, lambda durable: (
+            channel.exchange_declare(spec.name, spec.type, durable=durable,
+                                     auto_delete=spec.auto_delete)))
+        self._declared.add(('exchange', spec.name))
+
+    def queue(self, channel: Any, spec: QueueSpec, once: bool = False) -> None:
+        """Declare ``spec``, its exchanges and bindings.
+
+        :param once: skip it when done on this channel already (publishers
+            declaring a notification queue); consumers always declare.
+        """
+        if once and ('queue', spec.name) in self._declared:
+            return
+        self._with_fallback('queue', spec.name, spec.durable, lambda durable: (
+            channel.queue_declare(spec.name, durable=durable, auto_delete=spec.auto_delete,
+                                  arguments=spec.arguments)))
+        for exchange, key in spec.bindings:
+            self.exchange(channel, exchange)
+            channel.queue_bind(spec.name, exchange.name, key)
+        self._declared.add(('queue', spec.name))
+
+    def _with_fallback(self, kind: str, name: str, durable: bool,
+                       declare: Callable[[bool], Any]) -> None:
+        """``declare(durable)``, non-durable when the broker has it so.
+
+        :raises DurableMismatch: on the first refusal, for the caller to
+            declare again on a fresh channel (the broker closed this one).
+        """
+        durable = durable and (kind, name) not in self._non_durable
+        try:
+            declare(durable)
+        except FATAL_TYPES as ex:
+            if not (durable and is_durable_mismatch(ex)):
+                raise
+            self._non_durable.add((kind, name))
+            LOG.warning('The %s %s exists non-durable on %s while we declare it durable '
+                        '(amqp_durable_queues); using it non-durable. Its messages do not '
+                        'survive a broker restart: delete it once every peer declares it '
+                        'durable', kind, name, self._host())
+            raise DurableMismatch(kind, name) from ex
