@@ -17,7 +17,6 @@ from typing import Any, Callable, Optional
 
 from messaging.drivers import base, common
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
-from messaging.drivers.rabbit.queue_check import QueueCheck
 from messaging.drivers.rabbit.reply_sender import ReplySender
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +54,6 @@ class RabbitListener(base.Listener):
         self._stopped = threading.Event()
         self._recent = RecentIds()
         self._on_cleanup = on_cleanup
-        self._queue_check = QueueCheck(connection, lambda: self.queue_names)
 
     def consume(self, spec: Any) -> None:
         """Declare and consume ``spec`` (a QueueSpec) on this listener."""
@@ -78,7 +76,6 @@ class RabbitListener(base.Listener):
             left = DRAIN_SLICE if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._queue_check.maybe_run()
             self.connection.drain(min(left, DRAIN_SLICE))
         return None
 

@@ -17,7 +17,6 @@ from messaging import exceptions
 from messaging.drivers import common
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
-from messaging.drivers.rabbit.queue_check import QueueCheck
 
 LOG = logging.getLogger(__name__)
 
@@ -69,10 +68,8 @@ class ReplyWaiter:
             LOG.debug('Reply queue %s consumed on %s', self.queue_name, connection.name)
 
     def _run(self, connection: Connection) -> None:
-        queue_check = QueueCheck(connection, lambda: [self.queue_name])
         while not self._stopping.is_set():
             try:
-                queue_check.maybe_run()
                 connection.drain(DRAIN_SLICE)
             except Exception:
                 if self._stopping.is_set():
