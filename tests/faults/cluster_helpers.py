@@ -1,0 +1,264 @@
+"""Helpers for the cluster fault tests: transports on our own cluster, which
+node a connection sits on, what the broker says about queues, and an RPC
+endpoint that records what reached it.
+
+The driver starts every connection on a random host of the URL (as
+oslo.messaging does, to spread processes over a cluster). A test that must
+know where its connections are pins that choice with ``hosts_in_url_order``;
+failover after the first host is still kombu's ``kombu_failover_strategy``.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import threading
+import time
+from typing import Any, Iterator, Optional
+
+from oslo_config import cfg
+
+import messaging
+from messaging.drivers import impl_rabbit
+from tests.faults.rabbit_nodes import RabbitNodes
+
+LOG = logging.getLogger(__name__)
+
+# Reconnect at once: the defaults wait a second or more per attempt.
+FAST_RECONNECT = {'kombu_reconnect_delay': 0.05, 'rabbit_retry_interval': 0.05,
+                  'rabbit_retry_backoff': 0.05}
+WAIT = 20
+# Calls must succeed again this soon after a node stops.
+RECOVERY_BOUND = 30
+
+
+class _UrlOrder:
+    """Stands in for the ``random`` module of the driver: keeps URL order."""
+
+    @staticmethod
+    def shuffle(hosts: list) -> None:
+        """Leave ``hosts`` as the URL lists them."""
+
+
+def hosts_in_url_order(monkeypatch: Any) -> None:
+    """Make every connection the driver opens from now on start on the
+    URL's first host (failover then follows the configured strategy)."""
+    monkeypatch.setattr(impl_rabbit, 'random', _UrlOrder)
+
+
+def make_transport(nodes: RabbitNodes, indexes: Optional[list[int]] = None,
+                   **options: Any) -> messaging.Transport:
+    """An RPC transport on ``nodes`` (all, or ``indexes`` in that order);
+    keyword arguments become ``[oslo_messaging_rabbit]`` URL query values."""
+    query = '&'.join('%s=%s' % item for item in sorted(options.items()))
+    conf = cfg.ConfigOpts()
+    conf([])
+    return messaging.get_rpc_transport(conf, nodes.url(indexes, query))
+
+
+def node_of(nodes: RabbitNodes, connection: Any) -> int:
+    """The index of the node ``connection`` (a driver Connection) is on."""
+    port = int(connection.host.rsplit(':', 1)[1])
+    return nodes.ports.index(port)
+
+
+def queues(nodes: RabbitNodes, via: int) -> dict[str, dict]:
+    """``{queue name: {"type": ..., "leader": ...}}`` as node ``via`` sees them."""
+    out = nodes.ctl(via, 'list_queues', '--formatter', 'json',
+                    'name', 'type', 'leader')
+    return {row['name']: row for row in json.loads(out)}
+
+
+def leader_index(nodes: RabbitNodes, via: int, queue: str) -> Optional[int]:
+    """The index of the node leading quorum queue ``queue``, if known."""
+    leader = queues(nodes, via).get(queue, {}).get('leader')
+    return nodes.nodes.index(leader) if leader in nodes.nodes else None
+
+
+class RecordingEndpoint:
+    """Answers ``echo`` calls and records the numbers of ``note`` casts.
+
+    ``counts[n]`` is how often cast ``n`` reached an endpoint of the test:
+    above 1 is a duplicate delivered to the application.
+    """
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter = collections.Counter()
+        self._arrived = threading.Condition()
+
+    def echo(self, ctxt: dict, value: Any) -> Any:
+        return value
+
+    def note(self, ctxt: dict, number: int) -> None:
+        with self._arrived:
+            self.counts[number] += 1
+            self._arrived.notify_all()
+
+    def wait_for_casts(self, numbers: set[int], timeout: float) -> set[int]:
+        """Wait until every cast of ``numbers`` arrived; returns the missing."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: numbers <= self.counts.keys(), timeout)
+            return numbers - self.counts.keys()
+
+    def duplicates(self) -> dict[int, int]:
+        """Casts delivered more than once, with their delivery counts."""
+        with self._arrived:
+            return {n: c for n, c in self.counts.items() if c > 1}
+
+
+def exchange_of(topic: str) -> str:
+    """The exchange of ``topic``: one per test, since the quorum option
+    makes exchanges durable and a transient one of the same name would
+    refuse the declaration (406)."""
+    return topic + '_x'
+
+
+@contextlib.contextmanager
+def serving(transport: messaging.Transport, topic: str, server: str,
+            endpoint: Any) -> Iterator[Any]:
+    """An RPC server of ``topic`` on a thread pool while the block runs."""
+    rpc_server = messaging.get_rpc_server(
+        transport, messaging.Target(topic=topic, server=server, exchange=exchange_of(topic)),
+        [endpoint],
+        executor='threading')
+    rpc_server.start()
+    try:
+        yield rpc_server
+    finally:
+        rpc_server.stop()
+        rpc_server.wait()
+
+
+def listener_of(transport: messaging.Transport, topic: str) -> Any:
+    """The driver listener serving ``topic`` on ``transport``."""
+    for listener in list(transport._driver._listeners):
+        if any(name == topic for name in listener.queue_names):
+            return listener
+    raise AssertionError('no listener of %s on the transport' % topic)
+
+
+def client(transport: messaging.Transport, topic: str, timeout: float = WAIT) -> Any:
+    """An RPC client of ``topic``."""
+    return messaging.get_rpc_client(
+        transport, messaging.Target(topic=topic, exchange=exchange_of(topic)),
+        timeout=timeout)
+
+
+def send_connection_nodes(nodes: RabbitNodes, transport: messaging.Transport
+                          ) -> list[int]:
+    """The nodes of the transport's idle pooled send connections."""
+    pool = transport._driver._pool
+    return [node_of(nodes, connection) for connection, _ in list(pool._idle)
+            if connection.channel is not None]
+
+
+def call_until_ok(rpc: Any, bound: float) -> list[str]:
+    """Call ``echo`` until one call succeeds or ``bound`` seconds pass.
+
+    Returns each call's outcome in order: ``'ok'`` or the exception's class
+    name; the last is ``'ok'`` unless the bound ran out.
+    """
+    deadline = time.monotonic() + bound
+    outcomes: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            rpc.call({}, 'echo', value=len(outcomes))
+        except Exception as ex:
+            LOG.info('Call during failover failed: %s', ex)
+            outcomes.append(type(ex).__name__)
+            continue
+        outcomes.append('ok')
+        break
+    return outcomes
+
+
+class Load:
+    """``callers`` threads calling ``echo`` and one thread casting numbered
+    ``note`` casts, until :meth:`stop`.
+
+    Every call is recorded as ``(started, ended, outcome)`` with outcome
+    ``'ok'``, ``'MessagingTimeout'``, ``'wrong reply'`` or another
+    exception's class name; ``casts_sent`` holds the numbers of the casts
+    that ``cast()`` returned from without raising.
+    """
+
+    def __init__(self, rpc: Any, callers: int = 8, call_timeout: float = 10,
+                 cast_pause: float = 0.01) -> None:
+        self.call_timeout = call_timeout
+        self.calls: list[tuple[float, float, str]] = []
+        self.casts_sent: list[int] = []
+        self.cast_failures: list[tuple[int, str]] = []
+        self._rpc = rpc.prepare(timeout=call_timeout)
+        self._cast_pause = cast_pause
+        self._stopping = threading.Event()
+        self._changed = threading.Condition()
+        self._threads = [threading.Thread(target=self._call_loop, args=(i,), daemon=True,
+                                          name='load-caller-%d' % i)
+                         for i in range(callers)]
+        self._threads.append(threading.Thread(target=self._cast_loop, daemon=True,
+                                              name='load-caster'))
+
+    def start(self) -> 'Load':
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def _call_loop(self, caller: int) -> None:
+        sequence = 0
+        while not self._stopping.is_set():
+            value = [caller, sequence]
+            sequence += 1
+            started = time.monotonic()
+            try:
+                outcome = 'ok' if self._rpc.call({}, 'echo', value=value) == value \
+                    else 'wrong reply'
+            except Exception as ex:
+                outcome = type(ex).__name__
+            with self._changed:
+                self.calls.append((started, time.monotonic(), outcome))
+                self._changed.notify_all()
+
+    def _cast_loop(self) -> None:
+        number = 0
+        while not self._stopping.is_set():
+            try:
+                self._rpc.cast({}, 'note', number=number)
+            except Exception as ex:
+                LOG.warning('Cast %d failed: %s', number, ex)
+                with self._changed:
+                    self.cast_failures.append((number, type(ex).__name__))
+            else:
+                with self._changed:
+                    self.casts_sent.append(number)
+                    self._changed.notify_all()
+            number += 1
+            # Pace the casts so that the callers get a fair share of the
+            # servers; this is load shaping, not synchronisation.
+            self._stopping.wait(self._cast_pause)
+
+    def wait_until(self, predicate: Any, timeout: float) -> bool:
+        """Wait until ``predicate(self)`` holds; False if ``timeout`` ran out."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self), timeout)
+
+    def ok_calls_started_after(self, moment: float) -> list[tuple[float, float, str]]:
+        """Successful calls that started after ``moment``."""
+        return [c for c in self.calls if c[0] > moment and c[2] == 'ok']
+
+    def stop(self, join_timeout: float) -> list[str]:
+        """Stop and join every thread; returns the names of those still alive."""
+        self._stopping.set()
+        deadline = time.monotonic() + join_timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0))
+        return [thread.name for thread in self._threads if thread.is_alive()]
+
+
+def broker_state(nodes: RabbitNodes, via: int) -> str:
+    """Queues, consumers and bindings as node ``via`` sees them, for the
+    message of a failed assertion."""
+    return '\n'.join(nodes.ctl(via, *command) for command in (
+        ('list_queues', 'name', 'pid', 'consumers', 'messages'),
+        ('list_consumers', 'queue_name', 'channel_pid', 'consumer_tag'),
+        ('list_bindings', 'source_name', 'destination_name', 'routing_key')))
