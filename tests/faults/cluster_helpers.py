@@ -180,7 +180,8 @@ class Load:
     Every call is recorded as ``(started, ended, outcome)`` with outcome
     ``'ok'``, ``'MessagingTimeout'``, ``'wrong reply'`` or another
     exception's class name; ``casts_sent`` holds the numbers of the casts
-    that ``cast()`` returned from without raising.
+    that ``cast()`` returned from without raising, ``cast_started`` when
+    each cast began.
     """
 
     def __init__(self, rpc: Any, callers: int = 8, call_timeout: float = 10,
@@ -188,6 +189,7 @@ class Load:
         self.call_timeout = call_timeout
         self.calls: list[tuple[float, float, str]] = []
         self.casts_sent: list[int] = []
+        self.cast_started: dict[int, float] = {}
         self.cast_failures: list[tuple[int, str]] = []
         self._rpc = rpc.prepare(timeout=call_timeout)
         self._cast_pause = cast_pause
@@ -222,6 +224,7 @@ class Load:
     def _cast_loop(self) -> None:
         number = 0
         while not self._stopping.is_set():
+            self.cast_started[number] = time.monotonic()
             try:
                 self._rpc.cast({}, 'note', number=number)
             except Exception as ex:
