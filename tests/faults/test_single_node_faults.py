@@ -292,6 +292,12 @@ def test_publishers_fail_clearly_when_a_memory_alarm_outlasts_their_timeout(
             call_failed_after = time.monotonic() - started
             with pytest.raises(messaging.MessageDeliveryFailure) as cast_failure:
                 client.cast({}, 'note', id=1)
+            # Too large for the socket buffers: the write itself stalls, and
+            # the broker's connection.blocked stays unread behind it.
+            big_started = time.monotonic()
+            with pytest.raises(messaging.MessageDeliveryFailure) as big_cast_failure:
+                client.cast({}, 'note', id='x' * 30_000_000)
+            big_failed_after = time.monotonic() - big_started
             lift()
         lifted = time.monotonic()
         first_successful_call(client)
@@ -300,10 +306,13 @@ def test_publishers_fail_clearly_when_a_memory_alarm_outlasts_their_timeout(
         assert isinstance(failure.value, PublishTimeout)
         assert 'blocked publishing' in str(failure.value)
         assert 'vm_memory_high_watermark' in str(failure.value)
-    assert call_failed_after < JOIN_BOUND
+    assert isinstance(big_cast_failure.value, PublishTimeout)
+    assert 'memory or disk alarm' in str(big_cast_failure.value)
+    assert call_failed_after < JOIN_BOUND and big_failed_after < JOIN_BOUND
     assert driver_log.matching('was not confirmed within', logging.ERROR)
     record('memory alarm past the timeout', recovery_s=round(recovered - lifted, 2),
-           call_failed_after_s=round(call_failed_after, 2), calls_failed=1, calls_ok=1,
+           call_failed_after_s=round(call_failed_after, 2),
+           big_cast_failed_after_s=round(big_failed_after, 2), calls_failed=1, calls_ok=1,
            casts_sent=0, casts_lost=0)
 
 

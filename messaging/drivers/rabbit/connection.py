@@ -300,6 +300,12 @@ class Connection:
                     self._await_confirm(link, deadline, bound)
             except socket.timeout as ex:
                 raise self._publish_timeout(what, bound) from ex
+            except amqp.exceptions.RecoverableConnectionError as ex:
+                # py-amqp's word for a write that timed out: a broker not
+                # reading (blocked) would fail every retry the same way.
+                if 'timed out' not in str(ex):
+                    raise
+                raise self._publish_timeout(what, bound) from ex
             returned, self._returned = self._returned, None
             if returned is not None:
                 raise exceptions.MessageUndeliverable(*returned)

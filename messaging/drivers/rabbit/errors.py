@@ -86,8 +86,9 @@ def publish_timeout(what: str, host: str, timeout: float,
                  'or raise its vm_memory_high_watermark / disk_free_limit (see '
                  '"rabbitmqctl status" and the broker log)' % blocked_reason)
     else:
-        cause = ('the broker did not answer: it is overloaded or the network to it is '
-                 'stalled; check the broker and its log')
+        cause = ('the broker did not answer: it may be blocking publishers for a memory '
+                 'or disk alarm (see "rabbitmqctl status"), be overloaded, or the network '
+                 'to it may be stalled; check the broker and its log')
     return PublishTimeout(
         '%s on %s was not confirmed within %.1f s: %s. The message may still be '
         'delivered once the broker reads it; a call\'s timeout or the '
