@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any, Optional
 
 from messaging import exceptions
@@ -100,6 +101,9 @@ class AMQPDriverBase(base.BaseDriver):
             raise exceptions.InvalidTarget('A call cannot be sent to a fanout target',
                                            target)
         msg_id = self._register_call()
+        # The timeout covers the whole call: a publish held up by a broker
+        # alarm or a reconnect leaves only the rest of it for the reply.
+        started = time.monotonic()
         try:
             routing = self._publish_request(target, ctxt, message, msg_id,
                                             call_monitor_timeout, timeout, retry,
@@ -107,7 +111,7 @@ class AMQPDriverBase(base.BaseDriver):
             description = 'method %r on topic %s (exchange %s)' % (
                 (message.get('method'),) + routing)
             return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
-                                           description)
+                                           description, started)
         finally:
             self._reply_waiter.unregister(msg_id)
 
@@ -115,10 +119,11 @@ class AMQPDriverBase(base.BaseDriver):
                     timeout: float) -> list[tuple[float, Any]]:
         self._check_fork()
         msg_id = self._register_call()
+        started = time.monotonic()
         try:
             self._publish_request(target(fanout=True), ctxt, message, msg_id, None,
                                   timeout, None, None)
-            return self._reply_waiter.collect(msg_id, timeout)
+            return self._reply_waiter.collect(msg_id, timeout, started)
         finally:
             self._reply_waiter.unregister(msg_id)
 

@@ -267,9 +267,12 @@ def test_concurrent_callers_share_the_reply_queue_and_get_their_own_replies(
         rabbit_transport, topology):
     topic, exchange = topology
     transport = rabbit_transport()
+    # The server replies on a transport of its own: its replies borrow send
+    # connections too, and would blur the count of the callers' ones.
+    server_transport = rabbit_transport()
     results = {}
-    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
-                 Endpoint()):
+    with serving(server_transport,
+                 messaging.Target(topic=topic, server='s1', exchange=exchange), Endpoint()):
         client = _client(transport, topic, exchange)
 
         def caller(number):
@@ -282,6 +285,7 @@ def test_concurrent_callers_share_the_reply_queue_and_get_their_own_replies(
         for thread in callers:
             thread.join(timeout=60)
     assert results == {n: [[n, i] for i in range(20)] for n in range(16)}
+    # One send connection per concurrent caller at most, none per call.
     assert transport._driver._pool.size <= 16
 
 

@@ -83,3 +83,20 @@ def test_heartbeats_do_not_extend_the_overall_timeout(waiter):
     with pytest.raises(exceptions.MessagingTimeout):
         waiter.wait('m1', 0.3, 0.2, 'm')
     assert time.monotonic() - started < 0.6
+
+
+def test_time_spent_publishing_counts_against_the_call_timeout(waiter):
+    # A call whose publish took (here: is said to have started) 60 s ago
+    # has no time left: it fails at once instead of waiting 60 s more.
+    began = time.monotonic()
+    with pytest.raises(exceptions.MessagingTimeout):
+        waiter.wait('m1', 60, None, 'm', started=time.monotonic() - 60)
+    assert time.monotonic() - began < 30
+
+
+def test_fanout_collection_ends_at_the_deadline_counted_from_the_start(waiter):
+    waiter.deliver(reply('early'))
+    began = time.monotonic()
+    answers = waiter.collect('m1', 60, started=time.monotonic() - 60)
+    assert [result for _, result in answers] == ['early']
+    assert time.monotonic() - began < 30

@@ -111,11 +111,14 @@ class ReplyWaiter:
         self._waiters.pop(msg_id, None)
 
     def wait(self, msg_id: str, timeout: Optional[float],
-             call_monitor_timeout: Optional[float], description: str) -> Any:
+             call_monitor_timeout: Optional[float], description: str,
+             started: Optional[float] = None) -> Any:
         """The result of call ``msg_id``, or raise its remote exception.
 
-        :param timeout: overall deadline in seconds (None = none); replies
-            that are heartbeats never extend it.
+        :param timeout: overall deadline in seconds (None = none) counted
+            from ``started`` (a ``time.monotonic()`` reading, default now),
+            so that the time spent publishing the request counts too;
+            replies that are heartbeats never extend it.
         :param call_monitor_timeout: fail when no reply at all arrives for
             this long; each reply (heartbeat or not) restarts this timer.
         :param description: what the call was, for the timeout message.
@@ -123,7 +126,7 @@ class ReplyWaiter:
         """
         replies = self._waiters[msg_id]
         now = time.monotonic()
-        deadline = None if timeout is None else now + timeout
+        deadline = None if timeout is None else (started or now) + timeout
         last_sign_of_life = now
         result: Any = None
         while True:
@@ -157,14 +160,16 @@ class ReplyWaiter:
             raise result
         return result
 
-    def collect(self, msg_id: str, timeout: float) -> list[tuple[float, Any]]:
-        """Every final reply to ``msg_id`` that arrives within ``timeout``.
+    def collect(self, msg_id: str, timeout: float,
+                started: Optional[float] = None) -> list[tuple[float, Any]]:
+        """Every final reply to ``msg_id`` that arrives within ``timeout``
+        of ``started`` (a ``time.monotonic()`` reading, default now).
 
         For a request sent to several servers: ``(monotonic arrival time,
         result or rebuilt exception)`` per answering server.
         """
         replies = self._waiters[msg_id]
-        deadline = time.monotonic() + timeout
+        deadline = (started or time.monotonic()) + timeout
         answers = []
         while True:
             try:
