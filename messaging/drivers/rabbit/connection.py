@@ -28,9 +28,10 @@ import kombu
 from messaging import exceptions
 from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.amqp_socket import read_ahead, set_socket_timeout
+from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
-                                             PublishTimeout, fatal, publish_timeout)
+                                             PublishTimeout, fatal)
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Connection:
                  confirm: bool = True, codec_: Optional[codec.Codec] = None) -> None:
         self._conf = conf
         self.name = connection_name()
+        self._confirms = PublishConfirms(lambda: self.host, self.name)
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         self._kombu = kombu.Connection(
             broker_urls, ssl=ssl, login_method=conf.rabbit_login_method,
@@ -67,8 +69,8 @@ class Connection:
             # Confirms are awaited here, not by py-amqp, whose wait has no
             # overall deadline (each frame received restarts its timeout).
             transport_options={'confirm_publish': False,
-                               'on_blocked': self._on_blocked,
-                               'on_unblocked': self._on_unblocked,
+                               'on_blocked': self._confirms.on_blocked,
+                               'on_unblocked': self._confirms.on_unblocked,
                                'client_properties': {'connection_name': self.name}})
         self._confirm = confirm
         self._read_lock = threading.RLock()
@@ -77,12 +79,6 @@ class Connection:
         self._declarer = ChannelDeclarer(lambda: self.host)
         self._consumers: list[tuple[QueueSpec, str, Callable]] = []
         self._returned: Optional[tuple] = None
-        # Publisher confirms: the delivery tag of the last publish on the
-        # channel, the one awaited, and its outcome (True ack, False nack).
-        self._published = 0
-        self._awaiting: Optional[int] = None
-        self._confirmed: Optional[bool] = None
-        self._blocked_reason: Optional[str] = None
         self._closed = False
         self._broken = False
         self._listening = not confirm
@@ -106,12 +102,7 @@ class Connection:
         channel = self._kombu.channel()
         read_ahead(channel.connection)
         channel.events['basic_return'].add(self._on_return)
-        if self._confirm:
-            channel.confirm_select()
-            channel.events['basic_ack'].add(self._on_ack)
-            channel.events['basic_nack'].add(self._on_nack)
-        self._published = 0
-        self._blocked_reason = None
+        self._confirms.new_channel(channel if self._confirm else None)
         if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
         self._channel = channel
@@ -291,21 +282,20 @@ class Connection:
                         self._declarer.queue(channel, declare, once=True)
                     self._returned = None
                     if self._confirm:
-                        self._published += 1
-                        self._awaiting, self._confirmed = self._published, None
+                        self._confirms.expect()
                     channel.basic_publish(amqp.Message(data, **properties),
                                           exchange_name, routing_key, mandatory=mandatory)
                 # Without the write lock: heartbeats go on while we wait.
                 if self._confirm:
-                    self._await_confirm(link, deadline, bound)
+                    self._confirms.wait(link, deadline, bound)
             except socket.timeout as ex:
-                raise self._publish_timeout(what, bound) from ex
+                raise self._confirms.timeout(what, bound) from ex
             except amqp.exceptions.RecoverableConnectionError as ex:
                 # py-amqp's word for a write that timed out: a broker not
                 # reading (blocked) would fail every retry the same way.
                 if 'timed out' not in str(ex):
                     raise
-                raise self._publish_timeout(what, bound) from ex
+                raise self._confirms.timeout(what, bound) from ex
             returned, self._returned = self._returned, None
             if returned is not None:
                 raise exceptions.MessageUndeliverable(*returned)
@@ -316,57 +306,6 @@ class Connection:
         except PublishTimeout as ex:
             LOG.error('%s', ex)
             raise
-
-    def _await_confirm(self, link: amqp.Connection, deadline: float, bound: float) -> None:
-        """Read frames until the broker acks or nacks the last publish.
-
-        :raises socket.timeout: when ``deadline`` passes first.
-        :raises MessageDeliveryFailure: when the broker nacks it.
-        """
-        while self._confirmed is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise socket.timeout('no publisher confirm')
-            if remaining < 0.9 * bound:
-                set_socket_timeout(link, remaining)
-            # The socket's own timeout (set above or by _publish) applies:
-            # left at the whole bound while 90 % of it remains, it stays
-            # unchanged from one publish to the next (no system call).
-            link.drain_events(timeout=None)
-        if not self._confirmed:
-            raise exceptions.MessageDeliveryFailure(
-                'The broker %s refused (nacked) message %d on %s: it could not take it '
-                '(e.g. a queue limit with overflow=reject-publish); see the broker log'
-                % (self.host, self._awaiting, self.name))
-
-    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
-        self._settle(delivery_tag, multiple, True)
-
-    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
-        self._settle(delivery_tag, multiple, False)
-
-    def _settle(self, delivery_tag: int, multiple: bool, ok: bool) -> None:
-        awaiting = self._awaiting
-        if awaiting is not None and (delivery_tag == awaiting
-                                     or (multiple and delivery_tag >= awaiting)):
-            self._confirmed = ok
-
-    def _publish_timeout(self, what: str, bound: float) -> PublishTimeout:
-        return publish_timeout(what, self.host, bound, self._blocked_reason)
-
-    def _on_blocked(self, reason: str) -> None:
-        """py-amqp's callback for RabbitMQ's ``connection.blocked``."""
-        self._blocked_reason = reason
-        LOG.warning('Broker %s blocked publishing on %s (%s): publishes wait until it '
-                    'unblocks, up to their timeout. RabbitMQ blocks publishers during a '
-                    'memory or disk alarm; check the broker\'s memory and disk',
-                    self.host, self.name, reason)
-
-    def _on_unblocked(self) -> None:
-        """py-amqp's callback for RabbitMQ's ``connection.unblocked``."""
-        self._blocked_reason = None
-        LOG.warning('Broker %s unblocked publishing on %s: publishing resumes',
-                    self.host, self.name)
 
     # -- consuming -----------------------------------------------------------
 

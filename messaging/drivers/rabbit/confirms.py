@@ -1,0 +1,121 @@
+"""Publisher confirms of one connection, awaited against a deadline, and the
+broker's ``connection.blocked`` state that explains a confirm that never came.
+
+py-amqp's own confirm wait has no overall deadline (each frame received
+restarts its timeout), so a broker that blocks publishers but still sends
+heartbeats would hold it forever; the wait here ends at the publish's
+deadline whatever arrives meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Callable, Optional
+
+import amqp
+
+from messaging import exceptions
+from messaging.drivers.rabbit.amqp_socket import set_socket_timeout
+from messaging.drivers.rabbit.errors import PublishTimeout, publish_timeout
+
+LOG = logging.getLogger(__name__)
+
+
+class PublishConfirms:
+    """Counts the publishes on a channel and settles the one awaited.
+
+    :param host: returns the current broker as ``host:port``, for messages.
+    :param connection_name: the connection's name, for messages.
+    """
+
+    def __init__(self, host: Callable[[], str], connection_name: str) -> None:
+        self._host = host
+        self._connection_name = connection_name
+        # The delivery tag of the last publish on the channel, the one
+        # awaited, and its outcome (True ack, False nack, None not yet).
+        self._published = 0
+        self._awaiting: Optional[int] = None
+        self._confirmed: Optional[bool] = None
+        self._blocked_reason: Optional[str] = None
+
+    def new_channel(self, channel: Optional[amqp.Channel]) -> None:
+        """Start over on a fresh channel (and socket): its delivery tags
+        count from 1 and a new connection starts unblocked.
+
+        :param channel: put in confirm mode, its acks and nacks recorded
+            here; None for a connection that does not publish with confirms.
+        """
+        if channel is not None:
+            channel.confirm_select()
+            channel.events['basic_ack'].add(self._on_ack)
+            channel.events['basic_nack'].add(self._on_nack)
+        self._published = 0
+        self._blocked_reason = None
+
+    @property
+    def blocked_reason(self) -> Optional[str]:
+        """The broker's reason while it blocks publishing, else None."""
+        return self._blocked_reason
+
+    def expect(self) -> None:
+        """Await the confirm of the publish about to be written next."""
+        self._published += 1
+        self._awaiting, self._confirmed = self._published, None
+
+    def wait(self, link: amqp.Connection, deadline: float, bound: float) -> None:
+        """Read frames until the broker acks or nacks the awaited publish.
+
+        :param deadline: a ``time.monotonic()`` instant; the wait ends there.
+        :param bound: the publish's whole timeout, of which ``deadline`` is
+            the end: the socket's timeout is lowered only once a tenth of it
+            is spent, so steady publishing never changes it.
+        :raises socket.timeout: when ``deadline`` passes first.
+        :raises MessageDeliveryFailure: when the broker nacks it.
+        """
+        while self._confirmed is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout('no publisher confirm')
+            if remaining < 0.9 * bound:
+                set_socket_timeout(link, remaining)
+            # The socket's own timeout (set above or by the publish) applies:
+            # left at the whole bound while 90 % of it remains, it stays
+            # unchanged from one publish to the next (no system call).
+            link.drain_events(timeout=None)
+        if not self._confirmed:
+            raise exceptions.MessageDeliveryFailure(
+                'The broker %s refused (nacked) message %d on %s: it could not take it '
+                '(e.g. a queue limit with overflow=reject-publish); see the broker log'
+                % (self._host(), self._awaiting, self._connection_name))
+
+    def timeout(self, what: str, bound: float) -> PublishTimeout:
+        """The error for ``what`` not confirmed within ``bound`` seconds,
+        naming the broker's alarm when it has blocked us."""
+        return publish_timeout(what, self._host(), bound, self._blocked_reason)
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, True)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple, False)
+
+    def _settle(self, delivery_tag: int, multiple: bool, ok: bool) -> None:
+        awaiting = self._awaiting
+        if awaiting is not None and (delivery_tag == awaiting
+                                     or (multiple and delivery_tag >= awaiting)):
+            self._confirmed = ok
+
+    def on_blocked(self, reason: str) -> None:
+        """py-amqp's callback for RabbitMQ's ``connection.blocked``."""
+        self._blocked_reason = reason
+        LOG.warning('Broker %s blocked publishing on %s (%s): publishes wait until it '
+                    'unblocks, up to their timeout. RabbitMQ blocks publishers during a '
+                    'memory or disk alarm; check the broker\'s memory and disk',
+                    self._host(), self._connection_name, reason)
+
+    def on_unblocked(self) -> None:
+        """py-amqp's callback for RabbitMQ's ``connection.unblocked``."""
+        self._blocked_reason = None
+        LOG.warning('Broker %s unblocked publishing on %s: publishing resumes',
+                    self._host(), self._connection_name)
