@@ -15,13 +15,14 @@ import json
 import logging
 import threading
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from oslo_config import cfg
 
 import messaging
 from messaging.drivers import impl_rabbit
 from tests.faults.rabbit_nodes import RabbitNodes
+from tests.unit.test_rpc_support import running_server
 
 LOG = logging.getLogger(__name__)
 
@@ -114,20 +115,11 @@ def exchange_of(topic: str) -> str:
     return topic + '_x'
 
 
-@contextlib.contextmanager
 def serving(transport: messaging.Transport, topic: str, server: str,
-            endpoint: Any) -> Iterator[Any]:
+            endpoint: Any) -> contextlib.AbstractContextManager:
     """An RPC server of ``topic`` on a thread pool while the block runs."""
-    rpc_server = messaging.get_rpc_server(
-        transport, messaging.Target(topic=topic, server=server, exchange=exchange_of(topic)),
-        [endpoint],
-        executor='threading')
-    rpc_server.start()
-    try:
-        yield rpc_server
-    finally:
-        rpc_server.stop()
-        rpc_server.wait()
+    return running_server(transport, [endpoint], server=server, topic=topic,
+                          exchange=exchange_of(topic), executor='threading')
 
 
 def listener_of(transport: messaging.Transport, topic: str) -> Any:
