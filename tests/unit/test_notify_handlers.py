@@ -7,14 +7,6 @@ import pytest
 from oslo_config import cfg
 
 import messaging
-from messaging.notify import _impl_test
-
-
-@pytest.fixture
-def collected():
-    _impl_test.reset()
-    yield _impl_test.NOTIFICATIONS
-    _impl_test.reset()
 
 
 @pytest.fixture
