@@ -12,9 +12,8 @@ from messaging.transport_url import TransportURL
 
 
 @pytest.fixture
-def conf():
-    conf = cfg.ConfigOpts()
-    conf([])
+def conf(conf):
+    """The unit conftest's private ConfigOpts, with the rabbit options registered."""
     options.register_opts(conf)
     return conf
 
