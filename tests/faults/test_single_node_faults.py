@@ -21,6 +21,7 @@ from oslo_config import cfg
 
 import messaging
 from messaging.drivers.rabbit.errors import PublishTimeout
+from tests.faults.cluster_helpers import RecordingEndpoint
 from tests.faults.figures import record
 from tests.faults.rabbit_nodes import PASSWORD, USER
 from tests.faults.tcp_proxy import TcpProxy
@@ -35,35 +36,13 @@ JOIN_BOUND = 30
 DRIVER_LOGGER = 'messaging.drivers.rabbit'
 
 
-class Endpoint:
-    """Echoes calls; counts the ids of the casts it received."""
-
-    def __init__(self) -> None:
-        self.cast_ids: set[int] = set()
-        self._arrived = threading.Condition()
-
-    def echo(self, ctxt: dict, value: object) -> object:
-        return value
-
-    def note(self, ctxt: dict, id: int) -> None:
-        with self._arrived:
-            self.cast_ids.add(id)
-            self._arrived.notify_all()
-
-    def wait_for_casts(self, ids: set[int], timeout: float) -> set[int]:
-        """The ids of ``ids`` still missing after up to ``timeout`` seconds."""
-        with self._arrived:
-            self._arrived.wait_for(lambda: ids <= self.cast_ids, timeout)
-            return ids - self.cast_ids
-
-
 @contextlib.contextmanager
-def rpc_setup(url: str) -> Iterator[tuple[messaging.RPCClient, Endpoint, object]]:
+def rpc_setup(url: str) -> Iterator[tuple[messaging.RPCClient, RecordingEndpoint, object]]:
     """A transport, a server on a fresh topic, and a client of it."""
     transport = messaging.get_rpc_transport(cfg.ConfigOpts(), url)
     topic = 'faults_%s' % uuid.uuid4().hex[:10]
     target = messaging.Target(topic=topic, server='s1', exchange=topic + '_x')
-    endpoint = Endpoint()
+    endpoint = RecordingEndpoint()
     server = messaging.get_rpc_server(transport, target, [endpoint], executor='threading')
     server.start()
     try:
@@ -128,7 +107,7 @@ class Load:
         while not self._stop.is_set():
             next_id += 1
             try:
-                self._client.cast({}, 'note', id=next_id)
+                self._client.cast({}, 'note', number=next_id)
             except Exception as ex:
                 with self._lock:
                     self.cast_errors.append(ex)
@@ -297,12 +276,12 @@ def test_publishers_fail_clearly_when_a_memory_alarm_outlasts_their_timeout(
                 client.prepare(timeout=2).call({}, 'echo', value='blocked')
             call_failed_after = time.monotonic() - started
             with pytest.raises(messaging.MessageDeliveryFailure) as cast_failure:
-                client.cast({}, 'note', id=1)
+                client.cast({}, 'note', number=1)
             # Too large for the socket buffers: the write itself stalls, and
             # the broker's connection.blocked stays unread behind it.
             big_started = time.monotonic()
             with pytest.raises(messaging.MessageDeliveryFailure) as big_cast_failure:
-                client.cast({}, 'note', id='x' * 30_000_000)
+                client.cast({}, 'note', number='x' * 30_000_000)
             big_failed_after = time.monotonic() - big_started
             lift()
         lifted = time.monotonic()
