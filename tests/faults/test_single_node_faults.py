@@ -66,7 +66,7 @@ class Load:
     def __init__(self, client: messaging.RPCClient, callers: int = 3) -> None:
         self._client = client
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # notified as each call passes
         self.calls_ok = 0
         self.call_errors: list[BaseException] = []
         self.casts_sent: set[int] = set()
@@ -100,6 +100,7 @@ class Load:
             else:
                 with self._lock:
                     self.calls_ok += 1
+                    self._lock.notify_all()
             self._stop.wait(0.02)  # pacing, not synchronisation
 
     def _cast_loop(self) -> None:
@@ -117,11 +118,10 @@ class Load:
             self._stop.wait(0.02)
 
     def wait_for_calls(self, count: int, timeout: float = JOIN_BOUND) -> None:
-        """Poll (no event to await across threads) until ``count`` calls passed."""
-        deadline = time.monotonic() + timeout
-        while self.calls_ok < count:
-            assert time.monotonic() < deadline, 'the load made no progress'
-            self._stop.wait(0.05)
+        """Wait until ``count`` calls passed, woken as each one does."""
+        with self._lock:
+            passed = self._lock.wait_for(lambda: self.calls_ok >= count, timeout)
+        assert passed, 'the load made no progress'
 
 
 class LogWatch(logging.Handler):
