@@ -14,6 +14,7 @@ import pytest
 import messaging
 from tests.functional.conftest import close_our_connections
 from tests.functional.rabbit_helpers import FAST_RECONNECT, WAIT, catch
+from tests.unit.test_rpc_support import running_server
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -61,15 +62,10 @@ def topology(unique_name, broker_cleanup):
     return topic, exchange
 
 
-@contextlib.contextmanager
 def serving(transport, target, endpoint):
-    server = messaging.get_rpc_server(transport, target, [endpoint], executor='threading')
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        server.wait()
+    """A threaded RPC server of ``target`` while the block runs."""
+    return running_server(transport, [endpoint], server=target.server, topic=target.topic,
+                          exchange=target.exchange, executor='threading')
 
 
 @contextlib.contextmanager
