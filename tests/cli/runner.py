@@ -47,7 +47,6 @@ class LineReader:
                 line = self._lines.get(timeout=max(left, 0.001))
             except queue.Empty:
                 line = None
-                left = 0
             if line is None:
                 raise AssertionError('no line containing %r within %ss; saw: %s'
                                      % (needle, timeout, ''.join(self.seen)[-2000:]))
