@@ -137,14 +137,6 @@ def client(transport: messaging.Transport, topic: str, timeout: float = WAIT) ->
         timeout=timeout)
 
 
-def send_connection_nodes(nodes: RabbitNodes, transport: messaging.Transport
-                          ) -> list[int]:
-    """The nodes of the transport's idle pooled send connections."""
-    pool = transport._driver._pool
-    return [node_of(nodes, connection) for connection, _ in list(pool._idle)
-            if connection.channel is not None]
-
-
 def call_until_ok(rpc: Any, bound: float) -> list[str]:
     """Call ``echo`` until one call succeeds or ``bound`` seconds pass.
 
