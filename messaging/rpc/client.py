@@ -87,8 +87,6 @@ def _check_version_format(version: Any) -> None:
 class _BaseCallContext:
     """What a client and its prepared copies share: a target and send options."""
 
-    _marker = _marker
-
     def __init__(self, transport, target, serializer=None, timeout=None,
                  version_cap=None, retry=None, call_monitor_timeout=None,
                  transport_options=None) -> None:
