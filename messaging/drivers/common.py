@@ -212,18 +212,21 @@ def check_notification(msg: dict) -> None:
                                    % (key, shorten(msg.get(key))))
 
 
+def _rename_package(module: str, old: str, new: str) -> str:
+    """``module`` with its top-level package ``old`` renamed ``new``."""
+    if module == old or module.startswith(old + '.'):
+        return new + module[len(old):]
+    return module
+
+
 def wire_module(module: str) -> str:
     """The module name a peer knows our exception module by."""
-    if module == _OUR_PACKAGE or module.startswith(_OUR_PACKAGE + '.'):
-        return _OSLO_PACKAGE + module[len(_OUR_PACKAGE):]
-    return module
+    return _rename_package(module, _OUR_PACKAGE, _OSLO_PACKAGE)
 
 
 def local_module(module: str) -> str:
     """The module of ours that stands for an oslo.messaging module name."""
-    if module == _OSLO_PACKAGE or module.startswith(_OSLO_PACKAGE + '.'):
-        return _OUR_PACKAGE + module[len(_OSLO_PACKAGE):]
-    return module
+    return _rename_package(module, _OSLO_PACKAGE, _OUR_PACKAGE)
 
 
 def serialize_remote_exception(failure: BaseException) -> str:
