@@ -17,13 +17,10 @@ from oslo_config import cfg
 
 import messaging
 from messaging import options
+from tests.functional.conftest import _kombu_url
 from tests.unit.test_notify_listener import WAIT, InfoError, LogWaiter
 
 PRIORITIES = ('info', 'error')
-
-
-def _kombu_url(url: str) -> str:
-    return 'amqp://' + url.split('://', 1)[1]
 
 
 class Broker:
