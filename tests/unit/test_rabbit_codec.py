@@ -9,14 +9,7 @@ import pytest
 
 from messaging.drivers import common
 from messaging.drivers.rabbit import codec
-
-
-class Raw:
-    def __init__(self, body, content_type='application/json', encoding='utf-8',
-                 headers=None):
-        self.body = body
-        self.properties = {'content_type': content_type, 'content_encoding': encoding,
-                           'application_headers': headers or {}}
+from tests.unit.test_security_decode import Raw
 
 
 def test_plain_encoding_is_json_with_no_headers():
