@@ -16,7 +16,6 @@ import logging
 import os
 import random
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -32,10 +31,10 @@ from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
                                              PublishTimeout, fatal)
+from messaging.drivers.rabbit.options import PROCESS_NAME
 
 LOG = logging.getLogger(__name__)
 
-_PROGRAM = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'python'
 # How long one wait on the socket lasts: bounds how late a stop is noticed.
 DRAIN_SLICE = 0.25
 
@@ -45,7 +44,7 @@ _NO_LOCK = contextlib.nullcontext()
 
 def connection_name() -> str:
     """``<program>:<pid>:<uuid4>``, how RabbitMQ shows our connections."""
-    return '%s:%d:%s' % (_PROGRAM, os.getpid(), uuid.uuid4())
+    return '%s:%d:%s' % (PROCESS_NAME, os.getpid(), uuid.uuid4())
 
 
 class Connection:
@@ -81,7 +80,6 @@ class Connection:
         self._returned: Optional[tuple] = None
         self._closed = False
         self._broken = False
-        self._listening = not confirm
         self._closing = threading.Event()
         self._heartbeat_thread: Optional[threading.Thread] = None
 
@@ -103,7 +101,7 @@ class Connection:
         read_ahead(channel.connection)
         channel.events['basic_return'].add(self._on_return)
         self._confirms.new_channel(channel if self._confirm else None)
-        if self._listening and self._conf.rabbit_qos_prefetch_count > 0:
+        if not self._confirm and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
         self._channel = channel
         self._declarer.forget()

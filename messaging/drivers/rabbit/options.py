@@ -10,7 +10,8 @@ from oslo_config import cfg
 
 GROUP = 'oslo_messaging_rabbit'
 
-_PROCESS_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'python'
+# The program's name: processname's default, and how connection names start.
+PROCESS_NAME = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else 'python'
 
 rabbit_opts = [
     # Connection pool.
@@ -155,7 +156,7 @@ rabbit_opts = [
                default=socket.gethostname(),
                help='Hostname used by the queue manager.'),
     cfg.StrOpt('processname', sample_default='<processname>',
-               default=_PROCESS_NAME,
+               default=PROCESS_NAME,
                help='Process name used by the queue manager.'),
 ]
 
