@@ -146,10 +146,7 @@ class ReplyWaiter:
                     'Timed out waiting for a reply to %s, msg_id %s: %s'
                     % (description, msg_id, why)) from None
             last_sign_of_life = time.monotonic()
-            failure = reply.get('failure')
-            value = (common.deserialize_remote_exception(failure,
-                                                         self._allowed_remote_exmods)
-                     if failure else reply.get('result'))
+            value = self._outcome(reply)
             # The last non-null value wins: a legacy two-part reply sends the
             # result first and a bare ending=true after it.
             if value is not None:
@@ -177,9 +174,14 @@ class ReplyWaiter:
             except queue.Empty:
                 return answers
             if reply.get('ending'):
-                failure = reply.get('failure')
-                answers.append((time.monotonic(), common.deserialize_remote_exception(
-                    failure, self._allowed_remote_exmods) if failure else reply.get('result')))
+                answers.append((time.monotonic(), self._outcome(reply)))
+
+    def _outcome(self, reply: dict) -> Any:
+        """A reply's result, or the remote exception it carries, rebuilt."""
+        failure = reply.get('failure')
+        if failure:
+            return common.deserialize_remote_exception(failure, self._allowed_remote_exmods)
+        return reply.get('result')
 
     def stop(self) -> None:
         """Stop the thread and close its connection."""
