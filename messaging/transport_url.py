@@ -168,10 +168,8 @@ def _mask_url(url: str) -> str:
 
 
 def _parse(conf, url: str) -> TransportURL:
-    if '://' not in url:
-        raise _fail(url, 'no scheme given (expected e.g. "rabbit://host")')
-    scheme, rest = url.split('://', 1)
-    if not scheme:
+    scheme, sep, rest = url.partition('://')
+    if not (sep and scheme):
         raise _fail(url, 'no scheme given (expected e.g. "rabbit://host")')
     netloc, slash, path_and_query = rest.partition('/')
     path: Optional[str] = None
