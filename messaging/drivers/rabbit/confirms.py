@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import amqp
 
 from messaging import exceptions
-from messaging.drivers.rabbit.amqp_socket import set_socket_timeout
+from messaging.drivers.rabbit.amqp_socket import set_publish_timeout
 from messaging.drivers.rabbit.errors import PublishTimeout, publish_timeout
 
 LOG = logging.getLogger(__name__)
@@ -68,8 +68,7 @@ class PublishConfirms:
 
         :param deadline: a ``time.monotonic()`` instant; the wait ends there.
         :param bound: the publish's whole timeout, of which ``deadline`` is
-            the end: the socket's timeout is lowered only once a tenth of it
-            is spent, so steady publishing never changes it.
+            the end (see ``set_publish_timeout``).
         :raises socket.timeout: when ``deadline`` passes first.
         :raises MessageDeliveryFailure: when the broker nacks it.
         """
@@ -77,11 +76,8 @@ class PublishConfirms:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout('no publisher confirm')
-            if remaining < 0.9 * bound:
-                set_socket_timeout(link, remaining)
-            # The socket's own timeout (set above or by the publish) applies:
-            # left at the whole bound while 90 % of it remains, it stays
-            # unchanged from one publish to the next (no system call).
+            set_publish_timeout(link, remaining, bound)
+            # The socket's own timeout, just set, applies.
             link.drain_events(timeout=None)
         if not self._confirmed:
             raise exceptions.MessageDeliveryFailure(

@@ -26,7 +26,8 @@ import kombu
 
 from messaging import exceptions
 from messaging.drivers.rabbit import codec
-from messaging.drivers.rabbit.amqp_socket import read_ahead, set_socket_timeout
+from messaging.drivers.rabbit.amqp_socket import (read_ahead, set_publish_timeout,
+                                                  set_socket_timeout)
 from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
@@ -267,13 +268,8 @@ class Connection:
             link = channel.connection
             try:
                 with self._write_lock:
-                    # Every read and write below waits at most this long:
-                    # a blocked broker reads nothing, not even declarations.
-                    # The whole bound on a first try keeps the socket's
-                    # timeout unchanged from one publish to the next.
-                    remaining = deadline - time.monotonic()
-                    set_socket_timeout(link, bound if remaining > 0.9 * bound
-                                       else max(remaining, 0.001))
+                    # A blocked broker reads nothing, not even declarations.
+                    set_publish_timeout(link, deadline - time.monotonic(), bound)
                     if exchange is not None:
                         self._declarer.exchange(channel, exchange)
                     if declare is not None:
