@@ -17,7 +17,6 @@ import logging
 from typing import Any, Optional
 
 import yaml
-from stevedore import named
 
 from messaging import exceptions
 from messaging import options
@@ -111,16 +110,8 @@ class RoutingDriver(notifier.Driver):
     def _load_drivers(self, names: set[str]) -> dict[str, notifier.Driver]:
         # Routing to itself would recurse forever.
         names.discard('routing')
-        if not names:
-            return {}
-        manager = named.NamedExtensionManager(
-            notifier.DRIVER_NAMESPACE, names=sorted(names), invoke_on_load=True,
-            invoke_args=[self.conf],
-            invoke_kwds={'topics': self.topics, 'transport': self.transport},
-            on_missing_entrypoints_callback=lambda missing: LOG.error(
-                'Routing file names unknown notification driver(s): %s',
-                ', '.join(sorted(missing))))
-        return {ext.name: ext.obj for ext in manager.extensions}
+        return {ext.name: ext.obj for ext in notifier.load_drivers(
+            self.conf, sorted(names), self.topics, self.transport)}
 
     def drivers_for(self, event_type: str, priority: str) -> list[str]:
         """The names of the drivers a notification is routed to, sorted."""

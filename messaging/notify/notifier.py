@@ -83,6 +83,36 @@ def _sanitize_context(ctxt: Any) -> Any:
         return None
 
 
+def load_drivers(conf, names: list[str], topics: list[str], transport) -> list:
+    """The named drivers as stevedore extensions, built with ``topics`` and
+    ``transport``; a driver that fails to load or is unknown is logged and
+    skipped."""
+    if not names:
+        return []
+
+    failed = set()
+
+    def on_failure(_manager, entrypoint, ex):
+        failed.add(entrypoint.name)
+        LOG.error('Failed to load notification driver "%s": %s', entrypoint.name, ex)
+
+    def on_missing(missing):
+        # stevedore also reports drivers that failed to load as missing.
+        unknown = set(missing) - failed
+        if unknown:
+            LOG.error('Unknown notification driver(s) %s; known drivers are in '
+                      'the %s entry points', ', '.join(sorted(unknown)),
+                      DRIVER_NAMESPACE)
+
+    manager = named.NamedExtensionManager(
+        DRIVER_NAMESPACE, names=names, invoke_on_load=True,
+        invoke_args=[conf],
+        invoke_kwds={'topics': topics, 'transport': transport},
+        on_load_failure_callback=on_failure,
+        on_missing_entrypoints_callback=on_missing)
+    return list(manager.extensions)
+
+
 class Notifier:
     """Sends notifications through the configured drivers.
 
@@ -118,34 +148,7 @@ class Notifier:
             driver_names = [driver] if isinstance(driver, str) else list(driver)
         self._topics = list(group.topics if topics is None else topics)
         self._serializer = serializer or msg_serializer.NoOpSerializer()
-        self._drivers = self._load_drivers(conf, driver_names)
-
-    def _load_drivers(self, conf, names: list[str]) -> list:
-        """Instantiate the named drivers; a driver that fails is logged and skipped."""
-        if not names:
-            return []
-
-        failed = set()
-
-        def on_failure(_manager, entrypoint, ex):
-            failed.add(entrypoint.name)
-            LOG.error('Failed to load notification driver "%s": %s', entrypoint.name, ex)
-
-        def on_missing(missing):
-            # stevedore also reports drivers that failed to load as missing.
-            unknown = set(missing) - failed
-            if unknown:
-                LOG.error('Unknown notification driver(s) %s; known drivers are in '
-                          'the %s entry points', ', '.join(sorted(unknown)),
-                          DRIVER_NAMESPACE)
-
-        manager = named.NamedExtensionManager(
-            DRIVER_NAMESPACE, names=names, invoke_on_load=True,
-            invoke_args=[conf],
-            invoke_kwds={'topics': self._topics, 'transport': self.transport},
-            on_load_failure_callback=on_failure,
-            on_missing_entrypoints_callback=on_missing)
-        return list(manager.extensions)
+        self._drivers = load_drivers(conf, driver_names, self._topics, transport)
 
     def prepare(self, publisher_id: Any = _marker, retry: Any = _marker) -> 'Notifier':
         """A notifier sharing this one's drivers, with some values overridden."""
