@@ -1,6 +1,7 @@
 """Small helpers shared across layers."""
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 
@@ -11,14 +12,24 @@ def version_is_compatible(imp_version: Optional[str], version: Optional[str]) ->
     the minors are equal, revision) no higher than the implementation's.
     A missing version on either side counts as ``1.0``.
     """
-    def parts(value: Optional[str]) -> list[int]:
-        nums = [int(p) for p in (value or '1.0').split('.')]
-        return (nums + [0, 0, 0])[:3]
-
-    imp_major, imp_minor, imp_rev = parts(imp_version)
-    major, minor, rev = parts(version)
+    imp_major, imp_minor, imp_rev = _version_parts(imp_version)
+    major, minor, rev = _version_parts(version)
     if major != imp_major:
         return False
     if minor != imp_minor:
         return minor < imp_minor
     return rev <= imp_rev
+
+
+@functools.lru_cache(maxsize=256)
+def _version_parts(value: Optional[str]) -> tuple[int, int, int]:
+    """``(major, minor, revision)`` of a version string.
+
+    Cached: every call and every dispatch compares versions, and a service
+    uses only a handful of them.
+
+    :raises ValueError: a part is not a number.
+    """
+    nums = [int(p) for p in (value or '1.0').split('.')]
+    major, minor, rev = (nums + [0, 0, 0])[:3]
+    return major, minor, rev

@@ -200,9 +200,10 @@ class _CallMonitor:
     def __init__(self, incoming, method: Any) -> None:
         self._incoming = incoming
         self._method = method
-        self._done = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._interval = self._heartbeat_interval(incoming.client_timeout)
+        # Only a monitored call needs the event (made per call, on the hot path).
+        self._done = threading.Event() if self._interval else None
 
     @staticmethod
     def _heartbeat_interval(client_timeout: Any) -> float:
@@ -226,8 +227,8 @@ class _CallMonitor:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._done.set()
         if self._thread is not None:
+            self._done.set()
             self._thread.join()
 
     def _run(self) -> None:
