@@ -70,3 +70,14 @@ def test_send_failure_exits_1(capsys):
     with mock.patch('messaging.notify.notifier.Notifier._notify', return_value=False):
         assert notifier_cli.main(['--transport-url', 'fake://']) == 1
     assert 'not sent' in capsys.readouterr().err
+
+
+def test_messaging_notify_with_a_driver_that_did_not_load_sends_nothing_and_exits_1(capsys):
+    from messaging.cli.main import main as messaging_main
+
+    with mock.patch('messaging.notify.notifier.load_drivers', return_value=[]):
+        status = messaging_main(['--transport-url', 'fake://', 'notify', 'compute.x'])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert 'could not be loaded' in err and 'nothing was sent' in err
+    assert 'sent' not in out
