@@ -107,6 +107,20 @@ def test_fanout_cast_reaches_every_server(rabbit_transport, topology):
         assert s1.cast_received.wait(WAIT) and s2.cast_received.wait(WAIT)
 
 
+def test_a_call_and_reply_of_many_frames_and_socket_writes_arrive_whole(
+        rabbit_transport, topology):
+    # About 6 MB once JSON-escaped: some 50 body frames at RabbitMQ's
+    # frame_max, written in several batches (rabbit.frames.WRITE_BATCH).
+    topic, exchange = topology
+    transport = rabbit_transport()
+    value = ''.join(chr(0x20 + i % 0x2000) for i in range(1024 * 1024))
+    with serving(transport, messaging.Target(topic=topic, server='s1', exchange=exchange),
+                 Endpoint('s1')):
+        client = _client(transport, topic, exchange)
+        assert client.call({}, 'echo', value=value)['value'] == value
+        assert client.call({}, 'echo', value='small')['value'] == 'small'
+
+
 def test_calls_to_a_topic_are_spread_over_its_servers(rabbit_transport, topology):
     topic, exchange = topology
     transport = rabbit_transport()

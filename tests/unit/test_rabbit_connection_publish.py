@@ -70,13 +70,14 @@ def test_the_error_names_the_alarm_when_the_broker_blocked_us():
 
 
 def test_a_publish_timed_out_while_blocked_names_the_broker_alarm(connection):
-    class StalledChannel:
-        connection = SimpleNamespace(transport=SimpleNamespace(sock=None))
+    def write(data):
+        raise socket.timeout('timed out')
 
-        def basic_publish(self, *args, **kwargs):
-            raise socket.timeout('timed out')
-
-    connection._connect = lambda: setattr(connection, '_channel', StalledChannel())
+    stalled = SimpleNamespace(transport=SimpleNamespace(sock=None), frame_max=4096,
+                              _transport=SimpleNamespace(write=write),
+                              frame_writer=lambda *args: None)
+    connection._connect = lambda: setattr(
+        connection, '_channel', SimpleNamespace(connection=stalled, channel_id=1))
     connection._kombu.transport_options['on_blocked']('low on memory')
     with pytest.raises(PublishTimeout, match=r'blocked publishing \(low on memory\)'):
         connection.publish(None, 'q', {'x': 1}, expiration=0.5)

@@ -25,7 +25,7 @@ import amqp
 import kombu
 
 from messaging import exceptions
-from messaging.drivers.rabbit import codec
+from messaging.drivers.rabbit import codec, frames
 from messaging.drivers.rabbit.amqp_socket import (read_ahead, set_publish_timeout,
                                                   set_socket_timeout)
 from messaging.drivers.rabbit.confirms import PublishConfirms
@@ -254,11 +254,11 @@ class Connection:
         :raises PublishTimeout: the broker did not confirm it in time.
         """
         data, headers = self.codec.encode(body)
-        properties = {'content_type': codec.CONTENT_TYPE,
-                      'content_encoding': codec.CONTENT_ENCODING,
-                      'application_headers': headers, 'delivery_mode': 2, 'priority': 0}
-        if expiration is not None:
-            properties['expiration'] = str(int(expiration * 1000))
+        # Encoded once, not again on each retry.
+        properties = frames.encode_properties({
+            'content_type': codec.CONTENT_TYPE, 'content_encoding': codec.CONTENT_ENCODING,
+            'application_headers': headers, 'delivery_mode': 2, 'priority': 0,
+            'expiration': None if expiration is None else str(int(expiration * 1000))})
         exchange_name = exchange.name if exchange is not None else ''
         what = 'publish to %s/%s' % (exchange_name or '<default>', routing_key)
         bound = expiration if expiration is not None else self._conf.publish_timeout
@@ -277,8 +277,8 @@ class Connection:
                     self._returned = None
                     if self._confirm:
                         self._confirms.expect()
-                    channel.basic_publish(amqp.Message(data, **properties),
-                                          exchange_name, routing_key, mandatory=mandatory)
+                    frames.publish(channel, exchange_name, routing_key, data, properties,
+                                   mandatory)
                 # Without the write lock: heartbeats go on while we wait.
                 if self._confirm:
                     self._confirms.wait(link, deadline, bound)
@@ -373,9 +373,9 @@ class Connection:
                 return
             try:
                 if requeue is None:
-                    channel.basic_ack(delivery_tag)
+                    frames.ack(channel, delivery_tag)
                 else:
-                    channel.basic_reject(delivery_tag, requeue=requeue)
+                    frames.reject(channel, delivery_tag, requeue)
             except RECOVERABLE as ex:
                 LOG.warning('Could not settle delivery %s on %s: %s; the broker '
                             'will redeliver it', delivery_tag, self.name, ex)
