@@ -114,8 +114,8 @@ class FrameReader:
         :param initial: the frame header is incomplete; py-amqp reports an
             interrupted read there as a timeout (``raise_on_initial_eintr``).
         """
-        if (self._start + frame_size > len(self._buf)
-                or len(self._buf) - self._end < MIN_RECV):
+        if self._start + frame_size > len(self._buf) or (
+                self._start and len(self._buf) - self._end < MIN_RECV):
             self._make_room(frame_size)
         transport = self._transport
         while True:
@@ -142,7 +142,7 @@ class FrameReader:
         frame of ``frame_size`` bytes would not fit."""
         unread = self._buf[self._start:self._end]
         if frame_size > len(self._buf):
-            self._buf = bytearray(frame_size)
+            self._buf = bytearray(frame_size + MIN_RECV)
             self._view = memoryview(self._buf)
         self._buf[:len(unread)] = unread
         self._start, self._end = 0, len(unread)
