@@ -1,37 +1,14 @@
-"""Tuning of py-amqp's socket handling, measured to matter on the hot path.
+"""Socket timeouts of py-amqp connections, set only when they change.
 
-Both tweaks cut system calls per delivery (see benchmarks/README.md): py-amqp
-reads byte-exact and resets the socket timeout around every wait.
+py-amqp resets the socket timeout around every wait; our waits leave it set
+instead, which saves system calls per delivery (see benchmarks/README.md).
+Reading itself is in frame_reader.
 """
 from __future__ import annotations
 
 from typing import Optional
 
 import amqp
-from amqp import transport as amqp_transport
-
-# Bytes asked of the socket at least per read (see read_ahead). Small
-# enough that py-amqp's copy of the unread rest after each frame stays cheap.
-READ_AHEAD = 4096
-
-
-def read_ahead(link: amqp.Connection) -> None:
-    """Let py-amqp's plain-TCP transport read ahead instead of byte-exact.
-
-    py-amqp reads each frame with three exact-size ``recv`` calls (header,
-    payload, end byte), each preceded by a ``poll`` when the socket has a
-    timeout: about 20 system calls per small delivery. Its ``_read`` keeps
-    whatever a ``recv`` returned beyond the bytes it asked for in its read
-    buffer for the next frame, so asking for at least ``READ_AHEAD`` bytes
-    reads a whole delivery (or several) in one call. TLS transports read
-    through their own buffered ``SSLSocket`` and are left alone.
-    """
-    transport = link.transport
-    sock = getattr(transport, 'sock', None)
-    if type(transport) is not amqp_transport.TCPTransport or sock is None:
-        return
-    recv = sock.recv
-    transport._quick_recv = lambda size: recv(max(size, READ_AHEAD))
 
 
 def set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None:

@@ -25,9 +25,8 @@ import amqp
 import kombu
 
 from messaging import exceptions
-from messaging.drivers.rabbit import codec, frames
-from messaging.drivers.rabbit.amqp_socket import (read_ahead, set_publish_timeout,
-                                                  set_socket_timeout)
+from messaging.drivers.rabbit import codec, frame_reader, frames
+from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
@@ -99,7 +98,7 @@ class Connection:
     def _connect(self) -> None:
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
-        read_ahead(channel.connection)
+        frame_reader.install(channel.connection)
         channel.events['basic_return'].add(self._on_return)
         self._confirms.new_channel(channel if self._confirm else None)
         if not self._confirm and self._conf.rabbit_qos_prefetch_count > 0:
