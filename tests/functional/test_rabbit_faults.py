@@ -105,3 +105,38 @@ def test_a_queue_declared_with_other_flags_is_a_clear_error(rabbit_transport, ra
     with pytest.raises(DeclarationMismatch, match='same \\[oslo_messaging_rabbit\\]'):
         driver.listen(messaging.Target(topic=topic, server='srv', exchange=exchange), 1,
                       None)
+
+
+def test_check_queue_declares_again_a_consumed_queue_lost_behind_our_back(
+        rabbit_transport, rabbit_names, raw_channel, caplog):
+    topic, _exchange = rabbit_names
+    driver = rabbit_transport(**FAST_RECONNECT)._driver
+    spec = driver._declarations.reply_queue(topic)
+    connection = driver._make_connection(listening=True)
+    try:
+        connection.declare_consumer(spec, lambda raw: None)
+        raw_channel.queue_delete(spec.name)
+        with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+            connection.check_queue(spec.name)
+        assert raw_channel.queue_declare(spec.name, passive=True).consumer_count == 1
+        assert any('Recovered: check that queue %s exists' % spec.name in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        connection.close()
+
+
+def test_check_queue_of_a_queue_that_is_there_changes_nothing(
+        rabbit_transport, rabbit_names, raw_channel, caplog):
+    topic, _exchange = rabbit_names
+    driver = rabbit_transport()._driver
+    spec = driver._declarations.reply_queue(topic)
+    connection = driver._make_connection(listening=True)
+    try:
+        connection.declare_consumer(spec, lambda raw: None)
+        channel = connection.channel
+        with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+            connection.check_queue(spec.name)
+        assert connection.channel is channel
+        assert caplog.records == []
+    finally:
+        connection.close()

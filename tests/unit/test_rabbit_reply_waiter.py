@@ -100,3 +100,34 @@ def test_fanout_collection_ends_at_the_deadline_counted_from_the_start(waiter):
     answers = waiter.collect('m1', 60, started=time.monotonic() - 60)
     assert [result for _, result in answers] == ['early']
     assert time.monotonic() - began < 30
+
+
+class _CheckedConnection:
+    """Stands in for the reply waiter's connection; counts queue checks."""
+
+    def __init__(self, error=None):
+        self.checked: list[str] = []
+        self._error = error
+
+    def check_queue(self, name):
+        self.checked.append(name)
+        if self._error is not None:
+            raise self._error
+
+
+def test_a_timed_out_call_checks_once_that_the_reply_queue_still_exists(waiter):
+    connection = waiter._connection = _CheckedConnection()
+    for _ in range(2):
+        with pytest.raises(exceptions.MessagingTimeout):
+            waiter.wait('m1', 0.01, None, 'method m')
+    # A burst of timeouts costs one check.
+    assert connection.checked == ['reply_x']
+
+
+def test_a_failed_queue_check_is_logged_and_the_timeout_still_raised(waiter, caplog):
+    waiter._connection = _CheckedConnection(
+        exceptions.MessageDeliveryFailure('broker unreachable'))
+    with pytest.raises(exceptions.MessagingTimeout):
+        waiter.wait('m1', 0.01, None, 'method m')
+    assert 'Could not check reply queue reply_x' in caplog.text
+    assert 'broker unreachable' in caplog.text

@@ -353,6 +353,18 @@ class Connection:
             except RECOVERABLE as ex:
                 LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
 
+    def check_queue(self, name: str) -> None:
+        """Make sure queue ``name`` still exists, re-declaring it if lost.
+
+        A passive declare answers 404 for a queue the broker no longer has;
+        the retry path then reconnects and declares this connection's
+        consumers again, that queue among them.
+
+        :raises MessageDeliveryFailure: the broker cannot be reached.
+        """
+        self.ensure(lambda channel: channel.queue_declare(name, passive=True), retry=1,
+                    what='check that queue %s exists' % name)
+
     def delete_queue(self, name: str) -> None:
         """Delete a queue (a server's fanout queue on graceful stop)."""
         self.ensure(lambda channel: channel.queue_delete(name), retry=1,

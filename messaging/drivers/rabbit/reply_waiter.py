@@ -20,6 +20,10 @@ from messaging.drivers.rabbit.declarations import QueueSpec
 
 LOG = logging.getLogger(__name__)
 
+# Seconds between two checks that the reply queue still exists (see
+# ReplyWaiter._recheck_queue): a burst of timeouts costs one check.
+RECHECK_INTERVAL = 5.0
+
 
 class ReplyWaiter:
     """Consumes the reply queue on a thread and hands replies to callers.
@@ -39,6 +43,7 @@ class ReplyWaiter:
         self._stopping = threading.Event()
         self._connection: Optional[Connection] = None
         self._thread: Optional[threading.Thread] = None
+        self._next_recheck = 0.0
 
     @property
     def queue_name(self) -> str:
@@ -142,6 +147,7 @@ class ReplyWaiter:
             try:
                 reply = replies.get(timeout=None if budget is None else max(budget, 0))
             except queue.Empty:
+                self._recheck_queue()
                 raise exceptions.MessagingTimeout(
                     'Timed out waiting for a reply to %s, msg_id %s: %s'
                     % (description, msg_id, why)) from None
@@ -175,6 +181,27 @@ class ReplyWaiter:
                 return answers
             if reply.get('ending'):
                 answers.append((time.monotonic(), self._outcome(reply)))
+
+    def _recheck_queue(self) -> None:
+        """After a call timed out, make sure the reply queue still exists.
+
+        A broker can lose a classic reply queue without cancelling its
+        consumer: a cluster node that owned it stops while the waiter,
+        already reconnected elsewhere, declares it again. Replies then have
+        nowhere to go and every call would time out; the check declares the
+        queue again (``Connection.check_queue``).
+        """
+        now = time.monotonic()
+        with self._lock:
+            connection = self._connection
+            if connection is None or self._stopping.is_set() or now < self._next_recheck:
+                return
+            self._next_recheck = now + RECHECK_INTERVAL
+        try:
+            connection.check_queue(self.queue_name)
+        except Exception as ex:
+            LOG.warning('Could not check reply queue %s after a call timed out: %s',
+                        self.queue_name, ex)
 
     def _outcome(self, reply: dict) -> Any:
         """A reply's result, or the remote exception it carries, rebuilt."""
