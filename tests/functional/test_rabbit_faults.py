@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 import time
 
+import amqp
 import pytest
 
 import messaging
 from messaging.drivers.rabbit.errors import AuthenticationFailure, DeclarationMismatch
+from tests.functional.conftest import close_our_connections
 from tests.functional.rabbit_helpers import (FAST_RECONNECT, FAST_RECONNECT_QUERY, WAIT,
                                              Responder)
 
@@ -140,3 +142,42 @@ def test_check_queue_of_a_queue_that_is_there_changes_nothing(
         assert caplog.records == []
     finally:
         connection.close()
+
+
+def _consumers_of(channel, queue_name):
+    """The consumer count of ``queue_name``, or None while it does not exist."""
+    try:
+        return channel.queue_declare(queue_name, passive=True).consumer_count
+    except amqp.exceptions.NotFound:
+        return None
+
+
+def test_a_queue_lost_without_a_cancel_after_a_reconnect_is_declared_again(
+        rabbit_transport, rabbit_names, raw_channel, monkeypatch):
+    """While a cluster node stops, a queue declared again elsewhere can
+    vanish without the broker cancelling our consumer. Here the client
+    ignores the broker's cancel instead; the listener's checks after its
+    reconnect must still find the queue gone and declare it again."""
+    topic, exchange = rabbit_names
+    driver = rabbit_transport(**FAST_RECONNECT)._driver
+    target = messaging.Target(topic=topic, server='srv', exchange=exchange)
+    server = Responder(driver.listen(target, 1, None))
+    server_queue = topic + '.srv'
+    try:
+        monkeypatch.setattr(amqp.Channel, '_on_basic_cancel', lambda self, tag: None)
+        assert close_our_connections() >= 1
+        deadline = time.monotonic() + WAIT
+        while _consumers_of(raw_channel, server_queue) != 1:
+            assert time.monotonic() < deadline, 'the listener did not reconnect'
+            raw_channel = raw_channel.connection.channel()
+            time.sleep(0.05)
+        raw_channel.queue_delete(server_queue)
+        deadline = time.monotonic() + 15
+        while _consumers_of(raw_channel, server_queue) != 1:
+            assert time.monotonic() < deadline, 'the lost queue was not declared again'
+            raw_channel = raw_channel.connection.channel()
+            time.sleep(0.05)
+        assert driver.send(target, {}, {'method': 'm', 'args': {'v': 1}},
+                           wait_for_reply=True, timeout=WAIT) == {'v': 1}
+    finally:
+        server.stop()

@@ -37,6 +37,9 @@ LOG = logging.getLogger(__name__)
 
 # How long one wait on the socket lasts: bounds how late a stop is noticed.
 DRAIN_SLICE = 0.25
+# Seconds after a reconnect at which the queues declared again are checked
+# (see Connection._check_redeclared_queues).
+RECHECKS_AFTER_RECONNECT = (1.0, 3.0, 10.0)
 
 
 _NO_LOCK = contextlib.nullcontext()
@@ -77,6 +80,7 @@ class Connection:
         self._channel: Optional[amqp.Channel] = None
         self._declarer = ChannelDeclarer(lambda: self.host)
         self._consumers: list[tuple[QueueSpec, str, Callable]] = []
+        self._rechecks: tuple[float, ...] = ()
         self._returned: Optional[tuple] = None
         self._closed = False
         self._broken = False
@@ -108,6 +112,9 @@ class Connection:
         self._broken = False
         for spec, tag, callback in self._consumers:
             self._declare_and_consume(spec, tag, callback)
+        if self._consumers:
+            now = time.monotonic()
+            self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
         self._start_heartbeat()
         LOG.debug('Connected %s to %s', self.name, self.host)
 
@@ -327,6 +334,11 @@ class Connection:
 
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""
+        rechecks = self._rechecks
+        if rechecks and time.monotonic() >= rechecks[0]:
+            self._rechecks = rechecks[1:]
+            self._check_redeclared_queues()
+
         def _drain(channel: amqp.Channel) -> None:
             link = channel.connection
             # py-amqp sets the socket's timeout before each wait and puts the
@@ -364,6 +376,23 @@ class Connection:
         """
         self.ensure(lambda channel: channel.queue_declare(name, passive=True), retry=1,
                     what='check that queue %s exists' % name)
+
+    def _check_redeclared_queues(self) -> None:
+        """Check that the queues consumed again after a reconnect exist.
+
+        While a cluster node stops, a classic queue it owned can still answer
+        declare-ok and consume-ok on another node, then vanish with the node
+        without the broker cancelling our consumer, which would then wait
+        for nothing forever. A few checks in the seconds after a reconnect
+        find such a queue (404) and declare it again.
+        """
+        for spec, _tag, _callback in list(self._consumers):
+            try:
+                self.check_queue(spec.name)
+            except exceptions.MessageDeliveryFailure as ex:
+                LOG.warning('Could not check that queue %s exists on %s: %s', spec.name,
+                            self.host, ex)
+                return
 
     def delete_queue(self, name: str) -> None:
         """Delete a queue (a server's fanout queue on graceful stop)."""
