@@ -52,6 +52,12 @@ class Link:
             frame_reader.install(self.amqp)
             assert isinstance(transport.read_frame.__self__, frame_reader.FrameReader)
 
+    def __enter__(self) -> 'Link':
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def feed(self, data: bytes, chunk: int) -> list:
         """Send ``data`` ``chunk`` bytes at a time, reading after each
         chunk until the socket is idle; return the events and errors."""
@@ -143,12 +149,9 @@ def compare(data: bytes, chunk: int) -> tuple[list, list]:
     """The events of a patched and an unpatched link fed the same way."""
     results = []
     for patched in (True, False):
-        link = Link(patched)
-        try:
+        with Link(patched) as link:
             events = link.feed(data, chunk)
             results.append((events, link.written(), link.amqp.bytes_recv))
-        finally:
-            link.close()
     return results[0], results[1]
 
 
@@ -189,8 +192,7 @@ def test_non_hot_methods_reach_py_amqp_intact():
 
 
 def test_a_timeout_keeps_the_partial_frame_for_the_next_read():
-    link = Link(patched=True)
-    try:
+    with Link(patched=True) as link:
         data = frames(deliver(9, b'z' * 5000))
         link.sock.settimeout(IDLE)
         link.peer.sendall(data[:10])
@@ -200,13 +202,10 @@ def test_a_timeout_keeps_the_partial_frame_for_the_next_read():
         frame_type, channel, payload = link.transport.read_frame()
         assert (frame_type, channel) == (1, 1)
         assert payload[:4] == b'\x00\x3c\x00\x3c'
-    finally:
-        link.close()
 
 
 def test_a_delivery_interrupted_by_a_timeout_completes_on_the_next_drain():
-    link = Link(patched=True)
-    try:
+    with Link(patched=True) as link:
         data = frames(deliver(9, b'z' * 5000))
         link.sock.settimeout(IDLE)
         link.peer.sendall(data[:-300])
@@ -216,8 +215,6 @@ def test_a_delivery_interrupted_by_a_timeout_completes_on_the_next_drain():
         link.peer.sendall(data[-300:])
         link.amqp.drain_events(timeout=IDLE)
         assert link.events[0][1].body == b'z' * 5000
-    finally:
-        link.close()
 
 
 @pytest.mark.parametrize('patched', [True, False])
@@ -235,18 +232,14 @@ def test_eof_raises_and_marks_the_transport_disconnected(patched):
 
 @pytest.mark.parametrize('patched', [True, False])
 def test_a_bad_frame_end_raises_unexpected_frame(patched):
-    link = Link(patched)
-    try:
+    with Link(patched) as link:
         link.peer.sendall(frames(ack(1))[:-1] + b'\x00')
         with pytest.raises(UnexpectedFrame, match='frame_end 0x00'):
             link.amqp.drain_events(timeout=1)
-    finally:
-        link.close()
 
 
 def test_frames_larger_than_the_buffer_are_read_whole():
-    link = Link(patched=True)
-    try:
+    with Link(patched=True) as link:
         payload = bytes(range(256)) * 1000  # 256000 bytes, beyond BUFFER_SIZE
         data = (b'\x03\x00\x01' + len(payload).to_bytes(4, 'big') + payload + b'\xce') * 2
         link.sock.settimeout(5)
@@ -258,13 +251,10 @@ def test_frames_larger_than_the_buffer_are_read_whole():
             assert link.transport.read_frame() == (3, 1, payload)
         finally:
             sender.join(timeout=5)
-    finally:
-        link.close()
 
 
 def test_bytes_py_amqp_read_ahead_are_taken_over_at_install():
-    link = Link(patched=False)
-    try:
+    with Link(patched=False) as link:
         data = frames(ack(1), ack(2))
         link.transport._read_buffer = data[:9]
         frame_reader.install(link.amqp)
@@ -273,37 +263,26 @@ def test_bytes_py_amqp_read_ahead_are_taken_over_at_install():
         link.amqp.drain_events(timeout=1)
         link.amqp.drain_events(timeout=1)
         assert link.events == [('basic_ack', 1, False), ('basic_ack', 2, False)]
-    finally:
-        link.close()
 
 
 def test_a_wait_with_another_timeout_restores_the_socket_timeout():
-    link = Link(patched=True)
-    try:
+    with Link(patched=True) as link:
         link.sock.settimeout(5.0)
         with pytest.raises(socket.timeout):
             link.amqp.drain_events(timeout=IDLE)
         assert link.sock.gettimeout() == 5.0
-    finally:
-        link.close()
 
 
 def test_a_synchronous_wait_for_a_confirm_is_served_by_py_amqp():
-    link = Link(patched=True)
-    try:
+    with Link(patched=True) as link:
         link.sock.settimeout(1)
         link.peer.sendall(frames(ack(3, True)))
         assert link.channel.wait(spec.Basic.Ack, returns_tuple=True) == (3, True)
         assert link.events == [('basic_ack', 3, True)]
-    finally:
-        link.close()
 
 
 def test_tls_transports_keep_py_amqp_reading():
-    link = Link(patched=False)
-    try:
+    with Link(patched=False) as link:
         link.amqp.transport = SimpleNamespace(sock=link.sock)
         frame_reader.install(link.amqp)
         assert 'blocking_read' not in vars(link.amqp)
-    finally:
-        link.close()
