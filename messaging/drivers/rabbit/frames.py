@@ -213,10 +213,7 @@ def ack(channel: amqp.Channel, delivery_tag: int) -> None:
     :raises RecoverableConnectionError: the channel is closed.
     :raises OSError: a socket error.
     """
-    link = channel.connection
-    if link is None:
-        raise RecoverableConnectionError('connection already closed')
-    _write(link, (encode_ack(channel.channel_id, delivery_tag),))
+    _settle(channel, encode_ack(channel.channel_id, delivery_tag))
 
 
 def reject(channel: amqp.Channel, delivery_tag: int, requeue: bool) -> None:
@@ -226,7 +223,11 @@ def reject(channel: amqp.Channel, delivery_tag: int, requeue: bool) -> None:
     :raises RecoverableConnectionError: the channel is closed.
     :raises OSError: a socket error.
     """
+    _settle(channel, encode_reject(channel.channel_id, delivery_tag, requeue))
+
+
+def _settle(channel: amqp.Channel, frame: bytes) -> None:
     link = channel.connection
     if link is None:
         raise RecoverableConnectionError('connection already closed')
-    _write(link, (encode_reject(channel.channel_id, delivery_tag, requeue),))
+    _write(link, (frame,))
