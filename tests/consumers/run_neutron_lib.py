@@ -87,7 +87,7 @@ def build_venv(cache: Path, source: Path, side: str) -> Path:
     version = subprocess.run(
         [python, '-c', 'import oslo_messaging, importlib.metadata as m; '
                        'print(m.version("oslo.messaging"), oslo_messaging.__file__)'],
-        capture_output=True, text=True, check=True, timeout=120).stdout.strip()
+        capture_output=True, text=True, check=True, timeout=120, cwd='/').stdout.strip()
     print('oslo.messaging in the %s venv: %s' % (side, version))
     return python
 
