@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.interop.conftest import oslo_python  # noqa: F401  (fixture)
+
 REPO = Path(__file__).resolve().parents[2]
 PIP_TIMEOUT = 600
 PIP = ['-m', 'pip', '--disable-pip-version-check', '--no-input']

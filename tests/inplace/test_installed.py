@@ -234,17 +234,7 @@ def test_messaging_alone_installs_no_oslo_messaging(messaging_only_dir):
     assert 'oslo.messaging =' not in text
 
 
-@pytest.fixture
-def oslo_python(request):
-    """oslo.messaging 18.3.1's interpreter (the interop suite's), or a skip."""
-    from tests.interop.conftest import _oslo_version, PYTHON_ENV, VENV, OSLO_VERSION
-    import os
-    python = os.environ.get(PYTHON_ENV) or str(VENV / 'bin' / 'python')
-    if _oslo_version(python) != OSLO_VERSION:
-        pytest.skip('no interpreter with oslo.messaging %s (set %s)' % (OSLO_VERSION, PYTHON_ENV))
-    return python
-
-
+@pytest.mark.interop
 def test_messaging_alone_next_to_a_real_oslo_messaging_leaves_it_alone(
         oslo_python, messaging_only_dir):
     seen = run_python(oslo_python, '''
