@@ -8,6 +8,7 @@ from oslo_config import cfg
 from stevedore import driver as stevedore_driver
 from stevedore import exception as stevedore_exception
 
+from messaging import _inplace
 from messaging import exceptions
 from messaging import options
 from messaging.transport_url import InvalidTransportURL, TransportHost, TransportURL
@@ -107,21 +108,27 @@ def _load_driver(conf, url: TransportURL, allowed_remote_exmods) -> Any:
     name = (url.transport or '').split('+')[0]
     kwargs = dict(default_exchange=conf.control_exchange,
                   allowed_remote_exmods=list(allowed_remote_exmods or []))
-    try:
-        manager = stevedore_driver.DriverManager(
-            DRIVER_NAMESPACE, name, invoke_on_load=True,
-            invoke_args=[conf, url], invoke_kwds=kwargs)
-    except stevedore_exception.NoMatches as ex:
-        available = ', '.join(sorted(_available_drivers())) or 'none installed'
-        raise DriverLoadFailure(name, '%s; available drivers: %s' % (ex, available))
-    except RuntimeError as ex:
-        raise DriverLoadFailure(name, ex)
-    return manager.driver
+    namespaces = _inplace.entry_point_namespaces(DRIVER_NAMESPACE)
+    for namespace in namespaces:
+        try:
+            manager = stevedore_driver.DriverManager(
+                namespace, name, invoke_on_load=True,
+                invoke_args=[conf, url], invoke_kwds=kwargs)
+        except stevedore_exception.NoMatches:
+            continue
+        except RuntimeError as ex:
+            raise DriverLoadFailure(name, ex)
+        return manager.driver
+    available = ', '.join(_available_drivers(namespaces)) or 'none installed'
+    raise DriverLoadFailure(name, stevedore_exception.NoMatches(
+        'no %r driver in the %s entry points; available drivers: %s'
+        % (name, ' or '.join(namespaces), available)))
 
 
-def _available_drivers() -> list[str]:
+def _available_drivers(namespaces: list[str]) -> list[str]:
     from stevedore import extension
-    return extension.ExtensionManager(DRIVER_NAMESPACE).names()
+    return sorted({driver for namespace in namespaces
+                   for driver in extension.ExtensionManager(namespace).names()})
 
 
 def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
