@@ -29,8 +29,9 @@ from messaging.drivers.rabbit import codec, frame_reader, frames
 from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
-from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
-                                             PublishTimeout, fatal)
+from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRefusal,
+                                             DurableMismatch, PublishTimeout, fatal,
+                                             out_of_time)
 from messaging.drivers.rabbit.options import PROCESS_NAME
 
 LOG = logging.getLogger(__name__)
@@ -42,7 +43,22 @@ DRAIN_SLICE = 0.25
 RECHECKS_AFTER_RECONNECT = (1.0, 3.0, 10.0)
 
 
+# Seconds a connect (each step of its TCP and AMQP handshakes) may take
+# when no deadline is nearer; kombu's default.
+CONNECT_TIMEOUT = 5.0
+
+# Seconds before a deadline after which no retry starts: too short a time
+# to connect and do anything.
+LAST_TRY = 0.1
+
 _NO_LOCK = contextlib.nullcontext()
+
+
+def _time_left(deadline: Optional[float]) -> Optional[float]:
+    """Seconds until ``deadline`` (at least 1 ms), None without one."""
+    if deadline is None:
+        return None
+    return max(deadline - time.monotonic(), 0.001)
 
 
 def connection_name() -> str:
@@ -95,11 +111,19 @@ class Connection:
         return '%s:%s' % (self._kombu.hostname, self._kombu.port or 5672)
 
     @property
+    def vhost(self) -> str:
+        """The virtual host of the current broker URL."""
+        return self._kombu.virtual_host or '/'
+
+    @property
     def channel(self) -> Optional[amqp.Channel]:
         """The current channel; deliveries from an older one cannot be acked."""
         return self._channel
 
-    def _connect(self) -> None:
+    def _connect(self, deadline: Optional[float] = None) -> None:
+        # Each step of the TCP and AMQP handshakes waits at most this long.
+        self._kombu.connect_timeout = min(CONNECT_TIMEOUT,
+                                          _time_left(deadline) or CONNECT_TIMEOUT)
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
         frame_reader.install(channel.connection)
@@ -146,7 +170,7 @@ class Connection:
 
     def ensure(self, method: Callable[[amqp.Channel], Any], retry: Optional[int] = None,
                what: str = 'operation', writes: bool = True,
-               deadline: Optional[float] = None) -> Any:
+               deadline: Optional[float] = None, keep_trying: bool = False) -> Any:
         """Run ``method(channel)``, reconnecting and retrying on broker faults.
 
         :param retry: retries allowed after the first failure; None or a
@@ -155,12 +179,18 @@ class Connection:
             method that takes the write lock itself only while it writes;
             either leaves the lock to threads that ack or send heartbeats.
         :param deadline: a ``time.monotonic()`` instant after which no
-            retry starts (a call's publish must not outlive its timeout).
-        :raises MessageDeliveryFailure: when the retries are used up, or
-            at once when the broker refuses our credentials.
+            retry starts (a call's publish must not outlive its timeout);
+            it also bounds each connect and each synchronous method.
+        :param keep_trying: retry even what the broker refuses (credentials,
+            vhost, permissions, TLS), logging it at each try: for a
+            server's consumers, which wait for an operator to fix it.
+        :raises BrokerRefusal: at once (unless ``keep_trying``) when the
+            broker refuses our credentials, vhost or permissions.
+        :raises MessageDeliveryFailure: when the retries are used up.
         :raises PublishTimeout: when ``deadline`` passes between retries.
         """
         attempt = 0
+        started = time.monotonic()
         while True:
             with self._read_lock, (self._write_lock if writes else _NO_LOCK):
                 if self._closed:
@@ -170,11 +200,13 @@ class Connection:
                     if self._channel is None or self._broken:
                         with self._write_lock:
                             self._reset()
-                            self._connect()
+                            self._connect(deadline)
                     if writes:
                         # Synchronous methods (declare, delete, publish and
-                        # its confirm) wait for their reply without a timeout.
-                        set_socket_timeout(self._channel.connection, None)
+                        # its confirm) wait for their reply until the
+                        # deadline, or without a timeout.
+                        set_socket_timeout(self._channel.connection,
+                                           _time_left(deadline))
                     result = method(self._channel)
                     if attempt:
                         LOG.warning('Recovered: %s succeeded on %s after %d retr%s',
@@ -184,7 +216,14 @@ class Connection:
                 except FATAL_TYPES as ex:
                     with self._write_lock:
                         self._reset()
-                    raise fatal(ex, what, self.host) from ex
+                    error = fatal(ex, what, self.host, self.vhost)
+                    if not (keep_trying and isinstance(error, BrokerRefusal)):
+                        LOG.error('%s', error)
+                        raise error from ex
+                    attempt += 1
+                    delay = self._reconnect_delay(attempt)
+                    LOG.error('%s; trying again in %.1f s (attempt %d)', error, delay,
+                              attempt)
                 except DurableMismatch:
                     # The broker closed the channel; declare all again on a
                     # fresh one, the entity now non-durable. At most once
@@ -204,16 +243,18 @@ class Connection:
                         self._reset()
                     if retry is not None and 0 <= retry < attempt:
                         raise exceptions.MessageDeliveryFailure(
-                            'Unable to perform %s on %s after %d attempt(s): %s'
-                            % (what, self.host, attempt, ex)) from ex
+                            'Unable to perform %s on %s, vhost %s, after %d attempt(s); '
+                            'the last failed with %s: %s'
+                            % (what, self.host, self.vhost, attempt, type(ex).__name__,
+                               ex)) from ex
                     self._kombu.maybe_switch_next()
                     delay = self._reconnect_delay(attempt)
-                    if deadline is not None and time.monotonic() + delay >= deadline:
-                        raise PublishTimeout(
-                            '%s could not be done before its timeout: %s failed (%s: %s) '
-                            'and the retry would start too late; check that the broker '
-                            'is up and reachable' % (what, self.host, type(ex).__name__,
-                                                     ex)) from ex
+                    if deadline is not None:
+                        # The last try starts just before the deadline.
+                        delay = min(delay, deadline - time.monotonic() - LAST_TRY)
+                        if delay < 0:
+                            raise out_of_time(what, self.host, self.vhost,
+                                              time.monotonic() - started, ex) from ex
                     LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
                                 '%.1f s (attempt %d)', what, self.name,
                                 type(ex).__name__, ex, self.host, delay, attempt)
@@ -244,8 +285,8 @@ class Connection:
 
     def publish(self, exchange: Optional[ExchangeSpec], routing_key: str, body: dict,
                 expiration: Optional[float] = None, mandatory: bool = False,
-                retry: Optional[int] = None, declare: Optional[QueueSpec] = None
-                ) -> None:
+                retry: Optional[int] = None, declare: Optional[QueueSpec] = None,
+                deadline: Optional[float] = None) -> None:
         """Publish ``body`` (a JSON-able dict) with the WIRE.md properties.
 
         On a send connection, returns once the broker confirmed the message.
@@ -256,6 +297,8 @@ class Connection:
         :param exchange: declared once per channel; None = default exchange.
         :param expiration: seconds, only for call requests (its timeout).
         :param declare: a queue to declare (once per channel) first.
+        :param deadline: ``time.monotonic()`` instant a call's publish must
+            end by (default: ``expiration`` seconds from now).
         :raises MessageUndeliverable: a mandatory message had no route.
         :raises PublishTimeout: the broker did not confirm it in time.
         """
@@ -268,7 +311,8 @@ class Connection:
         exchange_name = exchange.name if exchange is not None else ''
         what = 'publish to %s/%s' % (exchange_name or '<default>', routing_key)
         bound = expiration if expiration is not None else self._conf.publish_timeout
-        deadline = time.monotonic() + bound
+        if deadline is None:
+            deadline = time.monotonic() + bound
 
         def _publish(channel: amqp.Channel) -> None:
             link = channel.connection
@@ -309,18 +353,25 @@ class Connection:
 
     # -- consuming -----------------------------------------------------------
 
-    def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None]) -> str:
+    def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
+                         deadline: Optional[float] = None) -> str:
         """Declare ``spec`` (exchanges, queue, bindings) and consume it.
 
         Kept and replayed after every reconnect. Returns the consumer tag
         (``"1"``, ``"2"``... in declaration order).
+
+        :param deadline: ``time.monotonic()`` instant to give up at (a
+            call's reply queue); None keeps trying while the broker cannot
+            be reached. What the broker refuses (credentials, vhost,
+            permissions, TLS) fails at once: a server that never started
+            says so to whoever starts it (as oslo.messaging does).
         """
         tag = str(len(self._consumers) + 1)
 
         def _declare(channel: amqp.Channel) -> None:
             self._declare_and_consume(spec, tag, callback)
 
-        self.ensure(_declare, what='declare consumer of %s' % spec.name)
+        self.ensure(_declare, what='declare consumer of %s' % spec.name, deadline=deadline)
         self._consumers.append((spec, tag, callback))
         return tag
 
@@ -351,7 +402,7 @@ class Connection:
             except socket.timeout:
                 pass
 
-        self.ensure(_drain, what='consume', writes=False)
+        self.ensure(_drain, what='consume', writes=False, keep_trying=True)
 
     def cancel_consumers(self) -> None:
         """Stop consuming; deliveries already received stay unacked."""
