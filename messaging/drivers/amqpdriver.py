@@ -247,6 +247,23 @@ class AMQPDriverBase(base.BaseDriver):
 
     # -- lifecycle -----------------------------------------------------------
 
+    def connect(self, timeout: float) -> None:
+        """Connect now rather than on first use: the reply queue and one
+        pooled send connection, within ``timeout`` seconds.
+
+        For tools that check the broker before they start, or that time a
+        round trip without the connection set-up.
+
+        :raises MessagingTimeout: the broker was not reached in time.
+        :raises BrokerRefusal: the broker refused us (credentials, vhost,
+            permissions, TLS).
+        """
+        self._check_fork()
+        deadline = time.monotonic() + timeout
+        self._reply_waiter.start(deadline)
+        with self._borrow(max(deadline - time.monotonic(), 0.001)) as connection:
+            connection.ensure(lambda channel: None, what='connect', deadline=deadline)
+
     def delete_queue(self, name: str) -> None:
         """Delete queue ``name`` (e.g. a private pool queue no one will reuse)."""
         with self._borrow() as connection:
