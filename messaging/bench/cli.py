@@ -107,14 +107,24 @@ def run_workload(library: str, python: str, args: argparse.Namespace) -> dict:
     command = [python, '-W', 'ignore', workload.__file__, library, args.url,
                ','.join(str(size) for size in args.sizes), str(args.count),
                str(args.threads)]
+    if _STOP.signal is not None:
+        raise Stopped()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
+    # Known to the signal handler from here; a signal that came while Popen
+    # was still starting it is seen by the check below.
+    _STOP.child = child
     try:
-        output, _ = child.communicate()
+        if _STOP.signal is None:
+            output, _ = child.communicate()
+        if _STOP.signal is not None:
+            raise Stopped()
     except BaseException:
         # Stopped (SIGTERM, Ctrl-C) or failed here: the workload must not
         # go on running without us.
         end_child(child)
         raise
+    finally:
+        _STOP.child = None
     if child.returncode != 0:
         raise RuntimeError('the %s workload failed (exit status %d)'
                            % (library, child.returncode))
@@ -125,19 +135,33 @@ def end_child(child: subprocess.Popen) -> None:
     """Terminate ``child``, killing it if it does not end within 5 s."""
     if child.poll() is None:
         child.terminate()
-        try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 class Stopped(Exception):
-    """The benchmark was asked to stop (SIGTERM)."""
+    """The benchmark was asked to stop (SIGTERM or SIGINT)."""
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise Stopped('stopped by signal %d' % signum)
+class _StopRequest:
+    """The handler of SIGTERM and SIGINT: remembers the signal and ends the
+    running workload, whose end lets the benchmark stop."""
+
+    def __init__(self) -> None:
+        self.signal: Optional[int] = None
+        self.child: Optional[subprocess.Popen] = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signal = signum
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.terminate()
+
+
+_STOP = _StopRequest()
 
 
 def check_broker(url: str, timeout: float = BROKER_CHECK_TIMEOUT) -> None:
@@ -193,18 +217,22 @@ def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.benc
     workload's process before the benchmark exits.
     """
     args = parse_args(argv, prog)
-    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    _STOP.signal = None
+    previous = {signum: signal.signal(signum, _STOP)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         check_broker(args.url)
         results = collect(args)
     except RuntimeError as ex:
         sys.stderr.write('benchmark failed: %s\n' % ex)
         return 1
-    except (Stopped, KeyboardInterrupt):
-        sys.stderr.write('benchmark stopped; its workload process was ended\n')
+    except Stopped:
+        sys.stderr.write('benchmark stopped by signal %s; its workload process was '
+                         'ended\n' % _STOP.signal)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print(report.format_table(results))
     if args.json:
         report.write_json(args.json, results)

@@ -118,12 +118,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.bench_args = extra
     elif extra:
         parser.error('unrecognized arguments: %s' % ' '.join(extra))
-    # A command that ends reports its failure in one line, which carries
-    # the cause: the library's warnings on the way (each reconnect) would
-    # only repeat it. Those that run until stopped (serve, listen) log.
-    quiet = not getattr(args, 'logs', False)
-    logging.basicConfig(level=logging.DEBUG if args.debug
-                        else logging.CRITICAL if quiet else logging.WARNING,
+    # A command reports its failure in one line, which carries the cause:
+    # the library's warnings on the way (each reconnect) would only repeat
+    # it. Those that run until stopped log once started (log_while_running).
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL,
                         format='%(levelname)s %(name)s: %(message)s', stream=sys.stderr)
     try:
         conf = load_config(args)
@@ -135,6 +133,14 @@ def main(argv: Optional[list[str]] = None) -> int:
             LOG.exception('messaging %s failed', args.command)
         sys.stderr.write('messaging %s: %s\n' % (args.command, describe_error(ex)))
         return EXIT_FAILURE
+
+
+def log_while_running() -> None:
+    """Log warnings from now on: a server or listener, started, tells what
+    befalls it (reconnects, dropped messages) until it is stopped."""
+    root = logging.getLogger()
+    if root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
 
 
 def describe_error(ex: BaseException) -> str:

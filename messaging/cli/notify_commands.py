@@ -14,7 +14,8 @@ from oslo_config import cfg
 import messaging
 import messaging.notify
 from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
-                                positive_seconds, print_json, retry_count)
+                                log_while_running, positive_seconds, print_json,
+                                retry_count)
 from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect
 
 LOG = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         help='exit after this many notifications (default: never)')
     listen.add_argument('--connect-timeout', type=positive_seconds, default=10.0,
                         help=CONNECT_HELP)
-    listen.set_defaults(run=_run_listen, logs=True)
+    listen.set_defaults(run=_run_listen)
 
 
 def _priority(name: str) -> str:
@@ -175,6 +176,7 @@ def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     except BaseException:
         transport.cleanup()
         raise
+    log_while_running()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     listener.start()

@@ -17,7 +17,8 @@ from oslo_config import cfg
 import messaging
 from messaging.rpc.dispatcher import PING_METHOD
 from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
-                                positive_seconds, print_json, retry_count)
+                                log_while_running, positive_seconds, print_json,
+                                retry_count)
 
 LOG = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help='answer the ping method (sets rpc_ping_enabled)')
     serve.add_argument('--connect-timeout', type=positive_seconds, default=10.0,
                        help=CONNECT_HELP)
-    serve.set_defaults(run=_run_serve, logs=True)
+    serve.set_defaults(run=_run_serve)
 
 
 def target_version(text: str) -> str:
@@ -232,6 +233,7 @@ def _run_serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     except BaseException:
         transport.cleanup()
         raise
+    log_while_running()
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
