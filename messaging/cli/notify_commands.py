@@ -14,9 +14,8 @@ from oslo_config import cfg
 import messaging
 import messaging.notify
 from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
-                                log_while_running, positive_seconds, print_json,
-                                retry_count)
-from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect
+                                positive_seconds, print_json, retry_count)
+from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
 
 LOG = logging.getLogger(__name__)
 
@@ -171,12 +170,7 @@ def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     endpoint = _PrintingEndpoint(priorities, done, args.count, rule)
     listener = messaging.get_notification_listener(transport, targets, [endpoint],
                                                    pool=pool)
-    try:
-        connect(transport, args.connect_timeout)
-    except BaseException:
-        transport.cleanup()
-        raise
-    log_while_running()
+    connect_to_run(transport, args.connect_timeout)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     listener.start()

@@ -124,6 +124,18 @@ def connect(transport, timeout: float) -> None:
         connect_now(timeout)
 
 
+def connect_to_run(transport, timeout: float) -> None:
+    """Before a server or listener starts: reach the broker within
+    ``timeout`` seconds (else clean ``transport`` up and raise), then log
+    what befalls the running command."""
+    try:
+        connect(transport, timeout)
+    except BaseException:
+        transport.cleanup()
+        raise
+    log_while_running()
+
+
 def _kwargs(args: argparse.Namespace) -> dict:
     kwargs = dict(args.json_args)
     kwargs.update(dict(args.args))
@@ -228,12 +240,7 @@ def _run_serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     target = messaging.Target(topic=args.topic, server=args.server or socket.gethostname(),
                               exchange=args.exchange)
     server = messaging.get_rpc_server(transport, target, endpoints, executor=args.executor)
-    try:
-        connect(transport, args.connect_timeout)
-    except BaseException:
-        transport.cleanup()
-        raise
-    log_while_running()
+    connect_to_run(transport, args.connect_timeout)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -155,10 +155,12 @@ def test_a_notification_gives_up_after_its_retries(topic):
     assert delivered is False
 
 
-def _refusals(caplog, vhost):
-    return [r for r in caplog.records
+def _refusal_delays(caplog, vhost):
+    """The backoff delays of the refusals logged for ``vhost``, in order."""
+    return [float(r.getMessage().split('tries again in ')[1].split(' s')[0])
+            for r in caplog.records
             if r.levelno == logging.ERROR and 'no virtual host %s' % vhost in r.getMessage()
-            and 'trying again in' in r.getMessage()]
+            and 'tries again in' in r.getMessage()]
 
 
 def test_a_running_server_keeps_trying_while_its_vhost_is_gone_and_serves_once_back(
@@ -179,14 +181,14 @@ def test_a_running_server_keeps_trying_while_its_vhost_is_gone_and_serves_once_b
         assert client.prepare(timeout=WAIT).call({}, 'echo', value=1) == 1
         with caplog.at_level(logging.ERROR):
             rabbitmqctl('delete_vhost', vhost)
+            # The server's connections keep trying, each time later.
             deadline = time.monotonic() + WAIT
-            while len(_refusals(caplog, vhost)) < 3 and time.monotonic() < deadline:
+            while (len(set(_refusal_delays(caplog, vhost))) < 3
+                   and time.monotonic() < deadline):
                 time.sleep(0.05)
-            refusals = _refusals(caplog, vhost)
-            assert len(refusals) >= 3, caplog.text
-            delays = [float(r.getMessage().split('trying again in ')[1].split(' s')[0])
-                      for r in refusals[:3]]
-            assert delays == sorted(delays) and delays[0] < delays[-1], delays
+            delays = _refusal_delays(caplog, vhost)
+            assert len(set(delays)) >= 3, caplog.text
+            assert max(delays) > delays[0], delays
             rabbitmqctl('add_vhost', vhost)
             rabbitmqctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*')
         # A request sent before the server declared its queue again is
@@ -201,3 +203,24 @@ def test_a_running_server_keeps_trying_while_its_vhost_is_gone_and_serves_once_b
     finally:
         server.stop()
         server.wait()
+
+
+def test_a_server_whose_broker_is_gone_still_stops_when_asked(vhost, rabbit_transport,
+                                                              host_port, topic, caplog):
+    url = 'rabbit://guest:guest@%s/%s?%s' % (host_port, vhost, FAST_RECONNECT_QUERY)
+    server = messaging.get_rpc_server(rabbit_transport(url),
+                                      messaging.Target(topic=topic, server='s1'),
+                                      [object()], executor='threading')
+    server.start()
+    with caplog.at_level(logging.ERROR):
+        rabbitmqctl('delete_vhost', vhost)
+        deadline = time.monotonic() + WAIT
+        while not _refusal_delays(caplog, vhost) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _refusal_delays(caplog, vhost), caplog.text
+
+    def stop_and_wait():
+        server.stop()
+        server.wait()
+
+    assert ends_within(WAIT, stop_and_wait) is None
