@@ -182,7 +182,6 @@ class Connection:
         :raises PublishTimeout: when ``deadline`` passes between retries.
         """
         attempt = self._failed_attempts if background else 0
-        started = time.monotonic()
         while True:
             with self._read_lock, (self._write_lock if writes else _NO_LOCK):
                 if self._closed:
@@ -247,8 +246,8 @@ class Connection:
                         # The last try starts just before the deadline.
                         delay = min(delay, deadline - time.monotonic() - backoff.LAST_TRY)
                         if delay < 0:
-                            raise out_of_time(what, self.host, self.vhost,
-                                              time.monotonic() - started, ex) from ex
+                            raise out_of_time(what, self.host, self.vhost, attempt,
+                                              ex) from ex
                     LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
                                 '%.1f s (attempt %d)', what, self.name,
                                 type(ex).__name__, ex, self.host, delay, attempt)

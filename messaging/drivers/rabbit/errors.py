@@ -127,12 +127,12 @@ def publish_timeout(what: str, host: str, timeout: float,
         % (what, host, timeout, cause))
 
 
-def out_of_time(what: str, host: str, vhost: str, elapsed: float,
+def out_of_time(what: str, host: str, vhost: str, attempts: int,
                 last_error: BaseException) -> PublishTimeout:
     """The error for ``what`` given up at its caller's deadline, naming
     the broker tried and the last error met on the way."""
     return PublishTimeout(
-        '%s could not be done before its timeout (%.1f s spent): the last try on %s, '
+        '%s could not be done before its timeout (%d attempt(s)): the last try on %s, '
         'vhost %s, failed with %s: %s; check that the broker is up and reachable at '
-        'that address' % (what, elapsed, host, vhost, type(last_error).__name__,
+        'that address' % (what, attempts, host, vhost, type(last_error).__name__,
                           last_error))
