@@ -5,10 +5,13 @@ invocation can show: argument handling, clear one-line errors, sending, and
 a server that starts and stops on a signal.
 """
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from tests.cli.runner import LineReader, run_cli, start_cli, stop
+from tests.cli.runner import REPO, LineReader, run_cli, start_cli, stop
 
 
 def test_call_with_no_server_times_out_with_one_clear_line():
@@ -138,10 +141,21 @@ def test_a_bad_version_is_refused_before_anything_is_sent(version):
 
 
 def test_serve_finds_an_endpoint_module_in_the_current_directory(tmp_path):
-    (tmp_path / 'mymodule_cli_test.py').write_text(
+    # Run as an installed console script is: from a directory of its own,
+    # which Python puts first on sys.path instead of the current one.
+    scripts, work = tmp_path / 'bin', tmp_path / 'work'
+    scripts.mkdir()
+    work.mkdir()
+    script = scripts / 'messaging'
+    script.write_text('import sys\nfrom messaging.cli.main import main\nsys.exit(main())\n')
+    (work / 'mymodule_cli_test.py').write_text(
         'class Endpoint:\n    def echo(self, ctxt, value):\n        return value\n')
-    process = start_cli('--transport-url', 'fake://', 'serve',
-                        'mymodule_cli_test:Endpoint', '--topic', 't', cwd=tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, str(script), '--transport-url', 'fake://', 'serve',
+         'mymodule_cli_test:Endpoint', '--topic', 't'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work,
+        # Only the project on the path: no empty entry, which means the current directory.
+        env=dict(os.environ, PYTHONPATH=str(REPO)))
     try:
         LineReader(process.stdout).wait_for('serving')
     finally:
