@@ -77,6 +77,10 @@ class ReplyWaiter:
             connection = self._connection_factory()
             try:
                 connection.declare_consumer(self._spec, self._on_message, deadline=deadline)
+            except PublishTimeout as ex:
+                connection.close()
+                raise PublishTimeout('the call could not set up its reply queue in time: '
+                                     '%s' % ex) from ex
             except BaseException:
                 connection.close()
                 raise
