@@ -9,14 +9,16 @@ The file lists facts only: every option (group, name, type, default,
 deprecated names), every entry point of the distribution, and every public
 class and function with the module that defines it and its parameters. The
 migration guide's table (``doc/source/_ext/migration_surface.py``) compares
-our code against it at every docs build, so the guide follows our code while
-this file stays the fixed picture of the release we replace.
+our code against it at every docs build, both sides described by the same
+``surface_facts`` functions, so the guide follows our code while this file
+stays the fixed picture of the release we replace.
 """
 from __future__ import annotations
 
 import ast
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 import os
@@ -24,31 +26,12 @@ import pkgutil
 import sys
 import warnings
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'source', '_ext'))
+from surface_facts import option_facts, parameters  # noqa: E402
+
 DISTRIBUTION = 'oslo.messaging'
 PACKAGE = 'oslo_messaging'
-
-
-def jsonable(value):
-    """``value`` as JSON, falling back to its repr for odd types."""
-    try:
-        json.dumps(value)
-        return value
-    except TypeError:
-        return repr(value)
-
-
-def option_facts(group, opt) -> dict:
-    """What a user's configuration file depends on for one option."""
-    return {
-        'group': group or 'DEFAULT',
-        'name': opt.name,
-        'type': type(opt).__name__,
-        'default': jsonable(opt.default),
-        'deprecated_names': sorted(
-            '%s/%s' % (d.group or group or 'DEFAULT', d.name or opt.name)
-            for d in opt.deprecated_opts),
-        'deprecated_for_removal': bool(opt.deprecated_for_removal),
-    }
 
 
 def options() -> list[dict]:
@@ -73,23 +56,6 @@ def public_modules() -> list[str]:
             continue
         names.append(info.name)
     return names
-
-
-def parameters(obj) -> list[str] | None:
-    """``['name', 'name=default', '*args', ...]`` of a function or class."""
-    target = obj.__init__ if inspect.isclass(obj) else obj
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):
-        return None
-    params = []
-    for param in signature.parameters.values():
-        if param.name == 'self':
-            continue
-        text = str(param).split(':')[0] if param.default is param.empty else (
-            '%s=%r' % (param.name, param.default))
-        params.append(text)
-    return params
 
 
 def defined_names(module_name: str) -> list[dict]:
