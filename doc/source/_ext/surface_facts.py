@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
+import socket
+import sys
 from typing import Any, Optional
 
 
@@ -22,6 +25,21 @@ def jsonable(value: Any) -> Any:
         return repr(value)
 
 
+# Defaults computed from the machine or the program at import time: recorded
+# as what they stand for, so the snapshot taken here matches a build elsewhere.
+HOST_NAME = '<the host name>'
+PROGRAM_NAME = '<the program name>'
+
+
+def default_facts(default: Any) -> Any:
+    """An option's default as the table compares it."""
+    if default == socket.gethostname():
+        return HOST_NAME
+    if sys.argv and default == os.path.basename(sys.argv[0]):
+        return PROGRAM_NAME
+    return jsonable(default)
+
+
 def option_facts(group: Optional[str], opt: Any) -> dict:
     """What a configuration file depends on for one oslo.config option."""
     group = group or 'DEFAULT'
@@ -29,7 +47,7 @@ def option_facts(group: Optional[str], opt: Any) -> dict:
         'group': group,
         'name': opt.name,
         'type': type(opt).__name__,
-        'default': jsonable(opt.default),
+        'default': default_facts(opt.default),
         'deprecated_names': sorted(
             '%s/%s' % (old.group or group, old.name or opt.name)
             for old in opt.deprecated_opts),
@@ -53,5 +71,12 @@ def parameters(obj: Any) -> Optional[list[str]]:
             prefix = {param.VAR_POSITIONAL: '*', param.VAR_KEYWORD: '**'}.get(param.kind, '')
             described.append(prefix + param.name)
         else:
-            described.append('%s=%r' % (param.name, param.default))
+            described.append('%s=%s' % (param.name, default_text(param.default)))
     return described
+
+
+def default_text(value: Any) -> str:
+    """A parameter's default as source would spell it: a class by its name."""
+    if inspect.isclass(value) or inspect.isfunction(value):
+        return value.__name__
+    return repr(value)
