@@ -24,3 +24,5 @@ autodoc_typehints = 'description'
 master_doc = 'index'
 exclude_patterns = ['_data']
 html_theme = 'alabaster'
+# Defaults, option values and signatures are shown as the code spells them.
+smartquotes = False
