@@ -86,16 +86,33 @@ def sizes_of(results: dict) -> list[int]:
                    for size in results['libraries'][lib]['sizes']})
 
 
+def check_format(path: str, kind: str = 'latency') -> str:
+    """The extension of ``path`` when a ``kind`` chart can be drawn there
+    (``latency`` stands for any chart that needs matplotlib).
+
+    :raises ChartError: an extension of no known format, or matplotlib
+        missing for a chart that needs it.
+    """
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        raise ChartError('cannot draw %r: name a file ending in %s'
+                         % (path, ', '.join(FORMATS)))
+    if kind != 'rates' or extension != '.svg':
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ChartError('drawing %s needs matplotlib: pip install \'messaging[bench]\''
+                             % path) from None
+    return extension
+
+
 def draw(results: dict, path: str, kind: str = 'rates', size: int = 100) -> None:
     """Write one chart to ``path`` in the format its extension names.
 
     :raises ChartError: an unknown extension or kind, no figures for it,
         or matplotlib missing for a format that needs it.
     """
-    extension = os.path.splitext(path)[1].lower()
-    if extension not in FORMATS:
-        raise ChartError('cannot draw %r: name a file ending in %s'
-                         % (path, ', '.join(FORMATS)))
+    extension = check_format(path, kind)
     if kind not in KINDS:
         raise ChartError('unknown chart kind %r (one of %s)' % (kind, ', '.join(KINDS)))
     data = {'rates': lambda: bars(results, size), 'latency': lambda: latencies(results, size),
@@ -107,11 +124,6 @@ def draw(results: dict, path: str, kind: str = 'rates', size: int = 100) -> None
         with open(path, 'w', encoding='utf-8') as stream:
             stream.write(chart_svg.render_svg(data, size))
         return
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ChartError('drawing %s needs matplotlib: pip install \'messaging[bench]\''
-                         % path) from None
     from messaging.bench import chart_plot
     if kind == 'sizes':
         chart_plot.sizes(data, path)
