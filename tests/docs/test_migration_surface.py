@@ -91,7 +91,8 @@ def test_every_note_names_a_row_that_exists(surface):
     import migration_notes
 
     keys = {row.key for section in surface.all_rows().values() for row in section}
-    assert sorted(set(migration_notes.NOTES) - keys) == []
+    assert sorted((set(migration_notes.NOTES) | set(migration_notes.ABSENT_NOTES))
+                  - keys) == []
     groups = {opt['group'] for opt in surface.load_snapshot()['options']}
     assert set(migration_notes.GROUP_NOTES) <= groups
 
@@ -112,3 +113,15 @@ def test_the_snapshot_is_what_oslo_messaging_says_today(tmp_path):
     with open(os.path.join(REPO, 'doc', 'source', '_data', 'oslo_messaging_surface.json'),
               encoding='utf-8') as stream:
         assert json.loads(fresh.read_text()) == json.load(stream)
+
+
+def test_a_what_to_do_instead_note_goes_once_the_thing_is_provided(surface, monkeypatch):
+    import migration_notes
+
+    monkeypatch.setitem(migration_notes.ABSENT_NOTES, '[g] gone', 'use x instead')
+    snapshot = {'options': [option(group='g', name='gone')]}
+    [absent] = surface.option_rows(snapshot, ours={})
+    assert (absent.status, absent.note) == (surface.UNSUPPORTED, 'use x instead')
+    [present] = surface.option_rows(snapshot, ours={('g', 'gone'): option(group='g',
+                                                                          name='gone')})
+    assert (present.status, present.note) == (surface.AS_IS, '')

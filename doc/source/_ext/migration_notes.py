@@ -30,6 +30,14 @@ NOTES = {
     'oslo_messaging.notify.messaging.MessagingDriver': (
         'here the class of the messagingv2 format; the messaging (1.0) driver is '
         'MessagingV1Driver. Drivers chosen by name in configuration are the same'),
+    'console_scripts: oslo-messaging-send-notification': (
+        'takes the payload as --payload, not as a positional argument; '
+        '--topic takes one topic'),
+}
+
+# Notes that say what to do instead of something we do not provide; shown
+# only while it is absent, so a row that becomes supported loses its note.
+ABSENT_NOTES = {
     'oslo_messaging.opts.set_defaults': (
         'call conf.set_default(\'executor_thread_pool_size\', N) instead'),
     'oslo_messaging.exceptions.ConfigurationError': (
@@ -66,8 +74,14 @@ OUR_ENTRY_POINT_NAMES = {
 }
 
 
-def note_for(key: str) -> str:
-    """The note of a row, or of its option group; empty when there is none."""
+def note_for(key: str, found: bool = True) -> str:
+    """The note of a row, or of its option group; empty when there is none.
+
+    :param found: whether we provide the thing; the notes of
+        ``ABSENT_NOTES`` are for things we do not.
+    """
+    if not found and key in ABSENT_NOTES:
+        return ABSENT_NOTES[key]
     if key in NOTES:
         return NOTES[key]
     if key.startswith('['):

@@ -66,7 +66,7 @@ def load_snapshot(path: str = SNAPSHOT) -> dict:
 
 def _status(found: bool, differences: list[str], key: str) -> tuple[str, str]:
     """The status and note of a row from what the comparison found."""
-    note = migration_notes.note_for(key)
+    note = migration_notes.note_for(key, found)
     if not found:
         return UNSUPPORTED, note or 'not provided'
     text = '; '.join(differences + ([note] if note else []))
