@@ -47,3 +47,11 @@ def test_reference_describes_each_class_and_function_once(built_html):
     counts = collections.Counter(target.rsplit('.', 1)[-1] for target in described)
     assert {'TransportURL', 'TransportHost', 'InvalidTransportURL'} <= set(counts)
     assert [name for name, count in counts.items() if count > 1] == []
+
+
+def test_the_migration_guide_gives_the_in_place_install_once():
+    # Two branches wrote an in-place section; a merge that keeps both
+    # would tell users the same thing twice, in two ways.
+    with open(os.path.join(DOC_SOURCE, 'migrating.rst'), encoding='utf-8') as stream:
+        installs = [line for line in stream if re.search(r'pip install .*inplace', line)]
+    assert len(installs) == 1, installs
