@@ -5,8 +5,14 @@ import collections
 import os
 import re
 
+import pytest
+
 from tests.docs import html_tables
-from tests.docs.conftest import DOC_SOURCE
+from tests.docs.conftest import BUILD_TIMEOUT, DOC_SOURCE
+
+# The first test waits for the docs build (seconds alone, a few minutes on a
+# loaded machine); the project's 120 s per-test limit would cut it short.
+pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 60)
 
 
 def test_index_links_every_page(built_html):
