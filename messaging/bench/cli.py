@@ -16,7 +16,7 @@ import subprocess
 import sys
 from typing import Optional
 
-from messaging.bench import report, stats, workload
+from messaging.bench import chart, progress, report, stats, workload
 
 DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 DEFAULT_SIZES = '100,10240,1048576'
@@ -68,6 +68,11 @@ def build_parser(prog: str = 'python -m messaging.bench') -> argparse.ArgumentPa
     parser.add_argument('--bare', action='store_true',
                         help='also run the loops on the bare amqp client (the floor)')
     parser.add_argument('--json', metavar='FILE', help='write the results to FILE')
+    parser.add_argument('--charts', metavar='FILE',
+                        help='draw every chart, named after FILE, in the format of its '
+                             'extension (.svg, or .png and .pdf with the bench extra)')
+    parser.add_argument('--no-progress', dest='progress', action='store_false',
+                        help='no progress bar (there is none without a terminal either)')
     return parser
 
 
@@ -83,6 +88,11 @@ def parse_args(argv: Optional[list[str]], prog: str = 'python -m messaging.bench
     for name in ('count', 'threads', 'rounds'):
         if getattr(args, name) < 1:
             parser.error('--%s must be at least 1' % name)
+    if args.charts:
+        try:
+            chart.check_format(args.charts)
+        except chart.ChartError as ex:
+            parser.error(str(ex))
     if args.compare == 'oslo' and not os.path.exists(args.oslo_python):
         parser.error('no oslo.messaging interpreter at %s (see --oslo-python)'
                      % args.oslo_python)
@@ -99,7 +109,8 @@ def libraries(args: argparse.Namespace) -> list[tuple[str, str]]:
     return runs
 
 
-def run_workload(library: str, python: str, args: argparse.Namespace) -> dict:
+def run_workload(library: str, python: str, args: argparse.Namespace,
+                 bar: progress.RunProgress) -> dict:
     """One round of every workload of ``library`` in a subprocess."""
     env = dict(os.environ)
     if library == 'messaging':
@@ -109,22 +120,25 @@ def run_workload(library: str, python: str, args: argparse.Namespace) -> dict:
                str(args.threads)]
     if _STOP.signal is not None:
         raise Stopped()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env)
-    # Known to the signal handler from here; a signal that came while Popen
-    # was still starting it is seen by the check below.
-    _STOP.child = child
-    try:
-        if _STOP.signal is None:
-            output, _ = child.communicate()
-        if _STOP.signal is not None:
-            raise Stopped()
-    except BaseException:
-        # Stopped (SIGTERM, Ctrl-C) or failed here: the workload must not
-        # go on running without us.
-        end_child(child)
-        raise
-    finally:
-        _STOP.child = None
+    with bar.child() as (progress_env, progress_fds):
+        env.update(progress_env)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env,
+                                 pass_fds=progress_fds)
+        # Known to the signal handler from here; a signal that came while Popen
+        # was still starting it is seen by the check below.
+        _STOP.child = child
+        try:
+            if _STOP.signal is None:
+                output, _ = child.communicate()
+            if _STOP.signal is not None:
+                raise Stopped()
+        except BaseException:
+            # Stopped (SIGTERM, Ctrl-C) or failed here: the workload must not
+            # go on running without us.
+            end_child(child)
+            raise
+        finally:
+            _STOP.child = None
     if child.returncode != 0:
         raise RuntimeError('the %s workload failed (exit status %d)'
                            % (library, child.returncode))
@@ -190,11 +204,12 @@ def check_broker(url: str, timeout: float = BROKER_CHECK_TIMEOUT) -> None:
 def collect(args: argparse.Namespace) -> dict:
     """Run every round of every library; the summarized results."""
     rounds: dict[str, list[dict]] = {library: [] for library, _ in libraries(args)}
-    for number in range(1, args.rounds + 1):
-        for library, python in libraries(args):
-            sys.stderr.write('round %d/%d: %s\n' % (number, args.rounds, library))
-            sys.stderr.flush()
-            rounds[library].append(run_workload(library, python, args))
+    total = args.rounds * sum(workload.steps(library, args.sizes) for library in rounds)
+    with progress.for_run(total, args.progress) as bar:
+        for number in range(1, args.rounds + 1):
+            for library, python in libraries(args):
+                bar.start(library, number, args.rounds)
+                rounds[library].append(run_workload(library, python, args, bar))
     return {'url_host': args.url.rsplit('@', 1)[-1], 'threads': args.threads,
             'count': args.count, 'rounds': args.rounds,
             'libraries': {library: merge_rounds(runs) for library, runs in rounds.items()}}
@@ -236,4 +251,11 @@ def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.benc
     print(report.format_table(results))
     if args.json:
         report.write_json(args.json, results)
+    if args.charts:
+        try:
+            for path in chart.draw_all(results, args.charts):
+                sys.stderr.write('chart: %s\n' % path)
+        except (OSError, chart.ChartError) as ex:
+            sys.stderr.write('cannot draw the charts: %s\n' % ex)
+            return 1
     return 0
