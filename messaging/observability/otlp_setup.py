@@ -3,9 +3,10 @@ application already set one (oslo.middleware or the service itself may
 have: then its provider, exporter and sampler are used as they are).
 
 The exporter is wrapped so that a collector that cannot be reached is
-logged once (and its recovery once), not once per batch; spans are
-exported in the background by a batch processor, so calls never wait for
-the collector.
+logged once (and its recovery once), not once per batch: while it is down,
+the OTLP exporter's own per-batch retry warnings are filtered out of its
+logger (only on the exporter this module made). Spans are exported in the
+background by a batch processor, so calls never wait for the collector.
 """
 from __future__ import annotations
 
@@ -62,6 +63,11 @@ def logged_once(exporter: Any, endpoint: str) -> Any:
     class LoggedOnceExporter(SpanExporter):
         def __init__(self) -> None:
             self.collector_down = False
+            # The OTLP exporters log each failed batch on their module's logger.
+            logging.getLogger(type(exporter).__module__).addFilter(self._quiet_while_down)
+
+        def _quiet_while_down(self, record: logging.LogRecord) -> bool:
+            return not self.collector_down
 
         def export(self, spans: Sequence[Any]) -> Any:
             try:

@@ -62,13 +62,15 @@ def _span(conf: Any, name: str, kind: str, attributes: dict,
         yield
         return
     from opentelemetry import propagate, trace
-    parent = propagate.extract(parent_carrier) if parent_carrier is not None else None
+    parent = propagate.extract(parent_carrier) if isinstance(parent_carrier, dict) else None
     with tracer.start_as_current_span(name, context=parent,
                                       kind=getattr(trace.SpanKind, kind),
                                       attributes=attributes,
                                       record_exception=False,
                                       set_status_on_exception=False) as span:
-        if inject_into is not None:
+        # Only a dict can carry the context (a serializer may have made
+        # something else of it, which then goes untraced downstream).
+        if isinstance(inject_into, dict):
             propagate.inject(inject_into)
         try:
             yield
