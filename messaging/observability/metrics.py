@@ -17,6 +17,7 @@ endpoint method. Labels: ``endpoint`` (its class name), ``namespace``,
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 from typing import Any, Iterator, Optional
@@ -51,13 +52,21 @@ class _Recorder:
         self._side = side
         self._labels = labels
         self._process = conf[METRICS_GROUP].metrics_process_name
+        self._labels_json: Optional[str] = None
 
     def send(self, event: str, action: str = 'inc', value: Optional[float] = None,
              **extra: Any) -> None:
-        labels = dict(self._labels, **extra)
-        labels['process'] = self._process
-        self._sender.put(metrics_socket.encode_metric(
-            'rpc_%s_%s' % (self._side, event), action, value, labels))
+        name = 'rpc_%s_%s' % (self._side, event)
+        if extra:
+            labels = dict(self._labels, **extra)
+            labels['process'] = self._process
+            datagram = metrics_socket.encode_metric(name, action, value, labels)
+        else:
+            if self._labels_json is None:
+                self._labels_json = json.dumps(dict(self._labels, process=self._process))
+            datagram = metrics_socket.encode_with_labels(name, action, value,
+                                                         self._labels_json)
+        self._sender.put(datagram)
 
     @contextlib.contextmanager
     def measure(self) -> Iterator[None]:

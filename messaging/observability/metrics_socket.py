@@ -27,9 +27,17 @@ MODULE = 'oslo_messaging'
 
 def encode_metric(name: str, action: str, value: Optional[float], labels: dict) -> bytes:
     """The datagram the daemon expects for one metric."""
-    return json.dumps({'module': MODULE, 'name': name,
-                       'action': {'value': value, 'action': action},
-                       'labels': labels}).encode()
+    return encode_with_labels(name, action, value, json.dumps(labels))
+
+
+def encode_with_labels(name: str, action: str, value: Optional[float],
+                       labels_json: str) -> bytes:
+    """:func:`encode_metric` with the labels already JSON: an invocation
+    sends three or four metrics with the same labels, encoded once. The
+    text is what ``json.dumps`` writes for the whole dict."""
+    return ('{"module": "%s", "name": %s, "action": {"value": %s, "action": "%s"}, '
+            '"labels": %s}' % (MODULE, json.dumps(name), json.dumps(value), action,
+                               labels_json)).encode()
 
 
 class MetricsSocketSender:
@@ -49,6 +57,7 @@ class MetricsSocketSender:
         self._socket: Optional[socket.socket] = None
         self._daemon_down = False
         self._buffer_full = False
+        self._dropped = 0
         self._pending = 0
         self._settled = threading.Condition()
 
@@ -58,9 +67,9 @@ class MetricsSocketSender:
             self._pending += 1
         try:
             self._queue.put_nowait(datagram)
-            self._buffer_full = False
         except queue.Full:
             self._settle_one()
+            self._dropped += 1
             if not self._buffer_full:
                 self._buffer_full = True
                 LOG.warning('The metrics buffer (%d) is full: dropping metrics for '
@@ -91,6 +100,10 @@ class MetricsSocketSender:
                 self._send(datagram)
             finally:
                 self._settle_one()
+            if self._buffer_full and self._queue.empty():
+                LOG.warning('The metrics sender for %s caught up after dropping %d '
+                            'metrics', self.socket_path, self._dropped)
+                self._buffer_full, self._dropped = False, 0
 
     def _settle_one(self) -> None:
         with self._settled:
