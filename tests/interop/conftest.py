@@ -135,28 +135,27 @@ def fail_or_skip(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _stashed_python(config, key, find, what: str) -> str:
+    """The interpreter ``find()`` gives, looked for once per session."""
+    if key not in config.stash:
+        config.stash[key] = find()
+    python, description = config.stash[key]
+    if python is None:
+        fail_or_skip('%s is not available: %s' % (what, description))
+    return python
+
+
 @pytest.fixture(scope='session')
 def oslo_python(request) -> str:
     """An interpreter that runs oslo.messaging 18.3.1."""
-    stash = request.config.stash
-    if _PYTHON_KEY not in stash:
-        stash[_PYTHON_KEY] = find_oslo_python()
-    python, description = stash[_PYTHON_KEY]
-    if python is None:
-        fail_or_skip('oslo.messaging is not available: %s' % description)
-    return python
+    return _stashed_python(request.config, _PYTHON_KEY, find_oslo_python, 'oslo.messaging')
 
 
 @pytest.fixture(scope='session')
 def oslo_tracing_python(request) -> str:
     """An interpreter that runs oslo.messaging 18.3.1 with the OpenTelemetry SDK."""
-    stash = request.config.stash
-    if _TRACING_PYTHON_KEY not in stash:
-        stash[_TRACING_PYTHON_KEY] = find_oslo_tracing_python()
-    python, description = stash[_TRACING_PYTHON_KEY]
-    if python is None:
-        fail_or_skip('oslo.messaging with OpenTelemetry is not available: %s' % description)
-    return python
+    return _stashed_python(request.config, _TRACING_PYTHON_KEY, find_oslo_tracing_python,
+                           'oslo.messaging with OpenTelemetry')
 
 
 @pytest.fixture(scope='module')

@@ -8,19 +8,12 @@ import threading
 import pytest
 
 import messaging
+from tests.interop.observed_scenario import Echo
 from messaging.observability import metrics_socket
 from messaging.observability.options import METRICS_GROUP
 
 CLIENT_LABELS = ['call_type', 'exchange', 'topic', 'namespace', 'version', 'server',
                  'fanout', 'method', 'timeout']
-
-
-class Echo:
-    def echo(self, ctxt, value):
-        return value
-
-    def fail(self, ctxt):
-        raise ValueError('boom')
 
 
 @pytest.fixture

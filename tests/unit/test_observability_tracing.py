@@ -7,6 +7,7 @@ import pytest
 from oslo_context import context
 
 import messaging
+from tests.interop.observed_scenario import Echo
 from messaging.observability import otlp_setup
 from messaging.observability.options import TRACING_GROUP
 from tests.tracing_memory import memory_exporter
@@ -14,14 +15,6 @@ from tests.tracing_memory import memory_exporter
 pytest.importorskip('opentelemetry.sdk')
 
 from opentelemetry import trace  # noqa: E402
-
-
-class Echo:
-    def echo(self, ctxt, value):
-        return value
-
-    def fail(self, ctxt):
-        raise ValueError('boom')
 
 
 @pytest.fixture
@@ -98,22 +91,27 @@ def test_cast_and_fanout_spans_name_their_operation_and_namespace(spans, transpo
     assert by_name(spans, 'note receive').parent.span_id == sent.context.span_id
 
 
-def test_trace_context_travels_in_the_message_context(spans, transport, server):
+def context_seen_by_endpoint(transport, topic, ctxt):
+    """The context dict an endpoint receives for a call with ``ctxt``."""
     seen = {}
 
     class Peek:
         def peek(self, ctxt):
             seen.update(ctxt)
 
-    peek_server = messaging.get_rpc_server(
-        transport, messaging.Target(topic='peek', server='s1'), [Peek()])
-    peek_server.start()
+    server = messaging.get_rpc_server(
+        transport, messaging.Target(topic=topic, server='s1'), [Peek()])
+    server.start()
     try:
-        messaging.get_rpc_client(transport, messaging.Target(topic='peek')).call(
-            {'user': 'u'}, 'peek')
+        messaging.get_rpc_client(transport, messaging.Target(topic=topic)).call(ctxt, 'peek')
     finally:
-        peek_server.stop()
-        peek_server.wait()
+        server.stop()
+        server.wait()
+    return seen
+
+
+def test_trace_context_travels_in_the_message_context(spans, transport):
+    seen = context_seen_by_endpoint(transport, 'peek', {'user': 'u'})
     sent = by_name(spans, 'peek.peek')
     assert seen['traceparent'].startswith('00-%032x-%016x-' % (sent.context.trace_id,
                                                               sent.context.span_id))
@@ -164,23 +162,11 @@ def test_notifications_are_traced_from_notifier_to_listener(spans, conf):
 
 def test_tracing_off_makes_no_span_and_leaves_the_context_alone(spans, conf):
     transport = messaging.get_rpc_transport(conf, 'fake://')
-    seen = {}
-
-    class Peek:
-        def peek(self, ctxt):
-            seen.update(ctxt)
-
-    server = messaging.get_rpc_server(
-        transport, messaging.Target(topic='untraced', server='s1'), [Peek()])
-    server.start()
     try:
-        messaging.get_rpc_client(transport, messaging.Target(topic='untraced')).call(
-            {'a': 1}, 'peek')
+        seen = context_seen_by_endpoint(transport, 'untraced', {'a': 1})
     finally:
-        server.stop()
-        server.wait()
         transport.cleanup()
-    assert 'traceparent' not in seen
+    assert seen['a'] == 1 and 'traceparent' not in seen
     assert spans.get_finished_spans() == ()
 
 
