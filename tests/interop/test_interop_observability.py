@@ -17,6 +17,7 @@ import pytest
 
 import messaging
 from messaging.observability.options import METRICS_GROUP, TRACING_GROUP
+from tests.functional.conftest import BrokerCleanup
 from tests.interop.harness import unique_name
 from tests.tracing_memory import memory_exporter
 
@@ -131,8 +132,23 @@ def our_transport(rabbit_url, metrics_daemon):
 
 
 @pytest.fixture
-def our_server(our_transport):
-    topic = unique_name('observe')
+def server_queues(rabbit_url):
+    """``add(topic, server)`` registers a server's topic and server queues
+    for deletion after the test (its fanout queue deletes itself)."""
+    cleanup = BrokerCleanup(rabbit_url)
+
+    def add(topic: str, server: str) -> str:
+        cleanup.queue(topic)
+        cleanup.queue('%s.%s' % (topic, server))
+        cleanup.exchange('%s_fanout' % topic)
+        return topic
+    yield add
+    cleanup.run()
+
+
+@pytest.fixture
+def our_server(our_transport, server_queues):
+    topic = server_queues(unique_name('observe'), 'our-server')
     server = messaging.get_rpc_server(
         our_transport, messaging.Target(topic=topic, server='our-server'), [Echo()])
     server.start()
@@ -172,9 +188,9 @@ def test_oslo_and_messaging_clients_give_the_same_prometheus_series_and_oslo_tra
 
 
 def test_a_trace_begun_in_our_client_continues_in_an_oslo_server(
-        oslo_tracing_python, rabbit_url, our_transport):
+        oslo_tracing_python, rabbit_url, our_transport, server_queues):
     spans = memory_exporter()
-    topic = unique_name('observe_oslo')
+    topic = server_queues(unique_name('observe_oslo'), 'oslo-server')
     peer = run_oslo(oslo_tracing_python, 'server', rabbit_url, topic)
     try:
         assert json.loads(peer.stdout.readline()) == {'ready': True}, peer.stderr.read()
