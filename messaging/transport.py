@@ -10,6 +10,7 @@ from stevedore import exception as stevedore_exception
 
 from messaging import _inplace
 from messaging import exceptions
+from messaging import observability
 from messaging import options
 from messaging.transport_url import InvalidTransportURL, TransportHost, TransportURL
 
@@ -74,7 +75,8 @@ class Transport:
     def _send_notification(self, target, ctxt, message, version, retry=None):
         if not target.topic:
             raise exceptions.InvalidTarget('A topic is required to send', target)
-        self._driver.send_notification(target, ctxt, message, version, retry=retry)
+        with observability.notify_send(self.conf, target, message, ctxt):
+            self._driver.send_notification(target, ctxt, message, version, retry=retry)
 
     def _listen(self, target, batch_size, batch_timeout):
         if not (target.topic and target.server):
@@ -133,6 +135,7 @@ def _available_drivers(namespaces: list[str]) -> list[str]:
 
 def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
     options.register_default_opts(conf)
+    observability.register_opts(conf)
     if not isinstance(url, TransportURL):
         url = TransportURL.parse(conf, url)
     if not url.transport:
