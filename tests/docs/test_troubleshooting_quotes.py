@@ -62,7 +62,8 @@ def _pattern(text: str) -> Optional[re.Pattern]:
     """None for a format with too little fixed text to tell messages apart
     (``'%s %s: %s'`` would match any quote)."""
     pieces = FORMAT_SPEC.split(text)
-    literal = [piece or '' for index, piece in enumerate(pieces) if index % 3 == 0]
+    literal = [(piece or '').replace('%%', '%') for index, piece in enumerate(pieces)
+               if index % 3 == 0]
     if len(''.join(literal).strip()) < MIN_FIXED_TEXT:
         return None
     return re.compile('.+?'.join(re.escape(piece) for piece in literal))
