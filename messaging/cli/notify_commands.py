@@ -64,7 +64,7 @@ def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
                                       driver=args.driver,
                                       topics=args.topics or None, retry=0)
-        if not notifier.is_enabled():
+        if not notifier._drivers:
             raise CommandError('notification driver %s could not be loaded (the reason '
                                'is logged above); nothing was sent' % args.driver)
         # Notifier's public methods swallow send errors (as oslo's do); the
