@@ -26,6 +26,21 @@ def running(server):
     finally:
         server.stop()
         server.wait()
+
+class Casts:
+    # An endpoint whose m(i) the recorder records.
+    def __init__(self, recorder):
+        self.recorder = recorder
+    def m(self, ctxt, i):
+        self.recorder.record(ctxt, i=i)
+
+def serve_until_recorded(transport, topic, recorder):
+    # Run server s1 of the topic until the recorder saw what it expects.
+    server = om.get_rpc_server(transport, om.Target(topic=topic, server='s1'),
+                               [Casts(recorder)])
+    conf.set_override('executor_thread_pool_size', 1)  # handled in the order taken
+    with running(server):
+        observe('arrived', recorder.done.wait(10))
 """
 
 
@@ -47,16 +62,11 @@ def test_a_cast_sent_before_any_server_waits_for_it(same_answer):
     same_answer(PRELUDE + """
 transport = om.get_rpc_transport(conf, 'fake://')
 recorder = Recorder(expected=2)
-class Endpoint:
-    def m(self, ctxt, i):
-        recorder.record(ctxt, i=i)
 client = om.get_rpc_client(transport, om.Target(topic='early'))
 client.cast({}, 'm', i=1)
 client.prepare(server='s1').cast({}, 'm', i=2)
 client.prepare(fanout=True).cast({}, 'm', i=3)   # no server queue yet: lost
-server = om.get_rpc_server(transport, om.Target(topic='early', server='s1'), [Endpoint()])
-with running(server):
-    observe('arrived', recorder.done.wait(10))
+serve_until_recorded(transport, 'early', recorder)
 observe('seen', sorted(kwargs['i'] for _ctxt, kwargs in recorder.seen))
 """)
 
@@ -65,16 +75,10 @@ def test_a_backlog_is_taken_server_queue_first_each_in_order_sent(same_answer):
     same_answer(PRELUDE + """
 transport = om.get_rpc_transport(conf, 'fake://')
 recorder = Recorder(expected=4)
-class Endpoint:
-    def m(self, ctxt, i):
-        recorder.record(ctxt, i=i)
 client = om.get_rpc_client(transport, om.Target(topic='backlog'))
 for i in range(4):
     (client.prepare(server='s1') if i % 2 else client).cast({}, 'm', i=i)
-server = om.get_rpc_server(transport, om.Target(topic='backlog', server='s1'), [Endpoint()])
-conf.set_override('executor_thread_pool_size', 1)  # handled in the order taken
-with running(server):
-    observe('arrived', recorder.done.wait(10))
+serve_until_recorded(transport, 'backlog', recorder)
 observe('order', [kwargs['i'] for _ctxt, kwargs in recorder.seen])
 """)
 
@@ -241,15 +245,10 @@ def test_cleanup_of_any_transport_empties_the_broker(same_answer):
 one = om.get_rpc_transport(conf, 'fake://')
 other = om.get_rpc_transport(conf, 'fake://')
 recorder = Recorder()
-class Endpoint:
-    def m(self, ctxt, i):
-        recorder.record(ctxt, i=i)
 om.get_rpc_client(one, om.Target(topic='clean')).cast({}, 'm', i=1)
 other.cleanup()
 om.get_rpc_client(one, om.Target(topic='clean')).cast({}, 'm', i=2)
-server = om.get_rpc_server(one, om.Target(topic='clean', server='s1'), [Endpoint()])
-with running(server):
-    observe('arrived', recorder.done.wait(10))
+serve_until_recorded(one, 'clean', recorder)
 observe('seen', [kwargs['i'] for _ctxt, kwargs in recorder.seen])
 """)
 
