@@ -82,7 +82,7 @@ def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
                                       driver=args.driver,
                                       topics=args.topics or None, retry=args.retry)
-        if not notifier.is_enabled():
+        if not notifier._drivers:
             raise CommandError('notification driver %s could not be loaded; nothing was '
                                'sent (--debug tells why)' % args.driver)
         # Notifier's public methods swallow send errors (as oslo's do) and

@@ -1,169 +1,208 @@
-"""The in-memory driver (``fake://``): a small broker inside the process.
+"""The in-memory driver (``fake://``): one small broker shared by the process.
 
-It keeps RabbitMQ's observable rules so that code tested on it behaves the
-same on a real broker: a topic queue exists once a server has listened on it
-and keeps messages while no server runs; a message to a queue nobody declared
-is dropped, so a call to a topic with no server times out; a call request
-expires with its timeout; fanout reaches one queue per listening server;
-notifications collect in ``<topic>.<priority>`` queues (or a pool's queue).
-Every body goes through JSON, so what cannot cross a real wire fails here.
-State belongs to one driver (one transport), as in oslo.messaging.
+Services' test suites assert on what oslo.messaging's fake driver does, so
+this one keeps its observable rules:
+
+- every fake transport of the process talks to the same broker, so a client
+  on one ``fake://`` transport reaches a server on another; ``cleanup()`` of
+  any of them empties the broker (test fixtures rely on that to isolate
+  tests);
+- a message to a topic waits in that topic's queue until a server or
+  listener takes it, even if none has started yet; each notification pool
+  gets its own copy (a pool queue made later starts with a copy of what the
+  topic queue holds); a message to ``topic.server`` waits in that server's
+  queue; a fanout message reaches the server queues that exist when it is
+  sent;
+- nothing is encoded: arguments, results and contexts arrive as the very
+  objects that were sent (a tuple stays a tuple, the context dict has no
+  extra keys); a request is only checked to be JSON-serializable, as a real
+  wire would need it to be;
+- a call's failure reaches the caller as the exception object the server
+  raised (``NoSuchMethod``, ``UnsupportedVersion``, a builtin exception
+  with its own message);
+- one consumer takes its server queue (fanout and ``topic.server``
+  messages) before its topic queue, each in the order sent.
+
+Waits end on an event rather than by polling, and a monitored call gets the
+server's heartbeats, so a call never waits longer than it must.
 """
 from __future__ import annotations
 
-import collections
-import contextlib
-import itertools
+import copy
 import json
 import logging
+import queue
 import threading
 import time
-from typing import Any, Optional
+import uuid
+from typing import Any, Callable, NamedTuple, Optional
 
 from messaging import _jsonutils
 from messaging import exceptions
 from messaging.drivers import base
-from messaging.drivers import common
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_EXCHANGE = ''
-# For waits that only a message or the deadline ends (a caller's reply).
-_NEVER_STOPPED = threading.Event()
+
+class _Delivery(NamedTuple):
+    """A message in a fake queue, as it was sent."""
+
+    ctxt: Any
+    message: Any
+    reply_q: Optional[queue.Queue]
+    requeue: Callable[[], None]
+    # A monitored call's call-monitor timeout: the server heartbeats within it.
+    client_timeout: Optional[float] = None
 
 
-def _expiry(timeout: Optional[float]) -> Optional[float]:
-    """When a request sent now with ``timeout`` expires (monotonic), if ever."""
-    return None if timeout is None else time.monotonic() + timeout
+# A queue's key: ('topic', exchange, topic, pool) or ('server', exchange, topic, server).
+_QueueKey = tuple
+
+
+def _topic_key(exchange: str, topic: str, pool: Optional[str] = None) -> _QueueKey:
+    return ('topic', exchange, topic, pool)
+
+
+def _server_key(exchange: str, topic: str, server: str) -> _QueueKey:
+    return ('server', exchange, topic, server)
 
 
 class _Broker:
-    """Queues, bindings and a single condition every waiter sleeps on."""
+    """The process's queues, and one condition every waiting consumer sleeps on."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queues: dict[str, collections.deque] = {}
-        self._bindings: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+        self._queues: dict[_QueueKey, list[_Delivery]] = {}
 
-    def declare(self, queue: str, exchange: str = DEFAULT_EXCHANGE,
-                routing_key: Optional[str] = None) -> None:
+    def ensure_queue(self, key: _QueueKey) -> None:
         with self._cond:
-            self._queues.setdefault(queue, collections.deque())
-            self._bindings[(exchange, queue if routing_key is None else routing_key)].add(queue)
+            self._queue(key)
 
-    def delete(self, queue: str) -> None:
+    def _queue(self, key: _QueueKey) -> list[_Delivery]:
+        found = self._queues.get(key)
+        if found is None:
+            kind, exchange, topic, pool = key
+            found = []
+            if kind == 'topic' and pool is not None:
+                # A new pool sees what the topic already holds, as its own copy.
+                found = [d._replace(ctxt=copy.deepcopy(d.ctxt),
+                                    message=copy.deepcopy(d.message))
+                         for d in self._queue(_topic_key(exchange, topic))]
+            self._queues[key] = found
+        return found
+
+    def deliver(self, exchange: str, topic: str, ctxt: Any, message: Any,
+                server: Optional[str] = None, fanout: bool = False,
+                reply_q: Optional[queue.Queue] = None,
+                client_timeout: Optional[float] = None) -> None:
+        """Append the message to the queues the routing rules pick."""
+
+        def requeue() -> None:
+            self.deliver(exchange, topic, ctxt, message, server, fanout, reply_q,
+                         client_timeout)
+
+        delivery = _Delivery(ctxt, message, reply_q, requeue, client_timeout)
         with self._cond:
-            self._queues.pop(queue, None)
-            for bound in self._bindings.values():
-                bound.discard(queue)
+            if fanout:
+                keys = [k for k in self._queues if k[:3] == ('server', exchange, topic)]
+            elif server is not None:
+                keys = [_server_key(exchange, topic, server)]
+            else:
+                self._queue(_topic_key(exchange, topic))
+                keys = [k for k in self._queues if k[:3] == ('topic', exchange, topic)]
+            for key in keys:
+                self._queue(key).append(delivery)
+            self._cond.notify_all()
 
-    def publish(self, exchange: str, routing_key: str, body: str,
-                expires_at: Optional[float] = None) -> int:
-        """Deliver to every bound queue; the number of queues reached."""
-        with self._cond:
-            targets = [q for q in self._bindings.get((exchange, routing_key), ())
-                       if q in self._queues]
-            for queue in targets:
-                self._queues[queue].append((body, expires_at))
-            if targets:
-                self._cond.notify_all()
-            return len(targets)
-
-    def requeue(self, queue: str, body: str) -> None:
-        with self._cond:
-            if queue in self._queues:
-                self._queues[queue].appendleft((body, None))
-                self._cond.notify_all()
-
-    def get(self, queues: list[str], timeout: Optional[float],
-            stopped: threading.Event) -> Optional[tuple[str, str]]:
-        """The next live message from any of ``queues``, or None."""
+    def take(self, keys: list[_QueueKey], timeout: Optional[float],
+             stopped: threading.Event) -> Optional[_Delivery]:
+        """The first message of the first non-empty queue of ``keys``, in
+        that order; None after ``timeout`` seconds or once ``stopped``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while not stopped.is_set():
-                found = self._take(queues)
-                if found is not None:
-                    return found
+                for key in keys:
+                    pending = self._queue(key)
+                    if pending:
+                        return pending.pop(0)
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return None
                 self._cond.wait(left)
             return None
 
-    def _take(self, queues: list[str]) -> Optional[tuple[str, str]]:
-        now = time.monotonic()
-        for queue in queues:
-            pending = self._queues.get(queue)
-            while pending:
-                body, expires_at = pending.popleft()
-                if expires_at is None or expires_at > now:
-                    return queue, body
-        return None
-
     def wake_all(self) -> None:
         with self._cond:
             self._cond.notify_all()
 
+    def clear(self) -> None:
+        with self._cond:
+            self._queues.clear()
+
+
+# Shared by every fake transport of the process, as oslo.messaging's is.
+_BROKER = _Broker()
+
 
 class FakeIncomingMessage(base.RpcIncomingMessage):
-    """A message taken from a fake queue."""
+    """A message taken from a fake queue, with the objects that were sent."""
 
-    def __init__(self, driver: 'FakeDriver', queue: str, body: str) -> None:
-        raw = json.loads(body)
-        ctxt, msg_id, reply_q = common.unpack_context(raw)
-        super().__init__(ctxt, raw, msg_id)
-        self._driver = driver
-        self._queue = queue
-        self._body = body
-        self._reply_q = reply_q
+    def __init__(self, delivery: _Delivery) -> None:
+        super().__init__(delivery.ctxt, delivery.message, str(uuid.uuid4()))
+        self._delivery = delivery
+
+    @property
+    def client_timeout(self) -> Optional[float]:
+        """The caller's call-monitor timeout, if it monitors the call."""
+        return self._delivery.client_timeout
 
     def acknowledge(self) -> None:
         """Nothing to do: the message already left its queue."""
 
     def requeue(self) -> None:
-        self._driver._broker.requeue(self._queue, self._body)
+        """Deliver the message again, at the back of the queues it went to."""
+        self._delivery.requeue()
 
-    def reply(self, reply: Any = None, failure: Optional[BaseException] = None) -> None:
-        if self.msg_id is None:
+    def reply(self, reply: Any = None, failure: Any = None) -> None:
+        """Answer a call (a cast has nobody to answer).
+
+        ``failure`` is the exception, or an ``exc_info`` tuple holding it.
+        """
+        if self._delivery.reply_q is None:
             return
-        self._driver._send_reply(self._reply_q, self.msg_id, reply, failure, ending=True)
+        if isinstance(failure, tuple):
+            failure = failure[1]
+        self._delivery.reply_q.put(('reply', reply, failure))
 
     def heartbeat(self) -> None:
-        if self.msg_id is not None:
-            self._driver._send_reply(self._reply_q, self.msg_id, None, None, ending=False)
+        """Tell a monitoring caller that the call is still running."""
+        if self._delivery.reply_q is not None:
+            self._delivery.reply_q.put(('heartbeat', None, None))
 
 
 class FakeListener(base.Listener):
-    """Takes messages from a fixed set of fake queues."""
+    """Takes messages from fixed fake queues, the first listed first."""
 
-    def __init__(self, driver: 'FakeDriver', queues: list[str], batch_size: int = 1,
-                 batch_timeout: Optional[float] = None,
-                 delete_on_cleanup: Optional[list[str]] = None) -> None:
+    def __init__(self, keys: list[_QueueKey], batch_size: int = 1,
+                 batch_timeout: Optional[float] = None) -> None:
         super().__init__(batch_size, batch_timeout)
-        self._driver = driver
-        self._queues = queues
-        self._delete_on_cleanup = delete_on_cleanup or []
+        self._keys = keys
         self._stopped = threading.Event()
-        self._turn = itertools.cycle(range(len(queues)))
+        for key in keys:
+            _BROKER.ensure_queue(key)
 
     def _poll_one(self, timeout: Optional[float]) -> Optional[FakeIncomingMessage]:
-        if not self._queues:
-            self._stopped.wait(timeout)
+        delivery = _BROKER.take(self._keys, timeout, self._stopped)
+        if delivery is None:
             return None
-        start = next(self._turn)
-        order = self._queues[start:] + self._queues[:start]
-        found = self._driver._broker.get(order, timeout, self._stopped)
-        if found is None:
-            return None
-        return FakeIncomingMessage(self._driver, *found)
+        return FakeIncomingMessage(delivery)
 
     def stop(self) -> None:
         self._stopped.set()
-        self._driver._broker.wake_all()
+        _BROKER.wake_all()
 
     def cleanup(self) -> None:
-        for queue in self._delete_on_cleanup:
-            self._driver._broker.delete(queue)
+        """Nothing to release: the queues belong to the shared broker."""
 
 
 class FakeDriver(base.BaseDriver):
@@ -172,142 +211,98 @@ class FakeDriver(base.BaseDriver):
     def __init__(self, conf, url, default_exchange: Optional[str] = None,
                  allowed_remote_exmods: Optional[list[str]] = None) -> None:
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
-        self._broker = _Broker()
 
-    def _exchange(self, target) -> str:
-        return target.exchange or self._default_exchange or 'openstack'
+    def require_features(self, requeue: bool = True) -> None:
+        """Every feature is there: requeue included."""
+
+    def _exchange(self, target) -> Optional[str]:
+        return target.exchange or self._default_exchange
 
     @staticmethod
-    def _encode(what: str, value: Any) -> str:
-        # The same encoder as the real wire (common.serialize_msg): what it
-        # converts (datetimes, sets) passes, what it cannot encode fails here.
-        try:
-            return _jsonutils.dumps(value)
-        except (TypeError, ValueError) as ex:
-            raise exceptions.MessagingException(
-                'The %s cannot be sent: it is not JSON-serializable (%s); convert '
-                'it with a serializer first' % (what, ex)) from ex
+    def _check_serializable(message: Any) -> None:
+        # What a real wire cannot carry fails here too, as with oslo's driver.
+        def convert(value: Any) -> Any:
+            try:
+                return _jsonutils.to_primitive(value)
+            except ValueError:
+                raise ValueError('Cannot convert %r to primitive' % (value,)) from None
+
+        json.dumps(message, default=convert)
 
     def send(self, target, ctxt, message, wait_for_reply=None, timeout=None,
              call_monitor_timeout=None, retry=None, transport_options=None):
-        msg = self._request(message, ctxt)
-        if target.fanout:
-            self._broker.publish(target.topic + '_fanout', '', self._encode('message', msg))
+        """Deliver a request; for a call, wait for the reply and return it."""
+        self._check_serializable(message)
+        reply_q = queue.Queue() if wait_for_reply else None
+        _BROKER.deliver(self._exchange(target), target.topic, ctxt, message,
+                        server=target.server, fanout=target.fanout, reply_q=reply_q,
+                        client_timeout=call_monitor_timeout if reply_q else None)
+        if reply_q is None:
             return None
-        routing_key = target.topic + ('.' + target.server if target.server else '')
-        if not wait_for_reply:
-            self._broker.publish(self._exchange(target), routing_key,
-                                 self._encode('message', msg))
-            return None
-        with self._reply_queue(msg, call_monitor_timeout) as (msg_id, reply_q):
-            self._broker.publish(self._exchange(target), routing_key,
-                                 self._encode('message', msg), _expiry(timeout))
-            return self._wait_for_reply(reply_q, msg_id, message.get('method'),
-                                        timeout, call_monitor_timeout)
-
-    def fanout_call(self, target, ctxt, message, timeout):
-        msg = self._request(message, ctxt)
-        with self._reply_queue(msg, None) as (_msg_id, reply_q):
-            self._broker.publish(target.topic + '_fanout', '', self._encode('message', msg),
-                                 _expiry(timeout))
-            deadline = time.monotonic() + timeout
-            answers = []
-            while True:
-                found = self._broker.get([reply_q], max(deadline - time.monotonic(), 0),
-                                         _NEVER_STOPPED)
-                if found is None:
-                    return answers
-                reply = json.loads(found[1])
-                if reply.get('ending'):
-                    answers.append((time.monotonic(), self._reply_value(reply)))
+        return self._wait_for_reply(reply_q, target, timeout, call_monitor_timeout)
 
     @staticmethod
-    def _request(message: dict, ctxt: dict) -> dict:
-        msg = dict(message)
-        msg['_unique_id'] = common.unique_id()
-        common.pack_context(msg, ctxt)
-        return msg
-
-    @contextlib.contextmanager
-    def _reply_queue(self, msg: dict, call_monitor_timeout: Optional[float]):
-        """Make ``msg`` a call with a reply queue of its own, deleted afterwards."""
-        msg_id, reply_q = common.unique_id(), 'reply_' + common.unique_id()
-        msg.update(_msg_id=msg_id, _reply_q=reply_q, _timeout=call_monitor_timeout)
-        self._broker.declare(reply_q)
-        try:
-            yield msg_id, reply_q
-        finally:
-            self._broker.delete(reply_q)
-
-    def _reply_value(self, reply: dict) -> Any:
-        if reply.get('failure'):
-            return common.deserialize_remote_exception(reply['failure'],
-                                                       self._allowed_remote_exmods)
-        return reply.get('result')
-
-    def _wait_for_reply(self, reply_q: str, msg_id: str, method: Optional[str],
-                        timeout: Optional[float], call_monitor_timeout: Optional[float]):
+    def _wait_for_reply(reply_q: queue.Queue, target, timeout: Optional[float],
+                        call_monitor_timeout: Optional[float]) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
-        result = None
         while True:
             waits = [w for w in (call_monitor_timeout,
                                  None if deadline is None else deadline - time.monotonic())
                      if w is not None]
-            found = self._broker.get([reply_q], min(waits) if waits else None,
-                                     _NEVER_STOPPED)
-            if found is None:
-                raise exceptions.MessagingTimeout(
-                    'Timed out waiting for a reply to message ID %s (method %s)'
-                    % (msg_id, method))
-            reply = json.loads(found[1])
-            value = self._reply_value(reply)
-            if value is not None:
-                result = value
-            if reply.get('ending'):
-                if isinstance(result, BaseException):
-                    raise result
-                return result
+            try:
+                kind, reply, failure = reply_q.get(timeout=max(min(waits), 0)
+                                                   if waits else None)
+            except queue.Empty:
+                raise exceptions.MessagingTimeout('No reply on topic %s' % target.topic)
+            if kind == 'heartbeat':
+                continue
+            if failure is not None:
+                raise failure
+            return reply
 
-    def _send_reply(self, reply_q: str, msg_id: str, result: Any,
-                    failure: Optional[BaseException], ending: bool) -> None:
-        reply = {'result': result,
-                 'failure': common.serialize_remote_exception(failure) if failure else None,
-                 'ending': ending, '_msg_id': msg_id}
-        if not self._broker.publish(DEFAULT_EXCHANGE, reply_q, self._encode('reply', reply)):
-            LOG.info('The caller of message %s went away (reply queue %s is gone); '
-                     'reply dropped', msg_id, reply_q)
+    def fanout_call(self, target, ctxt, message, timeout):
+        """Call every server of ``target.topic``; their answers within ``timeout``."""
+        self._check_serializable(message)
+        reply_q: queue.Queue = queue.Queue()
+        _BROKER.deliver(self._exchange(target), target.topic, ctxt, message,
+                        fanout=True, reply_q=reply_q)
+        deadline = time.monotonic() + timeout
+        answers = []
+        while True:
+            try:
+                kind, reply, failure = reply_q.get(
+                    timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                return answers
+            if kind == 'reply':
+                answers.append((time.monotonic(), reply if failure is None else failure))
 
     def send_notification(self, target, ctxt, message, version, retry=None):
-        msg = dict(message)
-        msg['_unique_id'] = common.unique_id()
-        common.pack_context(msg, ctxt)
-        exchange = self._exchange(target)
-        self._broker.declare(target.topic, exchange, target.topic)
-        self._broker.publish(exchange, target.topic, self._encode('notification', msg))
+        """Deliver a notification to ``target.topic`` (``<topic>.<priority>``)."""
+        self._check_serializable(message)
+        _BROKER.deliver(self._exchange(target), target.topic, ctxt, message)
 
     def listen(self, target, batch_size, batch_timeout):
+        """A server's listener: its server queue first, then its topic queue."""
         exchange = self._exchange(target)
-        server_key = '%s.%s' % (target.topic, target.server)
-        fanout_q = '%s_fanout_%s' % (target.topic, common.unique_id())
-        self._broker.declare(target.topic, exchange, target.topic)
-        self._broker.declare(server_key, exchange, server_key)
-        self._broker.declare(fanout_q, target.topic + '_fanout', '')
-        return FakeListener(self, [target.topic, server_key, fanout_q], batch_size,
-                            batch_timeout, delete_on_cleanup=[fanout_q])
+        keys = [_topic_key(exchange, target.topic) if target.server is None
+                else _server_key(exchange, target.topic, target.server),
+                _topic_key(exchange, target.topic)]
+        return FakeListener(keys, batch_size, batch_timeout)
 
     def listen_for_notification(self, targets_and_priorities, pool, batch_size,
                                 batch_timeout):
-        queues = []
+        """A listener on ``<topic>.<priority>`` of each pair, through ``pool``'s
+        copy when a pool is given."""
+        keys = []
         for target, priority in targets_and_priorities:
-            routing_key = '%s.%s' % (target.topic, priority)
-            queue = pool or routing_key
-            self._broker.declare(queue, self._exchange(target), routing_key)
-            if queue not in queues:
-                queues.append(queue)
-        return FakeListener(self, queues, batch_size, batch_timeout)
-
-    def delete_queue(self, queue: str) -> None:
-        self._broker.delete(queue)
+            key = _topic_key(self._exchange(target), '%s.%s' % (target.topic, priority),
+                             pool)
+            if key not in keys:
+                keys.append(key)
+        return FakeListener(keys, batch_size, batch_timeout)
 
     def cleanup(self) -> None:
-        """Nothing to release: the broker lives and dies with the driver."""
+        """Empty the shared broker, as oslo.messaging's fake driver does."""
+        _BROKER.clear()
+        _BROKER.wake_all()

@@ -36,8 +36,9 @@ class LogDriver(notifier.Driver):
         """Log ``message`` as JSON on the event type's logger."""
         level = _LEVELS.get(priority.lower())
         if level is None:
-            warnings.warn('Unable to log notification: no logging level matches '
-                          'priority %s' % priority.lower(), stacklevel=2)
+            # oslo.messaging's words, which services' tests may match.
+            warnings.warn('Unable to log message as notify cannot find a logger with '
+                          'the priority specified %s' % priority.lower(), stacklevel=2)
             return
         logger = logging.getLogger('%s.%s' % (self.LOGGER_BASE, message.get('event_type')))
         if logger.isEnabledFor(level):

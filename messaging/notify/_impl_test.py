@@ -1,7 +1,8 @@
 """The ``test`` notification driver: keeps notifications in memory.
 
 Tests assert on :data:`NOTIFICATIONS`, a module-level list of
-``(ctxt, message, priority, retry)`` tuples, and empty it with :func:`reset`.
+``(ctxt, message, priority, retry)`` tuples, and start a new one with
+:func:`reset` (as oslo.messaging's, a list fetched before stays as it was).
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ NOTIFICATIONS: list[tuple[dict, dict, str, Optional[int]]] = []
 
 
 def reset() -> None:
-    """Forget every notification collected so far."""
-    del NOTIFICATIONS[:]
+    """Start a new, empty :data:`NOTIFICATIONS` list."""
+    global NOTIFICATIONS
+    NOTIFICATIONS = []
 
 
 class TestDriver(notifier.Driver):
@@ -23,7 +25,7 @@ class TestDriver(notifier.Driver):
     # Not a test class, whatever pytest's collection rules think of the name.
     __test__ = False
 
-    def notify(self, ctxt: dict, message: dict, priority: str,
+    def notify(self, ctxt, message: dict, priority: str,
                retry: Optional[int]) -> None:
         """Record the notification."""
         NOTIFICATIONS.append((ctxt, message, priority, retry))

@@ -48,19 +48,22 @@ class NotificationDispatcher:
 
     def __init__(self, endpoints: Iterable[Any],
                  serializer: Optional[msg_serializer.Serializer] = None) -> None:
-        self.endpoints = list(endpoints)
+        # The list given, as oslo.messaging keeps it.
+        self.endpoints = endpoints
         self.serializer = serializer or msg_serializer.NoOpSerializer()
         self._callbacks: dict[str, list[tuple[Any, Callable]]] = {}
-        for endpoint, priority in itertools.product(self.endpoints, PRIORITIES):
-            method = getattr(endpoint, priority, None)
-            if callable(method):
+        for endpoint, priority in itertools.product(endpoints, PRIORITIES):
+            if hasattr(endpoint, priority):
                 self._callbacks.setdefault(priority, []).append(
-                    (getattr(endpoint, 'filter_rule', None), method))
+                    (getattr(endpoint, 'filter_rule', None), getattr(endpoint, priority)))
 
     @property
-    def supported_priorities(self) -> list[str]:
-        """The priorities some endpoint handles: the listener subscribes to these."""
-        return [p for p in PRIORITIES if p in self._callbacks]
+    def supported_priorities(self):
+        """The priorities some endpoint handles: the listener subscribes to these.
+
+        A view of them in the order endpoints offer them, as oslo.messaging's.
+        """
+        return self._callbacks.keys()
 
     def _extract(self, incoming) -> tuple[str, dict]:
         """``(priority, message dict)`` for one incoming notification.
@@ -120,11 +123,12 @@ class NotificationDispatcher:
 
         Endpoints are called in order and the first REQUEUE stops the rest.
         A malformed notification, or one of unknown priority, is logged and
-        reported as handled (so it is acknowledged, never redelivered).
+        gets None, as oslo.messaging answers for an unknown priority (the
+        listener acknowledges it: it is never redelivered).
         """
         extracted = self._extract_or_log(incoming)
         if extracted is None:
-            return NotificationResult.HANDLED
+            return None
         priority, message = extracted
         for screen, callback in self._callbacks.get(priority, ()):
             if not self._accepted(screen, message):

@@ -26,19 +26,16 @@ class NotificationServerBase(msg_server.MessageHandlingServer):
     """What notification servers share: subscriptions, pool, requeue policy."""
 
     def __init__(self, transport, targets: Iterable[Any], dispatcher,
-                 executor: Optional[str] = 'threading', allow_requeue: bool = True,
+                 executor: Optional[str] = None, allow_requeue: bool = True,
                  pool: Optional[str] = None, batch_size: Optional[int] = 1,
                  batch_timeout: Optional[float] = None) -> None:
-        if not isinstance(transport, msg_transport.NotificationTransport):
-            LOG.warning('Using an RPC transport for a notification listener; use '
-                        'get_notification_transport to get a notification transport')
         super().__init__(transport, dispatcher, executor)
         if allow_requeue:
             # Fail now, not on the first REQUEUE, when the driver cannot requeue.
             transport._require_driver_features(requeue=True)
         self._allow_requeue = allow_requeue
         self._pool = pool
-        self.targets = list(targets)
+        self.targets = targets
         self._targets_priorities = list(itertools.product(
             self.targets, dispatcher.supported_priorities))
         self._batch_size = batch_size
@@ -63,6 +60,15 @@ class NotificationServerBase(msg_server.MessageHandlingServer):
 
 class NotificationServer(NotificationServerBase):
     """Handles notifications one at a time."""
+
+    def __init__(self, transport, targets: Iterable[Any], dispatcher,
+                 executor: Optional[str] = None, allow_requeue: bool = True,
+                 pool: Optional[str] = None) -> None:
+        if not isinstance(transport, msg_transport.NotificationTransport):
+            LOG.warning('Using RPC transport for notifications. Please use '
+                        'get_notification_transport to obtain a notification '
+                        'transport instance.')
+        super().__init__(transport, targets, dispatcher, executor, allow_requeue, pool)
 
     def _process_incoming(self, incoming: list) -> None:
         message = incoming[0]
@@ -95,14 +101,14 @@ class BatchNotificationServer(NotificationServerBase):
 
 
 def get_notification_listener(transport, targets: Iterable[Any], endpoints: Iterable[Any],
-                              executor: str = 'threading', serializer=None,
+                              executor: Optional[str] = None, serializer=None,
                               allow_requeue: bool = False,
                               pool: Optional[str] = None) -> NotificationServer:
     """A listener calling ``endpoints`` for notifications sent to ``targets``.
 
     :param targets: Targets whose topics (and exchanges) to consume.
     :param endpoints: objects with a method per priority they handle.
-    :param executor: ``threading`` or ``eventlet``.
+    :param executor: ``threading`` (the default) or ``eventlet``.
     :param serializer: deserializes payloads and contexts.
     :param allow_requeue: honour REQUEUE results (and endpoint errors) by
         giving the message back to the broker; otherwise acknowledge.
@@ -114,7 +120,7 @@ def get_notification_listener(transport, targets: Iterable[Any], endpoints: Iter
 
 
 def get_batch_notification_listener(transport, targets: Iterable[Any],
-                                    endpoints: Iterable[Any], executor: str = 'threading',
+                                    endpoints: Iterable[Any], executor: Optional[str] = None,
                                     serializer=None, allow_requeue: bool = False,
                                     pool: Optional[str] = None,
                                     batch_size: Optional[int] = None,

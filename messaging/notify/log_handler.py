@@ -22,7 +22,7 @@ __all__ = ['LoggingErrorNotificationHandler', 'PublishErrorsHandler']
 class LoggingErrorNotificationHandler(logging.Handler):
     """Sends an ERROR notification (event ``error_notification``) per record.
 
-    The payload is ``{'error': <the record's message>}`` and the publisher
+    The payload is ``{'error': record.msg}`` (unformatted) and the publisher
     ``error.publisher``. Nothing is sent when the ``log`` notification
     driver is configured: it would log the notification, which this handler
     would turn into a notification again, forever.
@@ -43,7 +43,8 @@ class LoggingErrorNotificationHandler(logging.Handler):
         drivers = self._transport.conf[options.NOTIFICATIONS_GROUP].driver
         if 'log' in drivers:
             return
-        self._notifier.error({}, 'error_notification', {'error': record.getMessage()})
+        # The unformatted message, as oslo.messaging sends it.
+        self._notifier.error({}, 'error_notification', {'error': record.msg})
 
 
 PublishErrorsHandler = LoggingErrorNotificationHandler

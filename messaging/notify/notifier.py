@@ -2,19 +2,20 @@
 
 Drivers are loaded by name from the ``messaging.notify.drivers`` entry points
 (``messaging``, ``messagingv2``, ``log``, ``noop``, ``routing``, ``test``).
-A notifier without drivers is disabled: each call costs one check. Errors a
-driver raises are logged and swallowed, because a notification is never
-worth failing the caller's operation for (oslo.messaging does the same).
+As with oslo.messaging, every notification is built (payload and context
+through the serializer, timestamp from ``oslo_utils.timeutils``) even when no
+driver is loaded, and only a notifier whose sole driver is ``noop`` reports
+itself disabled. Errors a driver raises are logged and swallowed, because a
+notification is never worth failing the caller's operation for.
 """
 from __future__ import annotations
 
 import abc
-import copy
-import datetime
 import logging
 import uuid
 from typing import Any, Optional, Union
 
+from oslo_utils import timeutils
 from stevedore import named
 
 from messaging import _inplace
@@ -24,7 +25,10 @@ from messaging import transport as msg_transport
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['Driver', 'Notifier']
+__all__ = ['Driver', 'Notifier', 'get_notification_transport']
+
+# oslo.messaging offers it here too; services import it from either place.
+get_notification_transport = msg_transport.get_notification_transport
 
 DRIVER_NAMESPACE = 'messaging.notify.drivers'
 
@@ -45,12 +49,13 @@ class Driver(abc.ABC):
         self.transport = transport
 
     @abc.abstractmethod
-    def notify(self, ctxt: dict, message: dict, priority: str,
+    def notify(self, ctxt: Any, msg: dict, priority: str,
                retry: Optional[int]) -> Optional[bool]:
         """Deliver one notification.
 
-        :param ctxt: the serialized context (a dict, possibly empty).
-        :param message: the message dict (message_id, publisher_id,
+        :param ctxt: the context as the serializer made it (``{}`` when the
+            caller gave none or a plain dict).
+        :param msg: the message dict (message_id, publisher_id,
             event_type, priority, payload, timestamp).
         :param priority: the uppercase priority, e.g. ``INFO``.
         :param retry: connection retries: -1 forever, 0 none, None default.
@@ -61,27 +66,27 @@ class Driver(abc.ABC):
 
 
 def _utcnow_str() -> str:
-    # str() of a naive datetime is the wire form: space separator, no zone,
-    # '.ffffff' only when microseconds are non-zero (WIRE.md 7.2).
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    return str(now)
+    # timeutils, so that services' tests can freeze it (set_time_override);
+    # str() of its naive UTC datetime is the wire form: space separator, no
+    # zone, '.ffffff' only when microseconds are non-zero (WIRE.md 7.2).
+    return str(timeutils.utcnow())
 
 
 def _sanitize_context(ctxt: Any) -> Any:
-    """The context to send: a redacted copy of a context object, else None.
+    """The context to send: a redacted copy of a context object, else ``{}``.
 
     oslo.messaging 18 sends no context for None or a plain dict (WIRE.md 7.3),
     and redacts context objects so tokens never reach the notification bus.
     """
     if ctxt is None or type(ctxt) is dict:
-        return None
+        return {}
     try:
         return ctxt.redacted_copy()
     except AttributeError:
         LOG.warning('Unable to redact the context for a notification (%s has no '
                     'redacted_copy()); sending it without context',
                     type(ctxt).__name__)
-        return None
+        return {}
 
 
 def load_drivers(conf, names: list[str], topics: list[str], transport) -> list:
@@ -157,40 +162,34 @@ class Notifier:
 
     def prepare(self, publisher_id: Any = _marker, retry: Any = _marker) -> 'Notifier':
         """A notifier sharing this one's drivers, with some values overridden."""
-        child = copy.copy(self)
-        if publisher_id is not _marker:
-            child.publisher_id = publisher_id
-        if retry is not _marker:
-            child.retry = retry
-        return child
+        return _SubNotifier(self, self.publisher_id if publisher_id is _marker else publisher_id,
+                            self.retry if retry is _marker else retry)
 
     def is_enabled(self) -> bool:
-        """Whether any driver is loaded, so that sending does something."""
-        return bool(self._drivers)
+        """Whether notifications go anywhere: False only when ``noop`` is the
+        one driver loaded (as oslo.messaging answers)."""
+        return [ext.name for ext in self._drivers] != ['noop']
 
-    def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str) -> bool:
+    def _notify(self, ctxt: Any, event_type: str, payload: Any, priority: str,
+                publisher_id: Optional[str] = None, retry: Optional[int] = None) -> bool:
         """Build the message and give it to every driver.
 
-        :returns: whether every driver delivered it (errors are logged).
+        :returns: whether every driver delivered it (errors are logged);
+            False when no driver is loaded.
         """
-        if not self._drivers:
-            return True
         payload = self._serializer.serialize_entity(ctxt, payload)
-        safe_ctxt = _sanitize_context(ctxt)
-        # A dropped context is sent as no _context_* keys at all; serializers
-        # such as RequestContextSerializer cannot take None.
-        wire_ctxt = {} if safe_ctxt is None else self._serializer.serialize_context(safe_ctxt)
+        wire_ctxt = self._serializer.serialize_context(_sanitize_context(ctxt))
         message = {'message_id': str(uuid.uuid4()),
-                   'publisher_id': self.publisher_id,
+                   'publisher_id': publisher_id or self.publisher_id,
                    'event_type': event_type,
                    'priority': priority,
                    'payload': payload,
                    'timestamp': _utcnow_str()}
-        delivered = True
+        delivered = bool(self._drivers)
         for ext in self._drivers:
             try:
                 delivered = ext.obj.notify(wire_ctxt, message, priority,
-                                           self.retry) is not False and delivered
+                                           retry or self.retry) is not False and delivered
             except Exception as ex:
                 delivered = False
                 LOG.exception('Problem "%s" sending %s notification %s (event %s) '
@@ -228,3 +227,18 @@ class Notifier:
         """Send a SAMPLE notification (metering samples, e.g. for ceilometer)."""
         self._notify(ctxt, event_type, payload, 'SAMPLE')
 
+
+
+class _SubNotifier(Notifier):
+    """What :meth:`Notifier.prepare` returns: its parent's drivers and serializer."""
+
+    def __init__(self, base: Notifier, publisher_id: Optional[str],
+                 retry: Optional[int]) -> None:
+        # The parent's drivers are shared, not loaded again.
+        self._base = base
+        self.transport = base.transport
+        self.publisher_id = publisher_id
+        self.retry = retry
+        self._topics = base._topics
+        self._serializer = base._serializer
+        self._drivers = base._drivers

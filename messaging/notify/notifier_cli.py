@@ -75,8 +75,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         notifier = msg_notifier.Notifier(transport, args.publisher_id, driver=args.driver,
                                          topics=args.topic, retry=args.retry)
-        # A driver that failed to load leaves the notifier disabled: not "sent".
-        sent = notifier.is_enabled() and notifier._notify(
+        # A driver that failed to load delivers nothing: not "sent".
+        sent = notifier._notify(
             {}, args.event_type, payload, args.priority.upper())
     finally:
         transport.cleanup()

@@ -70,7 +70,8 @@ def test_error_handler_sends_error_notifications(logger, collected):
     [(_ctxt, message, priority, _retry)] = collected
     assert (priority, message['event_type'], message['publisher_id']) == (
         'ERROR', 'error_notification', 'error.publisher')
-    assert message['payload'] == {'error': 'it broke: badly'}
+    # The unformatted message, as oslo.messaging sends it.
+    assert message['payload'] == {'error': 'it broke: %s'}
 
 
 def test_error_handler_sends_nothing_when_the_log_driver_is_configured(logger, collected):

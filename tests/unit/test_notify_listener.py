@@ -100,7 +100,7 @@ def test_endpoint_receives_context_publisher_event_payload_and_metadata(transpor
     [(priority, ctxt, publisher_id, event_type, payload, metadata)] = endpoint.wait_for(1)
     assert (priority, publisher_id, event_type, payload) == (
         'info', 'pub.host', 'compute.start', {'id': 7})
-    assert ctxt == {'client_timeout': None}
+    assert ctxt == {}
     assert set(metadata) == {'message_id', 'timestamp'}
 
 

@@ -82,7 +82,7 @@ def test_context_object_is_redacted_then_serialized(transport, collected):
 
 def test_context_that_cannot_be_redacted_is_dropped_with_a_warning(transport, collected,
                                                                     caplog):
-    notifier = messaging.Notifier(transport, driver='test', serializer=ContextSerializer())
+    notifier = messaging.Notifier(transport, driver='test')
     with caplog.at_level(logging.WARNING, logger='messaging.notify.notifier'):
         notifier.info(object(), 'ev', {'a': 1})
     assert collected[0][0] == {}
@@ -129,13 +129,25 @@ def test_prepare_overrides_publisher_and_retry_and_shares_drivers(transport, col
     assert notifier.publisher_id == 'pub'
 
 
-def test_notifier_without_driver_is_disabled_and_does_no_work(transport):
+def test_notifier_without_driver_is_enabled_and_builds_what_it_cannot_send(transport):
+    # As oslo.messaging's: only a lone noop driver disables a notifier, and
+    # the payload and context go through the serializer all the same.
     notifier = messaging.Notifier(transport, driver=[])
     serializer = mock.Mock(spec=messaging.Serializer)
     notifier._serializer = serializer
-    assert not notifier.is_enabled()
-    notifier.info({}, 'ev', {'a': 1})
-    serializer.serialize_entity.assert_not_called()
+    assert notifier.is_enabled()
+    assert notifier._notify({}, 'ev', {'a': 1}, 'INFO') is False
+    serializer.serialize_entity.assert_called_once_with({}, {'a': 1})
+    serializer.serialize_context.assert_called_once_with({})
+
+
+def test_a_dict_context_reaches_serialize_context_as_an_empty_dict(transport, collected):
+    serializer = mock.Mock(spec=messaging.Serializer)
+    serializer.serialize_context.return_value = {'from': 'serializer'}
+    messaging.Notifier(transport, driver='test', serializer=serializer).info(
+        {'user': 'u'}, 'ev', {})
+    serializer.serialize_context.assert_called_once_with({})
+    assert collected[0][0] == {'from': 'serializer'}
 
 
 def test_unknown_driver_is_logged_and_skipped(transport, collected, caplog):
