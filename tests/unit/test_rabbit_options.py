@@ -210,3 +210,11 @@ def test_queue_manager_names_reply_and_fanout_queues_which_are_kept(conf):
 def test_consistent_options_are_accepted(conf):
     declarations.validate(view(conf, rabbit_quorum_queue='true',
                                rabbit_transient_quorum_queue='true'))
+
+
+def test_cancel_on_failover_is_asked_for_classic_queues_only(conf):
+    classic = declarations.Declarations(view(conf)).topic_queue('t', [('e', 't')])
+    quorum = declarations.Declarations(view(conf, **KOLLA)).topic_queue('t', [('e', 't')])
+    assert declarations.consumer_arguments(classic, True) == {'x-cancel-on-ha-failover': True}
+    assert declarations.consumer_arguments(classic, False) is None
+    assert declarations.consumer_arguments(quorum, True) is None

@@ -28,7 +28,8 @@ from messaging import exceptions
 from messaging.drivers.rabbit import codec, frame_reader, frames
 from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
-from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
+from messaging.drivers.rabbit.declarations import (ChannelDeclarer, ExchangeSpec, QueueSpec,
+                                                   consumer_arguments)
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
                                              PublishTimeout, fatal)
 from messaging.drivers.rabbit.options import PROCESS_NAME
@@ -338,10 +339,9 @@ class Connection:
                                   callback=callback, arguments=cursor.consumer_arguments(),
                                   on_cancel=cursor.on_cancel)
             return
-        arguments = ({'x-cancel-on-ha-failover': True}
-                     if self._conf.enable_cancel_on_failover else None)
-        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
-                              callback=callback, arguments=arguments)
+        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False, callback=callback,
+                              arguments=consumer_arguments(
+                                  spec, self._conf.enable_cancel_on_failover))
 
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""

@@ -77,6 +77,20 @@ def validate(conf: Any) -> None:
                                   + '; '.join(problems))
 
 
+def consumer_arguments(spec: QueueSpec, cancel_on_failover: bool) -> Optional[dict]:
+    """The ``basic.consume`` arguments of a (non-stream) consumer of ``spec``.
+
+    ``enable_cancel_on_failover`` asks for ``x-cancel-on-ha-failover``, which
+    only classic (mirrored) queues know: RabbitMQ refuses it (406) on a
+    quorum queue, whose consumers follow a new leader by themselves, so it
+    is left out there. oslo.messaging sends it anyway and then cannot
+    consume a quorum queue at all.
+    """
+    if cancel_on_failover and spec.arguments.get('x-queue-type') != 'quorum':
+        return {'x-cancel-on-ha-failover': True}
+    return None
+
+
 def is_stream(spec: QueueSpec) -> bool:
     """Whether ``spec`` declares a stream (read with offsets, not drained)."""
     return spec.arguments.get('x-queue-type') == 'stream'
