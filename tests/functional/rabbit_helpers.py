@@ -75,6 +75,13 @@ class Responder:
                                      % (len(self.received), timeout, count))
             return self.received[:count]
 
+    def wait_until(self, predicate, timeout=WAIT):
+        """Wait until ``predicate(received)`` holds for the messages so far."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: predicate(self.received), timeout):
+                raise AssertionError('condition not met within %s s; received %r'
+                                     % (timeout, [m.message for m in self.received]))
+
     def stop(self):
         self.listener.stop()
         self._thread.join(timeout=WAIT)
