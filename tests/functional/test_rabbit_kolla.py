@@ -3,7 +3,6 @@ the queue manager, on the real broker."""
 from __future__ import annotations
 
 import logging
-import subprocess
 import sys
 import time
 import uuid
@@ -13,11 +12,11 @@ import pytest
 
 import messaging
 from tests.functional.conftest import rabbitmqctl
-from tests.functional.rabbit_helpers import FAST_RECONNECT_QUERY, WAIT, Responder
+from tests.functional.rabbit_helpers import (FAST_RECONNECT_QUERY, WAIT, Responder, queues_of,
+                                             run_service)
 
 pytestmark = pytest.mark.timeout(120)
 
-SERVICE = Path(__file__).resolve().parent / 'queue_manager_service.py'
 KOLLA = dict(rabbit_quorum_queue='true', rabbit_transient_quorum_queue='true',
              rabbit_stream_fanout='true', use_queue_manager='true',
              rabbit_qos_prefetch_count=1)
@@ -154,33 +153,6 @@ def test_a_deleted_stream_is_declared_again_and_read_from_its_tail(
         assert stream_arguments(topic + '_fanout').startswith('[{"x-queue-type","stream"}')
     finally:
         server.stop()
-
-
-WORKTREE = str(Path(__file__).resolve().parents[2])
-
-
-def run_service(python: str, library: str, url: str, names: tuple,
-                new_session: bool) -> None:
-    """Run queue_manager_service.py to its end (one service start and stop).
-
-    :param new_session: in a process group of its own, as a restarted
-        service is; else in ours, as the workers of one service are.
-    """
-    import os
-
-    # Our library from this worktree; oslo.messaging's interpreter has its own.
-    env = dict(os.environ, PYTHONPATH=WORKTREE if library == 'messaging' else '')
-    out = subprocess.run([python, str(SERVICE), library, url, names[1], names[0]],
-                         capture_output=True, text=True, timeout=90, env=env,
-                         start_new_session=new_session)
-    assert out.returncode == 0, out.stderr[-2000:]
-
-
-def queues_of(host: str, topic: str) -> set[str]:
-    """The reply queues of ``host`` and the fanout queues of ``topic``."""
-    names = rabbitmqctl('list_queues', '--no-table-headers', 'name').split()
-    return {name for name in names
-            if name.startswith('reply_%s:' % host) or name.startswith(topic + '_fanout')}
 
 
 @pytest.mark.parametrize('stream', [False, True], ids=['queue manager', 'kolla'])
