@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import messaging
-from tests.functional.conftest import rabbitmqctl
+from tests.functional.conftest import queue_column, rabbitmqctl
 from tests.functional.rabbit_helpers import (FAST_RECONNECT_QUERY, WAIT, Responder, queues_of,
                                              run_service)
 
@@ -59,12 +59,7 @@ def close_connection(name: str) -> None:
 
 
 def stream_arguments(name: str) -> str:
-    for line in rabbitmqctl('list_queues', '--no-table-headers', 'name',
-                             'arguments').splitlines():
-        queue, _, arguments = line.partition('\t')
-        if queue == name:
-            return arguments.strip()
-    return ''
+    return queue_column(name, 'arguments')
 
 
 def listen(driver, names, server):

@@ -40,24 +40,23 @@ def test_a_counter_of_another_service_generation_starts_over(manager):
     assert manager.next_name().endswith(':1')
 
 
-def test_a_process_of_the_same_group_continues_the_count(manager, tmp_path):
-    manager.next_name()
+def next_name_in_another_process(manager, new_session: bool) -> str:
     code = ('from messaging.drivers.rabbit import queue_manager as q; '
             'print(q.QueueManager(%r, "proc", %r).next_name())'
-            % (manager.hostname, str(tmp_path)))
+            % (manager.hostname, os.path.dirname(manager.lock_file)))
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=60, check=True)
-    assert out.stdout.strip() == '%s:proc:2' % manager.hostname
+                         timeout=60, check=True, start_new_session=new_session)
+    return out.stdout.strip()
 
 
-def test_a_process_of_a_new_session_starts_over(manager, tmp_path):
+def test_a_process_of_the_same_group_continues_the_count(manager):
     manager.next_name()
-    code = ('from messaging.drivers.rabbit import queue_manager as q; '
-            'print(q.QueueManager(%r, "proc", %r).next_name())'
-            % (manager.hostname, str(tmp_path)))
-    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                         timeout=60, check=True, start_new_session=True)
-    assert out.stdout.strip() == '%s:proc:1' % manager.hostname
+    assert next_name_in_another_process(manager, False) == '%s:proc:2' % manager.hostname
+
+
+def test_a_process_of_a_new_session_starts_over(manager):
+    manager.next_name()
+    assert next_name_in_another_process(manager, True) == '%s:proc:1' % manager.hostname
 
 
 def test_lock_path_comes_from_conf_then_environment(monkeypatch, tmp_path):
