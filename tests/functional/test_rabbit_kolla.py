@@ -12,8 +12,8 @@ import pytest
 
 import messaging
 from tests.functional.conftest import queue_column, rabbitmqctl
-from tests.functional.rabbit_helpers import (FAST_RECONNECT_QUERY, WAIT, Responder, queues_of,
-                                             run_service)
+from tests.functional.rabbit_helpers import (FAST_RECONNECT_QUERY, WAIT, Responder,
+                                             publish_raw, queues_of, run_service)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -178,3 +178,22 @@ def test_a_restarted_service_takes_up_its_reply_and_fanout_queue_names(
     # A restart is a new process group: the counter starts over.
     run_service(sys.executable, 'messaging', url, rabbit_names, True)
     assert queues_of(host, topic) == first
+
+
+def test_a_malformed_fanout_on_the_stream_is_skipped_on_the_same_connection(
+        kolla_driver, rabbit_names, broker_cleanup, raw_channel, caplog):
+    """A stream refuses basic.reject by closing the connection: the server
+    acks the bad delivery instead, logs it and goes on reading."""
+    topic, _exchange = rabbit_names
+    broker_cleanup.queue(topic + '_fanout')
+    server = listen(kolla_driver, rabbit_names, 'srv')
+    try:
+        with caplog.at_level(logging.WARNING, logger='messaging'):
+            publish_raw(raw_channel, topic + '_fanout', topic, b'{not json')
+            fanout(kolla_driver, topic, 'good')
+            server.wait_until(arrived('good'))
+        assert markers(server) == ['good']
+        assert [r for r in caplog.records if 'Rejecting malformed' in r.getMessage()]
+        assert not [r for r in caplog.records if 'reconnecting' in r.getMessage()]
+    finally:
+        server.stop()

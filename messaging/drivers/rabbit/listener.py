@@ -99,7 +99,14 @@ class RabbitListener(base.Listener):
                   'is dropped, or dead-lettered if the queue has a dead-letter policy.',
                   '' if message_id is None else ' ' + common.shorten(message_id),
                   self.queue_of(raw), raw.delivery_info.get('routing_key'), why)
-        self.connection.ack(raw.channel, raw.delivery_tag, requeue=False)
+        # A stream refuses basic.reject (540, closing the connection): its
+        # deliveries are acked, which only moves this consumer on.
+        self.connection.ack(raw.channel, raw.delivery_tag,
+                            requeue=None if self._from_stream(raw) else False)
+
+    def _from_stream(self, raw: Any) -> bool:
+        """Whether ``raw`` came from a stream (see RpcListener)."""
+        return False
 
     def queue_of(self, raw: Any) -> str:
         """The queue a delivery came from (consumer tags count from "1")."""
@@ -172,9 +179,12 @@ class RpcListener(RabbitListener):
         if private:
             self.fanout_queue = spec.name
 
+    def _from_stream(self, raw: Any) -> bool:
+        return (self._stream is not None
+                and raw.delivery_info.get('consumer_tag') == self._stream_tag)
+
     def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
-        if self._stream is not None and raw.delivery_info.get(
-                'consumer_tag') == self._stream_tag:
+        if self._from_stream(raw):
             # Taken from here on, whatever becomes of it: a reconnect
             # resumes after it.
             self._stream.handled(raw)
