@@ -12,6 +12,7 @@ from typing import Any, Optional
 import fixtures
 from oslo_config import cfg
 
+from messaging import observability
 from messaging import options
 
 __all__ = ['ConfFixture']
@@ -34,6 +35,7 @@ class ConfFixture(fixtures.Fixture):
         self.conf = conf
         options.register_default_opts(conf)
         options.register_notifier_opts(conf)
+        observability.register_opts(conf)
         for module, attr, group in _OPTIONAL_OPT_LISTS:
             try:
                 opts = getattr(importlib.import_module(module), attr)

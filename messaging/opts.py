@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import importlib
 
+from messaging import observability
 from messaging import options
 
 __all__ = ['list_opts']
@@ -22,6 +23,7 @@ def list_opts() -> list[tuple[str, list]]:
         ('DEFAULT', options.DEFAULT_OPTS),
         (options.NOTIFICATIONS_GROUP, options.notifier_opts),
     ]
+    groups.extend(observability.list_opts())
     for module, attr, group in _DRIVER_OPT_MODULES:
         groups.append((group, getattr(importlib.import_module(module), attr)))
     return [(group, copy.deepcopy(opts)) for group, opts in groups]

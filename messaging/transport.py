@@ -8,7 +8,9 @@ from oslo_config import cfg
 from stevedore import driver as stevedore_driver
 from stevedore import exception as stevedore_exception
 
+from messaging import _inplace
 from messaging import exceptions
+from messaging import observability
 from messaging import options
 from messaging.transport_url import InvalidTransportURL, TransportHost, TransportURL
 
@@ -73,7 +75,8 @@ class Transport:
     def _send_notification(self, target, ctxt, message, version, retry=None):
         if not target.topic:
             raise exceptions.InvalidTarget('A topic is required to send', target)
-        self._driver.send_notification(target, ctxt, message, version, retry=retry)
+        with observability.notify_send(self.conf, target, message, ctxt):
+            self._driver.send_notification(target, ctxt, message, version, retry=retry)
 
     def _listen(self, target, batch_size, batch_timeout):
         if not (target.topic and target.server):
@@ -107,25 +110,32 @@ def _load_driver(conf, url: TransportURL, allowed_remote_exmods) -> Any:
     name = (url.transport or '').split('+')[0]
     kwargs = dict(default_exchange=conf.control_exchange,
                   allowed_remote_exmods=list(allowed_remote_exmods or []))
-    try:
-        manager = stevedore_driver.DriverManager(
-            DRIVER_NAMESPACE, name, invoke_on_load=True,
-            invoke_args=[conf, url], invoke_kwds=kwargs)
-    except stevedore_exception.NoMatches as ex:
-        available = ', '.join(sorted(_available_drivers())) or 'none installed'
-        raise DriverLoadFailure(name, '%s; available drivers: %s' % (ex, available))
-    except RuntimeError as ex:
-        raise DriverLoadFailure(name, ex)
-    return manager.driver
+    namespaces = _inplace.entry_point_namespaces(DRIVER_NAMESPACE)
+    for namespace in namespaces:
+        try:
+            manager = stevedore_driver.DriverManager(
+                namespace, name, invoke_on_load=True,
+                invoke_args=[conf, url], invoke_kwds=kwargs)
+        except stevedore_exception.NoMatches:
+            continue
+        except RuntimeError as ex:
+            raise DriverLoadFailure(name, ex)
+        return manager.driver
+    available = ', '.join(_available_drivers(namespaces)) or 'none installed'
+    raise DriverLoadFailure(name, stevedore_exception.NoMatches(
+        'no %r driver in the %s entry points; available drivers: %s'
+        % (name, ' or '.join(namespaces), available)))
 
 
-def _available_drivers() -> list[str]:
+def _available_drivers(namespaces: list[str]) -> list[str]:
     from stevedore import extension
-    return extension.ExtensionManager(DRIVER_NAMESPACE).names()
+    return sorted({driver for namespace in namespaces
+                   for driver in extension.ExtensionManager(namespace).names()})
 
 
 def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
     options.register_default_opts(conf)
+    observability.register_opts(conf)
     if not isinstance(url, TransportURL):
         url = TransportURL.parse(conf, url)
     if not url.transport:

@@ -1,96 +1,183 @@
-"""Draw the benchmark's JSON results as an SVG bar chart for the docs.
+"""Draw the benchmark's JSON results as charts for the docs.
 
-``python -m messaging.bench.chart results.json chart.svg [--size 100]``
-draws, for one payload size, each workload's rate per library side by side.
-Plain SVG text, so the docs build needs no plotting library.
+``python -m messaging.bench.chart results.json chart.png [--kind rates]
+[--size 100]`` draws one chart; the file's extension chooses the format.
+``--all`` draws every chart of the results next to the given name
+(``chart-rates-100b.png``, ``chart-latency-100b.png``, ..., ``chart-sizes.png``).
+
+Kinds: ``rates`` (each workload's rate per library at one payload size),
+``latency`` (p50/p99/max of the call workloads at one size) and ``sizes``
+(rates over the payload sizes: how each library scales with the payload).
+A ``.svg`` rates chart is plain SVG text and needs nothing; every other chart
+and format (``.png``, ``.pdf``) is drawn with matplotlib, from the ``bench``
+extra (``pip install 'messaging[bench]'``).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Optional
-from xml.sax.saxutils import escape
 
-from messaging.bench.report import LIBRARY_LABELS, WORKLOADS, size_label
+from messaging.bench import chart_svg
+from messaging.bench.report import WORKLOADS, size_label
 
-COLOURS = {'messaging': '#2b6cb0', 'oslo_messaging': '#c05621', 'amqp': '#718096'}
-BAR_HEIGHT = 14
-GROUP_GAP = 18
-LABEL_WIDTH = 190
-PLOT_WIDTH = 430
-MARGIN = 12
+LIBRARIES = ('messaging', 'oslo_messaging', 'amqp')
+KINDS = ('rates', 'latency', 'sizes')
+FORMATS = ('.png', '.svg', '.pdf')
+CALL_WORKLOADS = ('call', 'concurrent_call')
+
+
+class ChartError(Exception):
+    """A chart that cannot be drawn, with what to do about it."""
+
+
+def _libraries(results: dict) -> list[str]:
+    return [lib for lib in LIBRARIES if lib in results['libraries']]
+
+
+def _summary(results: dict, lib: str, size: int, key: str) -> Optional[dict]:
+    return results['libraries'][lib]['sizes'].get(str(size), {}).get(key)
 
 
 def bars(results: dict, size: int) -> list[tuple[str, list[tuple[str, float]]]]:
     """``[(workload label, [(library, rate), ...]), ...]`` for one payload size."""
-    libraries = results['libraries']
-    order = [lib for lib in ('messaging', 'oslo_messaging', 'amqp') if lib in libraries]
     groups = []
     for key, label in WORKLOADS:
-        rates = []
-        for lib in order:
-            summary = libraries[lib]['sizes'].get(str(size), {}).get(key)
-            if summary is not None:
-                rates.append((lib, float(summary['rate'])))
+        rates = [(lib, float(summary['rate'])) for lib in _libraries(results)
+                 for summary in [_summary(results, lib, size, key)] if summary is not None]
         if rates:
             groups.append((label, rates))
     return groups
 
 
-def render_svg(results: dict, size: int) -> str:
-    """The chart as an SVG document."""
-    groups = bars(results, size)
-    if not groups:
-        raise ValueError('the results have no figures for %s payloads' % size_label(size))
-    top = max(rate for _, rates in groups for _, rate in rates)
-    legend = sorted({lib for _, rates in groups for lib, _ in rates},
-                    key=list(COLOURS).index)
-    y = MARGIN + 28 + 16
-    parts = []
-    for label, rates in groups:
-        group_height = len(rates) * BAR_HEIGHT
-        parts.append('<text x="%d" y="%d" text-anchor="end" dominant-baseline="middle">%s'
-                     '</text>' % (LABEL_WIDTH - 8, y + group_height / 2, escape(label)))
-        for lib, rate in rates:
-            width = max(1.0, PLOT_WIDTH * rate / top)
-            parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>'
-                         % (LABEL_WIDTH, y, width, BAR_HEIGHT - 2, COLOURS[lib]))
-            parts.append('<text x="%.1f" y="%d" dominant-baseline="middle">%.0f/s</text>'
-                         % (LABEL_WIDTH + width + 4, y + BAR_HEIGHT / 2 - 1, rate))
-            y += BAR_HEIGHT
-        y += GROUP_GAP
-    width = LABEL_WIDTH + PLOT_WIDTH + 80
-    header = ['<text x="%d" y="%d" font-weight="bold">Rates at %s payloads (higher is '
-              'better)</text>' % (MARGIN, MARGIN + 12, size_label(size))]
-    x = MARGIN
-    for lib in legend:
-        header.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/>'
-                      '<text x="%d" y="%d">%s</text>'
-                      % (x, MARGIN + 22, COLOURS[lib], x + 14, MARGIN + 31,
-                         LIBRARY_LABELS[lib]))
-        x += 110
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
-            'font-family="sans-serif" font-size="11">%s%s</svg>\n'
-            % (width, y + MARGIN, ''.join(header), ''.join(parts)))
+def latencies(results: dict, size: int) -> list[tuple[str, list[tuple[str, dict]]]]:
+    """``[(workload label, [(library, {'p50_ms': ..., 'p99_ms': ..., 'max_ms':
+    ...}), ...]), ...]`` of the call workloads at one payload size."""
+    groups = []
+    for key, label in WORKLOADS:
+        if key not in CALL_WORKLOADS:
+            continue
+        figures = [(lib, summary) for lib in _libraries(results)
+                   for summary in [_summary(results, lib, size, key)]
+                   if summary is not None and 'p50_ms' in summary]
+        if figures:
+            groups.append((label, figures))
+    return groups
+
+
+def size_series(results: dict) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """``{workload label: {library: [(size, rate), ...]}}`` over every size."""
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for key, label in WORKLOADS:
+        for lib in _libraries(results):
+            points = sorted((int(size), float(figures[key]['rate']))
+                            for size, figures in results['libraries'][lib]['sizes'].items()
+                            if key in figures)
+            if points:
+                series.setdefault(label, {})[lib] = points
+    return series
+
+
+def sizes_of(results: dict) -> list[int]:
+    """Every payload size the results have figures for."""
+    return sorted({int(size) for lib in _libraries(results)
+                   for size in results['libraries'][lib]['sizes']})
+
+
+def check_format(path: str, kind: str = 'latency') -> str:
+    """The extension of ``path`` when a ``kind`` chart can be drawn there
+    (``latency`` stands for any chart that needs matplotlib).
+
+    :raises ChartError: an extension of no known format, or matplotlib
+        missing for a chart that needs it.
+    """
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in FORMATS:
+        raise ChartError('cannot draw %r: name a file ending in %s'
+                         % (path, ', '.join(FORMATS)))
+    if kind != 'rates' or extension != '.svg':
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ChartError('drawing %s needs matplotlib: pip install \'messaging[bench]\''
+                             % path) from None
+    return extension
+
+
+def draw(results: dict, path: str, kind: str = 'rates', size: int = 100) -> None:
+    """Write one chart to ``path`` in the format its extension names.
+
+    :raises ChartError: an unknown extension or kind, no figures for it,
+        or matplotlib missing for a format that needs it.
+    """
+    extension = check_format(path, kind)
+    if kind not in KINDS:
+        raise ChartError('unknown chart kind %r (one of %s)' % (kind, ', '.join(KINDS)))
+    data = {'rates': lambda: bars(results, size), 'latency': lambda: latencies(results, size),
+            'sizes': lambda: size_series(results)}[kind]()
+    if not data:
+        raise ChartError('the results have no %s figures%s' % (
+            kind, '' if kind == 'sizes' else ' for %s payloads' % size_label(size)))
+    if kind == 'rates' and extension == '.svg':
+        with open(path, 'w', encoding='utf-8') as stream:
+            stream.write(chart_svg.render_svg(data, size))
+        return
+    from messaging.bench import chart_plot
+    if kind == 'sizes':
+        chart_plot.sizes(data, path)
+    else:
+        getattr(chart_plot, kind)(data, size, path)
+
+
+def draw_all(results: dict, path: str) -> list[str]:
+    """Every chart the results allow, named after ``path``; the files written.
+
+    ``out/bench.png`` gives ``out/bench-rates-100b.png``,
+    ``out/bench-latency-100b.png`` per size and ``out/bench-sizes.png``.
+    """
+    stem, extension = os.path.splitext(path)
+    written = []
+    for size in sizes_of(results):
+        tag = size_label(size).replace(' ', '').lower()
+        for kind in ('rates', 'latency'):
+            target = '%s-%s-%s%s' % (stem, kind, tag, extension)
+            draw(results, target, kind, size)
+            written.append(target)
+    if len(sizes_of(results)) > 1:
+        target = '%s-sizes%s' % (stem, extension)
+        draw(results, target, 'sizes')
+        written.append(target)
+    return written
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Read the results file and write the chart; 1 on a bad file."""
+    """Read the results file and write the chart(s); 1 on a bad file or chart."""
     parser = argparse.ArgumentParser(prog='python -m messaging.bench.chart',
                                      description=__doc__.splitlines()[0])
     parser.add_argument('results', help='JSON written by python -m messaging.bench --json')
-    parser.add_argument('output', help='the SVG file to write')
-    parser.add_argument('--size', type=int, default=100, help='payload size in bytes')
+    parser.add_argument('output', help='the file to write; its extension (%s) chooses '
+                                       'the format' % ', '.join(FORMATS))
+    parser.add_argument('--kind', choices=KINDS, default='rates', help='(%(default)s)')
+    parser.add_argument('--size', type=int, default=100,
+                        help='payload size in bytes of the rates and latency charts')
+    parser.add_argument('--all', action='store_true',
+                        help='every chart, named after OUTPUT')
     args = parser.parse_args(argv)
     try:
         with open(args.results, encoding='utf-8') as stream:
-            svg = render_svg(json.load(stream), args.size)
-    except (OSError, ValueError, KeyError) as ex:
+            results = json.load(stream)
+        if args.all:
+            written = draw_all(results, args.output)
+        else:
+            draw(results, args.output, args.kind, args.size)
+            written = [args.output]
+    except (OSError, ValueError, KeyError, ChartError) as ex:
         sys.stderr.write('cannot chart %s: %s\n' % (args.results, ex))
         return 1
-    with open(args.output, 'w', encoding='utf-8') as stream:
-        stream.write(svg)
+    for path in written:
+        print(path)
     return 0
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from typing import Optional
 
-from messaging.bench import report, stats, workload
+from messaging.bench import chart, progress, report, stats, workload
 
 DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 DEFAULT_SIZES = '100,10240,1048576'
+# Seconds the broker has to answer before the benchmark starts.
+BROKER_CHECK_TIMEOUT = 10.0
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_OSLO_PYTHON = os.path.join(_REPO, '.interop-venv', 'bin', 'python')
 
@@ -43,9 +46,9 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = 'python -m messaging.bench') -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog='python -m messaging.bench',
+        prog=prog,
         description='Call, cast and notification rates and call latency on a broker.')
     parser.add_argument('--url', default=DEFAULT_URL, help='transport URL (%(default)s)')
     parser.add_argument('--threads', type=int, default=8,
@@ -65,12 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--bare', action='store_true',
                         help='also run the loops on the bare amqp client (the floor)')
     parser.add_argument('--json', metavar='FILE', help='write the results to FILE')
+    parser.add_argument('--charts', metavar='FILE',
+                        help='draw every chart, named after FILE, in the format of its '
+                             'extension (.svg, or .png and .pdf with the bench extra)')
+    parser.add_argument('--no-progress', dest='progress', action='store_false',
+                        help='no progress bar (there is none without a terminal either)')
     return parser
 
 
-def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+def parse_args(argv: Optional[list[str]], prog: str = 'python -m messaging.bench'
+               ) -> argparse.Namespace:
     """The parsed arguments with the --quick dependent defaults filled in."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if args.count is None:
         args.count = 200 if args.quick else 1000
@@ -79,6 +88,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     for name in ('count', 'threads', 'rounds'):
         if getattr(args, name) < 1:
             parser.error('--%s must be at least 1' % name)
+    if args.charts:
+        try:
+            chart.check_format(args.charts)
+        except chart.ChartError as ex:
+            parser.error(str(ex))
     if args.compare == 'oslo' and not os.path.exists(args.oslo_python):
         parser.error('no oslo.messaging interpreter at %s (see --oslo-python)'
                      % args.oslo_python)
@@ -95,7 +109,8 @@ def libraries(args: argparse.Namespace) -> list[tuple[str, str]]:
     return runs
 
 
-def run_workload(library: str, python: str, args: argparse.Namespace) -> dict:
+def run_workload(library: str, python: str, args: argparse.Namespace,
+                 bar: progress.RunProgress) -> dict:
     """One round of every workload of ``library`` in a subprocess."""
     env = dict(os.environ)
     if library == 'messaging':
@@ -103,21 +118,98 @@ def run_workload(library: str, python: str, args: argparse.Namespace) -> dict:
     command = [python, '-W', 'ignore', workload.__file__, library, args.url,
                ','.join(str(size) for size in args.sizes), str(args.count),
                str(args.threads)]
-    done = subprocess.run(command, stdout=subprocess.PIPE, env=env, check=False)
-    if done.returncode != 0:
+    if _STOP.signal is not None:
+        raise Stopped()
+    with bar.child() as (progress_env, progress_fds):
+        env.update(progress_env)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env,
+                                 pass_fds=progress_fds)
+        # Known to the signal handler from here; a signal that came while Popen
+        # was still starting it is seen by the check below.
+        _STOP.child = child
+        try:
+            if _STOP.signal is None:
+                output, _ = child.communicate()
+            if _STOP.signal is not None:
+                raise Stopped()
+        except BaseException:
+            # Stopped (SIGTERM, Ctrl-C) or failed here: the workload must not
+            # go on running without us.
+            end_child(child)
+            raise
+        finally:
+            _STOP.child = None
+    if child.returncode != 0:
         raise RuntimeError('the %s workload failed (exit status %d)'
-                           % (library, done.returncode))
-    return json.loads(done.stdout)
+                           % (library, child.returncode))
+    return json.loads(output)
+
+
+def end_child(child: subprocess.Popen) -> None:
+    """Terminate ``child``, killing it if it does not end within 5 s."""
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+class Stopped(Exception):
+    """The benchmark was asked to stop (SIGTERM or SIGINT)."""
+
+
+class _StopRequest:
+    """The handler of SIGTERM and SIGINT: remembers the signal and ends the
+    running workload, whose end lets the benchmark stop."""
+
+    def __init__(self) -> None:
+        self.signal: Optional[int] = None
+        self.child: Optional[subprocess.Popen] = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signal = signum
+        child = self.child
+        if child is not None and child.poll() is None:
+            child.terminate()
+
+
+_STOP = _StopRequest()
+
+
+def check_broker(url: str, timeout: float = BROKER_CHECK_TIMEOUT) -> None:
+    """Connect once to ``url`` within ``timeout`` seconds before any workload.
+
+    :raises RuntimeError: saying why the broker cannot be used.
+    """
+    from oslo_config import cfg
+
+    import messaging
+
+    conf = cfg.ConfigOpts()
+    conf([])
+    try:
+        transport = messaging.get_rpc_transport(conf, url)
+    except Exception as ex:
+        raise RuntimeError('bad --url: %s' % ex) from None
+    try:
+        transport._driver.connect(timeout)
+    except Exception as ex:
+        raise RuntimeError('cannot use the broker of --url: %s' % ex) from None
+    finally:
+        transport.cleanup()
 
 
 def collect(args: argparse.Namespace) -> dict:
     """Run every round of every library; the summarized results."""
     rounds: dict[str, list[dict]] = {library: [] for library, _ in libraries(args)}
-    for number in range(1, args.rounds + 1):
-        for library, python in libraries(args):
-            sys.stderr.write('round %d/%d: %s\n' % (number, args.rounds, library))
-            sys.stderr.flush()
-            rounds[library].append(run_workload(library, python, args))
+    total = args.rounds * sum(workload.steps(library, args.sizes) for library in rounds)
+    with progress.for_run(total, args.progress) as bar:
+        for number in range(1, args.rounds + 1):
+            for library, python in libraries(args):
+                bar.start(library, number, args.rounds)
+                rounds[library].append(run_workload(library, python, args, bar))
     return {'url_host': args.url.rsplit('@', 1)[-1], 'threads': args.threads,
             'count': args.count, 'rounds': args.rounds,
             'libraries': {library: merge_rounds(runs) for library, runs in rounds.items()}}
@@ -133,15 +225,37 @@ def merge_rounds(runs: list[dict]) -> dict:
     return {'sizes': sizes, 'peak_rss_mb': max(run['peak_rss_mb'] for run in runs)}
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    """Run the benchmark; 0 on success, 1 when a workload failed."""
-    args = parse_args(argv)
+def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.bench') -> int:
+    """Run the benchmark; 0 on success, 1 when it failed or was stopped.
+
+    The broker is checked first; SIGTERM and Ctrl-C end the running
+    workload's process before the benchmark exits.
+    """
+    args = parse_args(argv, prog)
+    _STOP.signal = None
+    previous = {signum: signal.signal(signum, _STOP)
+                for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
+        check_broker(args.url)
         results = collect(args)
     except RuntimeError as ex:
         sys.stderr.write('benchmark failed: %s\n' % ex)
         return 1
+    except Stopped:
+        sys.stderr.write('benchmark stopped by signal %s; its workload process was '
+                         'ended\n' % _STOP.signal)
+        return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print(report.format_table(results))
     if args.json:
         report.write_json(args.json, results)
+    if args.charts:
+        try:
+            for path in chart.draw_all(results, args.charts):
+                sys.stderr.write('chart: %s\n' % path)
+        except (OSError, chart.ChartError) as ex:
+            sys.stderr.write('cannot draw the charts: %s\n' % ex)
+            return 1
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 import resource
 import sys
 import threading
@@ -28,10 +29,28 @@ CALL_TIMEOUT = 60.0
 END_TO_END_TIMEOUT = 300.0
 
 
+# The parent's progress bar (messaging.bench.progress) names the write end
+# of its pipe here; run alone, a workload reports on stderr.
+PROGRESS_FD_ENV = 'MESSAGING_BENCH_PROGRESS_FD'
+_progress_stream = None
+
+
 def progress(text: str) -> None:
-    """One line of progress on stderr (stdout carries the results)."""
-    sys.stderr.write('  %s\n' % text)
-    sys.stderr.flush()
+    """One workload step begins: a line to the parent's progress pipe, or
+    to stderr (stdout carries the results)."""
+    global _progress_stream
+    if _progress_stream is None:
+        fd = os.environ.get(PROGRESS_FD_ENV)
+        _progress_stream = (os.fdopen(int(fd), 'w', encoding='utf-8') if fd
+                            else sys.stderr)
+    prefix = '' if _progress_stream is not sys.stderr else '  '
+    _progress_stream.write('%s%s\n' % (prefix, text))
+    _progress_stream.flush()
+
+
+def steps(library: str, sizes: list[int]) -> int:
+    """How many times :func:`run` reports progress for ``library``."""
+    return len(sizes) * (2 if library == 'amqp' else 4)
 
 
 def count_for(count: int, size: int) -> int:

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from oslo_config import cfg
 
-from messaging import options
+from messaging.cli.config import ConfigurationError, load_config
 
 LOG = logging.getLogger(__name__)
 
@@ -25,6 +25,28 @@ EXIT_USAGE = 2
 
 class CommandError(Exception):
     """A failure to report as one line, without a traceback."""
+
+
+def positive_seconds(text: str) -> float:
+    """A number of seconds above zero (a timeout of 0 would end at once)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('not a number of seconds: %r' % text) from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError('must be more than 0 seconds, got %s' % text)
+    return value
+
+
+def retry_count(text: str) -> int:
+    """A ``--retry`` value: retries after the first try; -1 for no limit."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('not a whole number: %r' % text) from None
+    if value < -1:
+        raise argparse.ArgumentTypeError('must be -1 (no limit) or more, got %s' % text)
+    return value
 
 
 def json_object(text: str) -> dict:
@@ -77,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     # add_help=False: everything after "bench", --help included, is the
     # benchmark's own command line.
     bench = sub.add_parser('bench', add_help=False,
-                           help='run the benchmark (python -m messaging.bench)')
+                           help='run the benchmark (see "messaging bench --help")')
     bench.set_defaults(run=_run_bench)
     return parser
 
@@ -85,21 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_bench(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     from messaging import bench
 
-    return bench.main(args.bench_args)
-
-
-def load_config(args: argparse.Namespace) -> cfg.ConfigOpts:
-    """A private ConfigOpts with the files given and the URL override applied."""
-    conf = cfg.ConfigOpts()
-    try:
-        conf(args=[], project='messaging', default_config_files=args.config_file)
-    except cfg.Error as ex:
-        raise CommandError('cannot read the configuration: %s' % ex)
-    options.register_default_opts(conf)
-    options.register_notifier_opts(conf)
-    if args.transport_url:
-        conf.set_override('transport_url', args.transport_url)
-    return conf
+    return bench.main(args.bench_args, prog='messaging bench')
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -110,7 +118,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         args.bench_args = extra
     elif extra:
         parser.error('unrecognized arguments: %s' % ' '.join(extra))
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+    # A command reports its failure in one line, which carries the cause:
+    # the library's warnings on the way (each reconnect) would only repeat
+    # it. Those that run until stopped log once started (log_while_running).
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.CRITICAL,
                         format='%(levelname)s %(name)s: %(message)s', stream=sys.stderr)
     try:
         conf = load_config(args)
@@ -124,16 +135,29 @@ def main(argv: Optional[list[str]] = None) -> int:
         return EXIT_FAILURE
 
 
+def log_while_running() -> None:
+    """Log warnings from now on: a server or listener, started, tells what
+    befalls it (reconnects, dropped messages) until it is stopped."""
+    root = logging.getLogger()
+    if root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
+
+
 def describe_error(ex: BaseException) -> str:
     """One line that names the failure and, where known, what to do."""
     from messaging import exceptions
+    from messaging.drivers.rabbit.errors import BrokerRefusal, PublishTimeout
     from messaging.transport import DriverLoadFailure, InvalidTransportURL
 
     text = str(ex).splitlines()[0] if str(ex) else type(ex).__name__
+    if isinstance(ex, PublishTimeout):
+        # The request never got to the broker: no server is to blame.
+        return 'timed out: %s' % text
     if isinstance(ex, exceptions.MessagingTimeout):
         return ('timed out: %s (is a server listening on that topic? raise '
                 '--timeout for slow methods)' % text)
-    if isinstance(ex, (InvalidTransportURL, DriverLoadFailure, CommandError)):
+    if isinstance(ex, (InvalidTransportURL, DriverLoadFailure, CommandError,
+                       ConfigurationError, BrokerRefusal)):
         return text
     if isinstance(ex, exceptions.MessageDeliveryFailure):
         return 'cannot reach the broker: %s' % text

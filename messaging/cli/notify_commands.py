@@ -7,27 +7,36 @@ import signal
 import sys
 import threading
 import uuid
+from typing import Optional
 
 from oslo_config import cfg
 
 import messaging
-from messaging.cli.main import EXIT_OK, CommandError, json_object, print_json
+import messaging.notify
+from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
+                                positive_seconds, print_json, retry_count)
+from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
 
 LOG = logging.getLogger(__name__)
 
 PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
+# What --priority takes, here as in notify: "warning" is "warn".
+PRIORITY_CHOICES = PRIORITIES + ('warning',)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register the notification subcommands on the top-level parser."""
     notify = sub.add_parser('notify', help='send one notification')
     notify.add_argument('event_type')
-    notify.add_argument('--priority', default='info', choices=PRIORITIES + ('warning',))
+    notify.add_argument('--priority', default='info', choices=PRIORITY_CHOICES,
+                        help='the priority (default info; warning is warn)')
     notify.add_argument('--payload', type=json_object, default={},
                         help='the payload as a JSON object')
     notify.add_argument('--context', type=json_object, default={},
                         help='the context as a JSON object')
-    notify.add_argument('--publisher-id', default='messaging-cli')
+    notify.add_argument('--publisher-id', default='messaging-cli',
+                        help='who the notification says sent it (default messaging-cli)')
+    notify.add_argument('--retry', type=retry_count, default=2, help=RETRY_HELP)
     notify.add_argument('--topic', action='append', dest='topics',
                         help='notification topic (repeatable; default: the '
                              'configured topics, normally "notifications")')
@@ -44,7 +53,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         help='topic to listen on (repeatable; default notifications)')
     listen.add_argument('--exchange', help='the exchange (default: control_exchange)')
     listen.add_argument('--priority', action='append', dest='priorities',
-                        choices=PRIORITIES, help='priorities to show (default: all)')
+                        choices=PRIORITY_CHOICES,
+                        help='a priority to show (repeatable; default: all; warning '
+                             'is warn)')
     listen.add_argument('--event-type', metavar='REGEX',
                         help='only events whose type matches (re.match)')
     listen.add_argument('--publisher', metavar='REGEX',
@@ -53,7 +64,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                        'one (shares, and so takes, its messages)')
     listen.add_argument('--count', type=int, default=0,
                         help='exit after this many notifications (default: never)')
+    listen.add_argument('--connect-timeout', type=positive_seconds, default=10.0,
+                        help=CONNECT_HELP)
     listen.set_defaults(run=_run_listen)
+
+
+def _priority(name: str) -> str:
+    """A priority as the command line gives it, as the notifier names it."""
+    return 'warn' if name == 'warning' else name
 
 
 def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
@@ -63,21 +81,53 @@ def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     try:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
                                       driver=args.driver,
-                                      topics=args.topics or None, retry=0)
+                                      topics=args.topics or None, retry=args.retry)
         if not notifier.is_enabled():
-            raise CommandError('notification driver %s could not be loaded (the reason '
-                               'is logged above); nothing was sent' % args.driver)
-        # Notifier's public methods swallow send errors (as oslo's do); the
-        # command must not claim a notification it could not deliver.
-        priority = 'WARN' if args.priority == 'warning' else args.priority.upper()
-        delivered = notifier._notify(args.context, args.event_type, args.payload, priority)
+            raise CommandError('notification driver %s could not be loaded; nothing was '
+                               'sent (--debug tells why)' % args.driver)
+        # Notifier's public methods swallow send errors (as oslo's do) and
+        # log them; the command must not claim a notification it could not
+        # deliver, and says why in its one line.
+        with _NotifierFailures() as failures:
+            delivered = notifier._notify(args.context, args.event_type, args.payload,
+                                         _priority(args.priority).upper())
     finally:
         transport.cleanup()
     if not delivered:
-        raise CommandError('the notification was not delivered (the reason is logged '
-                           'above; is the broker up?)')
+        raise CommandError('the notification was not delivered: %s'
+                           % (failures.cause or 'the driver refused it'))
     print_json({'sent': args.event_type, 'priority': args.priority})
     return EXIT_OK
+
+
+class _NotifierFailures(logging.Handler):
+    """Keeps the cause of the notifier's send failures while installed on
+    the loggers of ``messaging.notify`` (the notifier's and its drivers'):
+    the error they log, without the traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.cause: Optional[str] = None
+        self._logger = logging.getLogger(messaging.notify.__name__)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            self.cause = describe_error(error)
+
+    def __enter__(self) -> '_NotifierFailures':
+        self._saved = (self._logger.level, self._logger.propagate)
+        if not self._logger.isEnabledFor(logging.ERROR):
+            # The command is quiet (no --debug): hear the error, show nothing.
+            self._logger.setLevel(logging.ERROR)
+            self._logger.propagate = False
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._saved[0])
+        self._logger.propagate = self._saved[1]
 
 
 class _PrintingEndpoint:
@@ -115,10 +165,12 @@ def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     if args.event_type or args.publisher:
         rule = messaging.NotificationFilter(event_type=args.event_type,
                                             publisher_id=args.publisher)
-    endpoint = _PrintingEndpoint(tuple(args.priorities or PRIORITIES), done,
-                                 args.count, rule)
+    priorities = tuple(dict.fromkeys(_priority(name) for name in args.priorities or
+                                     PRIORITIES))
+    endpoint = _PrintingEndpoint(priorities, done, args.count, rule)
     listener = messaging.get_notification_listener(transport, targets, [endpoint],
                                                    pool=pool)
+    connect_to_run(transport, args.connect_timeout)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
     listener.start()

@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import re
 import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -13,19 +16,26 @@ from oslo_config import cfg
 
 import messaging
 from messaging.rpc.dispatcher import PING_METHOD
-from messaging.cli.main import EXIT_OK, CommandError, json_object, key_value, print_json
+from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
+                                log_while_running, positive_seconds, print_json,
+                                retry_count)
 
 LOG = logging.getLogger(__name__)
+
+
+RETRY_HELP = ('retries after a failed first try to reach the broker (default 2; -1 '
+              'keeps trying); then the command fails')
+CONNECT_HELP = 'seconds to reach the broker at start (default 10)'
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register the RPC subcommands on the top-level parser."""
     for name, run, help_text in (
             ('call', _run_call, 'call a method and print its result as JSON'),
-            ('cast', _run_cast, 'cast a method (no result)'),
+            ('cast', _run_cast, 'cast a method: send the request, wait for no result'),
             ('fanout', _run_fanout, 'cast a method to every server of the topic')):
         cmd = sub.add_parser(name, help=help_text)
-        _add_target_args(cmd)
+        _add_target_args(cmd, server=name != 'fanout')
         cmd.add_argument('method', help='endpoint method name')
         cmd.add_argument('--arg', dest='args', metavar='KEY=VALUE', type=key_value,
                          action='append', default=[],
@@ -35,15 +45,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          help='keyword arguments as one JSON object')
         cmd.add_argument('--context', type=json_object, default={},
                          help='the request context as a JSON object')
-        cmd.add_argument('--timeout', type=float, help='seconds to wait for a reply')
+        if name == 'call':
+            cmd.add_argument('--timeout', type=positive_seconds,
+                             help='seconds the whole call may take, reaching the broker '
+                                  'included (default: rpc_response_timeout, 60)')
+        else:
+            cmd.add_argument('--retry', type=retry_count, default=2, help=RETRY_HELP)
         cmd.set_defaults(run=run)
 
     ping = sub.add_parser('ping', help='check that a server answers (needs '
                                        'rpc_ping_enabled on the server)')
     _add_target_args(ping)
-    ping.add_argument('--timeout', type=float, default=10.0,
-                      help='seconds to wait for the answer (default 10); with --all, '
-                           'how long to gather answers')
+    ping.add_argument('--timeout', type=positive_seconds, default=10.0,
+                      help='seconds the whole ping may take, reaching the broker '
+                           'included (default 10); with --all, how long to gather '
+                           'answers')
     ping.add_argument('--all', dest='ping_all', action='store_true',
                       help='ping every server of the topic at once (fanout) and list '
                            'the answers; the protocol does not carry server names, so '
@@ -54,35 +70,70 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                          'until SIGINT or SIGTERM')
     serve.add_argument('endpoints', metavar='MODULE:ATTR',
                        help='an endpoint object, a class (instantiated without '
-                            'arguments) or a list of them')
-    serve.add_argument('--topic', required=True)
+                            'arguments) or a list of them; MODULE is looked for in '
+                            'the current directory too')
+    serve.add_argument('--topic', required=True, help='the topic to serve')
     serve.add_argument('--server', default=None,
                        help='this server\'s name (default: the host name)')
-    serve.add_argument('--exchange', default=None)
+    serve.add_argument('--exchange', default=None,
+                       help='the exchange (default: control_exchange)')
     serve.add_argument('--executor', default='threading',
-                       choices=('threading', 'eventlet'))
+                       choices=('threading', 'eventlet'),
+                       help='how requests are run (default threading)')
     serve.add_argument('--ping', action='store_true',
                        help='answer the ping method (sets rpc_ping_enabled)')
+    serve.add_argument('--connect-timeout', type=positive_seconds, default=10.0,
+                       help=CONNECT_HELP)
     serve.set_defaults(run=_run_serve)
 
 
-def _add_target_args(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument('topic')
-    cmd.add_argument('--server', help='send to this server of the topic only')
+def target_version(text: str) -> str:
+    """An API version as a Target takes it: ``X.Y`` or ``X.Y.Z``."""
+    if not re.fullmatch(r'\d+\.\d+(\.\d+)?', text):
+        raise argparse.ArgumentTypeError('expected a version such as 1.0 or 2.3.1, got %r'
+                                         % text)
+    return text
+
+
+def _add_target_args(cmd: argparse.ArgumentParser, server: bool = True) -> None:
+    cmd.add_argument('topic', help='the topic the servers listen on')
+    if server:
+        cmd.add_argument('--server', help='send to this server of the topic only')
     cmd.add_argument('--exchange', help='the exchange (default: control_exchange)')
     cmd.add_argument('--namespace', help='the endpoint namespace')
-    cmd.add_argument('--version', dest='target_version', metavar='X.Y',
+    cmd.add_argument('--version', dest='target_version', metavar='X.Y', type=target_version,
                      help='the API version the method needs')
 
 
 def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, **target_overrides: Any):
     transport = messaging.get_rpc_transport(conf)
-    target = messaging.Target(topic=args.topic, server=args.server, exchange=args.exchange,
+    target = messaging.Target(topic=args.topic, server=getattr(args, 'server', None),
+                              exchange=args.exchange,
                               namespace=getattr(args, 'namespace', None),
                               version=getattr(args, 'target_version', None),
                               **target_overrides)
-    timeout = getattr(args, 'timeout', None)
-    return transport, messaging.get_rpc_client(transport, target, timeout=timeout)
+    return transport, messaging.get_rpc_client(transport, target,
+                                               timeout=getattr(args, 'timeout', None),
+                                               retry=getattr(args, 'retry', None))
+
+
+def connect(transport, timeout: float) -> None:
+    """Reach the broker within ``timeout`` seconds (drivers that connect)."""
+    connect_now = getattr(transport._driver, 'connect', None)
+    if connect_now is not None:
+        connect_now(timeout)
+
+
+def connect_to_run(transport, timeout: float) -> None:
+    """Before a server or listener starts: reach the broker within
+    ``timeout`` seconds (else clean ``transport`` up and raise), then log
+    what befalls the running command."""
+    try:
+        connect(transport, timeout)
+    except BaseException:
+        transport.cleanup()
+        raise
+    log_while_running()
 
 
 def _kwargs(args: argparse.Namespace) -> dict:
@@ -118,29 +169,32 @@ def _run_fanout(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 
 def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    if args.ping_all:
-        return _ping_all(conf, args)
-    transport, client = _client(conf, args)
-    try:
-        started = time.monotonic()
-        answer = client.call({}, PING_METHOD)
-        elapsed_ms = (time.monotonic() - started) * 1000
-    finally:
-        transport.cleanup()
-    print_json({'topic': args.topic, 'server': args.server, 'answer': answer,
-                'round_trip_ms': round(elapsed_ms, 3)})
-    return EXIT_OK
-
-
-def _ping_all(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    began = time.monotonic()
     transport = messaging.get_rpc_transport(conf)
     try:
-        started = time.monotonic()
-        answers = transport._driver.fanout_call(messaging.Target(topic=args.topic), {},
-                                                {'method': PING_METHOD, 'args': {}},
-                                                args.timeout)
+        # The round trip is the ping's alone: the connection and the reply
+        # queue are set up first, within the same --timeout.
+        connect(transport, args.timeout)
+        left = max(began + args.timeout - time.monotonic(), 0.001)
+        if args.ping_all:
+            started = time.monotonic()
+            answers = transport._driver.fanout_call(
+                messaging.Target(topic=args.topic), {},
+                {'method': PING_METHOD, 'args': {}}, left)
+        else:
+            target = messaging.Target(topic=args.topic, server=args.server,
+                                      exchange=args.exchange, namespace=args.namespace,
+                                      version=args.target_version)
+            client = messaging.get_rpc_client(transport, target, timeout=left)
+            started = time.monotonic()
+            answer = client.call({}, PING_METHOD)
+            elapsed_ms = (time.monotonic() - started) * 1000
     finally:
         transport.cleanup()
+    if not args.ping_all:
+        print_json({'topic': args.topic, 'server': args.server, 'answer': answer,
+                    'round_trip_ms': round(elapsed_ms, 3)})
+        return EXIT_OK
     print_json({'topic': args.topic, 'servers_answering': len(answers),
                 'answers': [{'answer': _printable(value),
                              'round_trip_ms': round((arrived - started) * 1000, 3)}
@@ -163,6 +217,11 @@ def load_endpoints(path: str) -> list:
     module_name, sep, attr = path.partition(':')
     if not sep or not module_name or not attr:
         raise CommandError('endpoints must be given as MODULE:ATTR, got %r' % path)
+    # An installed "messaging" script puts its own directory first on
+    # sys.path, not the current one, where "serve mymodule:Endpoint"
+    # expects mymodule.py to be found.
+    if os.getcwd() not in sys.path and '' not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         found = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as ex:
@@ -181,6 +240,7 @@ def _run_serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     target = messaging.Target(topic=args.topic, server=args.server or socket.gethostname(),
                               exchange=args.exchange)
     server = messaging.get_rpc_server(transport, target, endpoints, executor=args.executor)
+    connect_to_run(transport, args.connect_timeout)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -78,8 +78,13 @@ class AMQPDriverBase(base.BaseDriver):
         """A new, not yet connected, connection to the transport's brokers."""
         raise NotImplementedError
 
-    def _borrow(self) -> ConnectionContext:
-        return ConnectionContext(self._pool)
+    def _borrow(self, timeout: Optional[float] = None) -> ConnectionContext:
+        try:
+            return ConnectionContext(self._pool, timeout)
+        except TimeoutError as ex:
+            raise exceptions.MessagingTimeout(
+                'all %d pooled connections stayed in use for %s s (rpc_conn_pool_size)'
+                % (self._pool.max_size, timeout)) from ex
 
     @property
     def reply_queue_name(self) -> str:
@@ -102,14 +107,15 @@ class AMQPDriverBase(base.BaseDriver):
         if target.fanout:
             raise exceptions.InvalidTarget('A call cannot be sent to a fanout target',
                                            target)
-        msg_id = self._register_call()
-        # The timeout covers the whole call: a publish held up by a broker
-        # alarm or a reconnect leaves only the rest of it for the reply.
+        # The timeout covers the whole call: declaring the reply queue, a
+        # publish held up by a broker alarm or a reconnect leave only the
+        # rest of it for the reply.
         started = time.monotonic()
+        msg_id = self._register_call(None if timeout is None else started + timeout)
         try:
             routing = self._publish_request(target, ctxt, message, msg_id,
                                             call_monitor_timeout, timeout, retry,
-                                            transport_options)
+                                            transport_options, started)
             description = 'method %r on topic %s (exchange %s)' % (
                 (message.get('method'),) + routing)
             return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
@@ -120,29 +126,36 @@ class AMQPDriverBase(base.BaseDriver):
     def fanout_call(self, target, ctxt: dict, message: dict,
                     timeout: float) -> list[tuple[float, Any]]:
         self._check_fork()
-        msg_id = self._register_call()
         started = time.monotonic()
+        msg_id = self._register_call(started + timeout)
         try:
             self._publish_request(target(fanout=True), ctxt, message, msg_id, None,
-                                  timeout, None, None)
+                                  timeout, None, None, started)
             return self._reply_waiter.collect(msg_id, timeout, started)
         finally:
             self._reply_waiter.unregister(msg_id)
 
-    def _register_call(self) -> str:
+    def _register_call(self, deadline: Optional[float]) -> str:
         """A new msg_id whose replies the reply waiter will keep.
 
         Registered before publishing: a reply may beat publish() back.
+
+        :param deadline: the call's end (``time.monotonic()``), by which
+            the reply queue must be there; None waits for it.
         """
-        self._reply_waiter.start()
+        self._reply_waiter.start(deadline)
         msg_id = common.unique_id()
         self._reply_waiter.register(msg_id)
         return msg_id
 
     def _publish_request(self, target, ctxt: dict, message: dict, msg_id: Optional[str],
                          call_monitor_timeout: Optional[float], timeout: Optional[float],
-                         retry: Optional[int], transport_options) -> tuple[str, str]:
+                         retry: Optional[int], transport_options,
+                         started: Optional[float] = None) -> tuple[str, str]:
         """Publish an RPC request (a call when ``msg_id`` is set).
+
+        :param started: when the call began (``time.monotonic()``): its
+            ``timeout`` counts from there.
 
         :returns: ``(routing key, exchange name)``, for messages about it.
         """
@@ -162,9 +175,18 @@ class AMQPDriverBase(base.BaseDriver):
             routing_key = ('%s.%s' % (target.topic, target.server) if target.server
                            else target.topic)
         mandatory = bool(getattr(transport_options, 'at_least_once', False))
-        with self._borrow() as connection:
-            connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                               expiration=timeout if msg_id else None, retry=retry)
+        if msg_id is None or timeout is None:
+            with self._borrow() as connection:
+                connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                   retry=retry)
+        else:
+            # What is left of the call's timeout bounds the wait for a free
+            # pooled connection and the publish; the message's TTL is the
+            # whole timeout, as oslo.messaging sets it.
+            deadline = (started or time.monotonic()) + timeout
+            with self._borrow(max(deadline - time.monotonic(), 0.001)) as connection:
+                connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                   expiration=timeout, retry=retry, deadline=deadline)
         return routing_key, exchange.name
 
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]
@@ -226,6 +248,23 @@ class AMQPDriverBase(base.BaseDriver):
 
     # -- lifecycle -----------------------------------------------------------
 
+    def connect(self, timeout: float) -> None:
+        """Connect now rather than on first use: the reply queue and one
+        pooled send connection, within ``timeout`` seconds.
+
+        For tools that check the broker before they start, or that time a
+        round trip without the connection set-up.
+
+        :raises MessagingTimeout: the broker was not reached in time.
+        :raises BrokerRefusal: the broker refused us (credentials, vhost,
+            permissions, TLS).
+        """
+        self._check_fork()
+        deadline = time.monotonic() + timeout
+        self._reply_waiter.start(deadline)
+        with self._borrow(max(deadline - time.monotonic(), 0.001)) as connection:
+            connection.ensure(lambda channel: None, what='connect', deadline=deadline)
+
     def delete_queue(self, name: str) -> None:
         """Delete queue ``name`` (e.g. a private pool queue no one will reuse)."""
         with self._borrow() as connection:
@@ -252,3 +291,4 @@ class AMQPDriverBase(base.BaseDriver):
             listener.stop()
             listener.connection.close()
         self._pool.close()
+

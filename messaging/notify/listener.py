@@ -11,6 +11,7 @@ import itertools
 import logging
 from typing import Any, Iterable, Optional
 
+from messaging import observability
 from messaging import server as msg_server
 from messaging import transport as msg_transport
 from messaging.notify import dispatcher as notify_dispatcher
@@ -66,7 +67,8 @@ class NotificationServer(NotificationServerBase):
     def _process_incoming(self, incoming: list) -> None:
         message = incoming[0]
         try:
-            result = self.dispatcher.dispatch(message)
+            with observability.notification_dispatch(self.conf, message):
+                result = self.dispatcher.dispatch(message)
         except Exception:
             LOG.exception('Error while dispatching notification %s',
                           message.message.get('message_id'))

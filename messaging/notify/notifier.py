@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 
 from stevedore import named
 
+from messaging import _inplace
 from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
@@ -96,21 +97,25 @@ def load_drivers(conf, names: list[str], topics: list[str], transport) -> list:
         failed.add(entrypoint.name)
         LOG.error('Failed to load notification driver "%s": %s', entrypoint.name, ex)
 
-    def on_missing(missing):
-        # stevedore also reports drivers that failed to load as missing.
-        unknown = set(missing) - failed
-        if unknown:
-            LOG.error('Unknown notification driver(s) %s; known drivers are in '
-                      'the %s entry points', ', '.join(sorted(unknown)),
-                      DRIVER_NAMESPACE)
-
-    manager = named.NamedExtensionManager(
-        DRIVER_NAMESPACE, names=names, invoke_on_load=True,
-        invoke_args=[conf],
-        invoke_kwds={'topics': topics, 'transport': transport},
-        on_load_failure_callback=on_failure,
-        on_missing_entrypoints_callback=on_missing)
-    return list(manager.extensions)
+    namespaces = _inplace.entry_point_namespaces(DRIVER_NAMESPACE)
+    extensions: list = []
+    remaining = list(names)
+    for namespace in namespaces:
+        manager = named.NamedExtensionManager(
+            namespace, names=remaining, invoke_on_load=True,
+            invoke_args=[conf],
+            invoke_kwds={'topics': topics, 'transport': transport},
+            on_load_failure_callback=on_failure)
+        extensions.extend(manager.extensions)
+        found = set(manager.names()) | failed
+        remaining = [name for name in remaining if name not in found]
+        if not remaining:
+            break
+    if remaining:
+        LOG.error('Unknown notification driver(s) %s; known drivers are in '
+                  'the %s entry points', ', '.join(sorted(set(remaining))),
+                  ' or '.join(namespaces))
+    return extensions
 
 
 class Notifier:

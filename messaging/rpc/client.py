@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 from messaging import _utils
 from messaging import exceptions
+from messaging import observability
 from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
@@ -128,14 +129,16 @@ class _BaseCallContext:
         return self.serializer.serialize_context(ctxt), msg
 
     def _send(self, msg_ctxt: dict, msg: dict, **send_kwargs: Any) -> Any:
-        try:
-            return self.transport._send(self.target, msg_ctxt, msg, retry=self.retry,
-                                        transport_options=self.transport_options,
-                                        **send_kwargs)
-        except driver_base.TransportDriverError as ex:
-            if _is_remote(ex):
-                raise
-            raise ClientSendError(self.target, ex) from ex
+        call_type = 'call' if send_kwargs.get('wait_for_reply') else 'cast'
+        with observability.rpc_send(self.conf, self.target, msg_ctxt, msg, call_type):
+            try:
+                return self.transport._send(self.target, msg_ctxt, msg, retry=self.retry,
+                                            transport_options=self.transport_options,
+                                            **send_kwargs)
+            except driver_base.TransportDriverError as ex:
+                if _is_remote(ex):
+                    raise
+                raise ClientSendError(self.target, ex) from ex
 
     def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
         """Invoke ``method`` on a server (every server, for a fanout target)

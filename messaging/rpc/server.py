@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Iterable, Optional
 
 from messaging import exceptions as msg_exceptions
+from messaging import observability
 from messaging import server as msg_server
 from messaging import transport as msg_transport
 from messaging.rpc import dispatcher as rpc_dispatcher
@@ -86,7 +87,8 @@ class RPCServer(msg_server.MessageHandlingServer):
         this frame, which the exception's traceback holds, holds it back.
         """
         try:
-            return self.dispatcher.dispatch(message), None
+            with observability.rpc_dispatch(self.conf, self._target, self.dispatcher, message):
+                return self.dispatcher.dispatch(message), None
         except rpc_dispatcher.ExpectedException as ex:
             LOG.debug('Expected exception during message handling (%s)', ex.exc_info[1])
             return None, ex.exc_info[1]

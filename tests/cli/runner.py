@@ -13,16 +13,18 @@ REPO = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, '-m', 'messaging.cli']
 
 
-def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    """Run ``messaging ARGS`` to completion; stdout and stderr as text."""
+def run_cli(*args: str, timeout: float = 30, cwd: Path = REPO
+            ) -> subprocess.CompletedProcess:
+    """Run ``messaging ARGS`` in ``cwd`` to completion; stdout and stderr as
+    text. Raises ``subprocess.TimeoutExpired`` past ``timeout`` seconds."""
     return subprocess.run(COMMAND + list(args), capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO, env=_env())
+                          timeout=timeout, cwd=cwd, env=_env())
 
 
-def start_cli(*args: str) -> subprocess.Popen:
-    """Start ``messaging ARGS`` in the background (serve, listen)."""
+def start_cli(*args: str, cwd: Path = REPO) -> subprocess.Popen:
+    """Start ``messaging ARGS`` in the background (serve, listen) in ``cwd``."""
     return subprocess.Popen(COMMAND + list(args), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO, env=_env())
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env())
 
 
 class LineReader:

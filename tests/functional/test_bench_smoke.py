@@ -5,6 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from messaging.bench import workload
+
 
 def test_quick_bench_writes_every_workload_to_json(rabbit_url, tmp_path):
     path = tmp_path / 'bench.json'
@@ -22,3 +26,20 @@ def test_quick_bench_writes_every_workload_to_json(rabbit_url, tmp_path):
                                                  'max_ms'}
     assert ours['peak_rss_mb'] > 0
     assert set(results['libraries']['amqp']['sizes']['100']) == {'call', 'cast'}
+    # Without a terminal, the progress of every step is a plain line.
+    for library in ('messaging', 'amqp'):
+        steps = [line for line in done.stderr.splitlines()
+                 if line.startswith('  %s: ' % library)]
+        assert len(steps) == workload.steps(library, [100]), done.stderr
+
+
+def test_bench_draws_its_charts_in_the_format_of_the_extension(rabbit_url, tmp_path):
+    pytest.importorskip('matplotlib', reason='matplotlib is not installed (the bench extra)')
+    done = subprocess.run(
+        [sys.executable, '-m', 'messaging.bench', '--quick', '--url', rabbit_url,
+         '--count', '5', '--threads', '2', '--charts', str(tmp_path / 'bench.png')],
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        'bench-latency-100b.png', 'bench-rates-100b.png']

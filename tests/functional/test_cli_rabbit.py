@@ -1,5 +1,8 @@
 """The ``messaging`` command against the real broker, as an operator would use it."""
 import json
+import os
+import signal
+import time
 
 import pytest
 
@@ -135,3 +138,76 @@ def _queue_exists(url: str, name: str) -> bool:
             return True
         except amqp_exceptions.NotFound:
             return False
+
+
+DEAD = 'rabbit://guest:secretpw@127.0.0.1:1/'
+# Beyond its own bound, what a command may take: starting Python, importing.
+CLI_MARGIN = 5
+
+
+@pytest.mark.parametrize('command, bound', [
+    (['call', 't', 'm', '--timeout', '3'], 3),
+    (['cast', 't', 'm'], 6),
+    (['fanout', 't', 'm', '--retry', '1'], 3),
+    (['notify', 'x.y'], 6),
+    (['ping', 't', '--timeout', '3'], 3),
+    (['ping', 't', '--all', '--timeout', '3'], 3),
+    (['listen', '--connect-timeout', '3'], 3),
+    (['serve', 'tests.cli.endpoints:EchoEndpoint', '--topic', 't',
+      '--connect-timeout', '3'], 3),
+])
+def test_every_command_against_a_refused_port_fails_within_its_bound_in_one_line(
+        command, bound):
+    # run_cli raises TimeoutExpired, failing the test, past the bound.
+    result = run_cli('--transport-url', DEAD, *command, timeout=bound + CLI_MARGIN)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count('\n') == 1, result.stderr
+    assert 'Connection refused' in result.stderr and '127.0.0.1:1' in result.stderr
+    assert 'Traceback' not in result.stderr and 'secretpw' not in result.stderr
+
+
+def test_bench_against_a_refused_port_fails_before_it_starts():
+    result = run_cli('bench', '--url', DEAD, '--quick', timeout=10 + CLI_MARGIN)
+    assert result.returncode == 1
+    assert 'cannot use the broker' in result.stderr and 'round 1' not in result.stderr
+    assert 'secretpw' not in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir('/proc/%d/task' % pid):
+        with open('/proc/%d/task/%s/children' % (pid, task)) as listing:
+            found.extend(int(child) for child in listing.read().split())
+    return found
+
+
+def _gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open('/proc/%d/stat' % pid) as stat:
+                if stat.read().split(') ', 1)[1].startswith('Z'):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sigterm_to_bench_ends_its_workload_process(rabbit_url):
+    bench = start_cli('bench', '--url', rabbit_url, '--count', '100000', '--sizes', '100')
+    try:
+        LineReader(bench.stderr).wait_for('round 1/1', timeout=30)
+        deadline = time.monotonic() + 10
+        children = _children(bench.pid)
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.05)
+            children = _children(bench.pid)
+        assert children, 'the workload process did not start'
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=20) == 1
+        assert all(_gone(child, 10) for child in children), children
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()

@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -27,6 +28,7 @@ import pytest
 from oslo_config import cfg
 
 import messaging
+from messaging.drivers.rabbit.errors import CertificateVerificationFailure
 from tests.functional.rabbit_helpers import FAST_RECONNECT_QUERY, WAIT, catch
 
 pytestmark = [pytest.mark.tls, pytest.mark.timeout(180)]
@@ -273,3 +275,18 @@ def test_a_client_certificate_the_broker_refuses_fails_within_its_retries(
     assert 'after 2 attempt(s)' in str(failure)
     assert re.search(_REFUSED_BY_BROKER, str(failure)), (case, str(failure))
     assert time.monotonic() - started < 10
+
+
+def test_a_call_to_a_broker_whose_certificate_does_not_verify_ends_at_once(
+        tls_node, transports):
+    transport = transports('127.0.0.1:%d' % tls_node.port, **files(tls_node, ca=None))
+    client = messaging.get_rpc_client(transport, messaging.Target(topic='tls'))
+    outcome = []
+    thread = threading.Thread(daemon=True, target=lambda: outcome.append(
+        catch(client.prepare(timeout=3).call, {}, 'echo')))
+    thread.start()
+    thread.join(3 + 1.5)
+    assert outcome, 'the call was still running past its timeout'
+    failure = outcome[0]
+    assert isinstance(failure, CertificateVerificationFailure), failure
+    assert 'did not verify' in str(failure) and 'ssl_ca_file' in str(failure)

@@ -36,6 +36,9 @@ OSLO_REQUIREMENT = 'oslo.messaging==' + OSLO_VERSION
 PYTHON_ENV = 'MESSAGING_INTEROP_PYTHON'
 VENV_BUILD_TIMEOUT = 900
 _PYTHON_KEY = pytest.StashKey[tuple]()
+TRACING_PYTHON_ENV = 'MESSAGING_OBSERVE_OSLO_PYTHON'
+TRACING_VENV = REPO / '.observe-venv'
+_TRACING_PYTHON_KEY = pytest.StashKey[tuple]()
 
 
 # The endpoints and their exception module must have the same module names
@@ -44,11 +47,12 @@ _PYTHON_KEY = pytest.StashKey[tuple]()
 sys.path.insert(0, str(INTEROP_DIR))
 
 
-def _oslo_version(python: str) -> Optional[str]:
-    """The oslo.messaging version ``python`` can import, or None."""
+def _oslo_version(python: str, probe: str = 'pass') -> Optional[str]:
+    """The oslo.messaging version ``python`` can import (after running
+    ``probe``), or None."""
     try:
         out = subprocess.run(
-            [python, '-c', 'from importlib import metadata; import oslo_messaging; '
+            [python, '-c', probe + '; from importlib import metadata; import oslo_messaging; '
                            'print(metadata.version("oslo.messaging"))'],
             capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired):
@@ -56,12 +60,13 @@ def _oslo_version(python: str) -> Optional[str]:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _build_venv() -> Optional[str]:
-    """Create VENV with oslo.messaging; the reason it failed, or None."""
-    python = str(VENV / 'bin' / 'python')
-    steps = [[sys.executable, '-m', 'venv', str(VENV)],
+def _build_venv(venv: Path = VENV, requirements: tuple = (OSLO_REQUIREMENT,)
+                ) -> Optional[str]:
+    """Create ``venv`` with ``requirements``; the reason it failed, or None."""
+    python = str(venv / 'bin' / 'python')
+    steps = [[sys.executable, '-m', 'venv', str(venv)],
              [python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-              OSLO_REQUIREMENT]]
+              *requirements]]
     for step in steps:
         try:
             out = subprocess.run(step, capture_output=True, text=True,
@@ -73,36 +78,57 @@ def _build_venv() -> Optional[str]:
     return None
 
 
-def find_oslo_python() -> tuple[Optional[str], str]:
-    """``(interpreter, description)``, or ``(None, reason)`` when there is none."""
-    python = os.environ.get(PYTHON_ENV)
+def find_oslo_python(env_var: str = PYTHON_ENV, venv: Path = VENV,
+                     requirements: tuple = (OSLO_REQUIREMENT,),
+                     probe: str = 'pass') -> tuple[Optional[str], str]:
+    """``(interpreter, description)``, or ``(None, reason)`` when there is none.
+
+    ``probe`` is more Python the interpreter must run (an import the venv
+    must offer beyond oslo.messaging).
+    """
+    python = os.environ.get(env_var)
     if python:
-        version = _oslo_version(python)
+        version = _oslo_version(python, probe)
         if version is None:
-            return None, '%s=%s cannot import oslo_messaging' % (PYTHON_ENV, python)
+            return None, '%s=%s cannot import oslo_messaging' % (env_var, python)
         return python, 'oslo.messaging %s from %s' % (version, python)
-    python = str(VENV / 'bin' / 'python')
+    python = str(venv / 'bin' / 'python')
     # Two test runs starting together must not build the venv at once.
     with open(VENV_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _oslo_version(python) != OSLO_VERSION:
-            failure = _build_venv()
+        if _oslo_version(python, probe) != OSLO_VERSION:
+            failure = _build_venv(venv, requirements)
             if failure:
                 return None, 'could not create %s with %s: %s' % (
-                    VENV, OSLO_REQUIREMENT, failure)
-    version = _oslo_version(python)
+                    venv, ' '.join(requirements), failure)
+    version = _oslo_version(python, probe)
     if version is None:
         return None, '%s cannot import oslo_messaging' % python
     return python, 'oslo.messaging %s from %s' % (version, python)
 
 
+def find_oslo_tracing_python() -> tuple[Optional[str], str]:
+    """An interpreter with oslo.messaging and the OpenTelemetry SDK, for
+    the observability tests: ``MESSAGING_OBSERVE_OSLO_PYTHON``, else
+    ``<repo>/.observe-venv`` (built on first use)."""
+    return find_oslo_python(TRACING_PYTHON_ENV, TRACING_VENV,
+                            (OSLO_REQUIREMENT, 'opentelemetry-sdk'),
+                            'import opentelemetry.sdk.trace')
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Find (or build) the oslo interpreter if any interop test will run."""
-    if any(item.get_closest_marker('interop') for item in session.items):
+    """Find (or build) the oslo interpreters if any interop test will run."""
+    interop = [item for item in session.items if item.get_closest_marker('interop')]
+    reporter = session.config.pluginmanager.get_plugin('terminalreporter')
+    if interop:
         session.config.stash[_PYTHON_KEY] = find_oslo_python()
-        reporter = session.config.pluginmanager.get_plugin('terminalreporter')
         if reporter is not None:
             reporter.write_line('interop: %s' % session.config.stash[_PYTHON_KEY][1])
+    if any(item.get_closest_marker('oslo_tracing') for item in interop):
+        session.config.stash[_TRACING_PYTHON_KEY] = find_oslo_tracing_python()
+        if reporter is not None:
+            reporter.write_line('interop tracing: %s'
+                                % session.config.stash[_TRACING_PYTHON_KEY][1])
 
 
 def fail_or_skip(reason: str) -> None:
@@ -112,16 +138,27 @@ def fail_or_skip(reason: str) -> None:
     pytest.skip(reason)
 
 
+def _stashed_python(config, key, find, what: str) -> str:
+    """The interpreter ``find()`` gives, looked for once per session."""
+    if key not in config.stash:
+        config.stash[key] = find()
+    python, description = config.stash[key]
+    if python is None:
+        fail_or_skip('%s is not available: %s' % (what, description))
+    return python
+
+
 @pytest.fixture(scope='session')
 def oslo_python(request) -> str:
     """An interpreter that runs oslo.messaging 18.3.1."""
-    stash = request.config.stash
-    if _PYTHON_KEY not in stash:
-        stash[_PYTHON_KEY] = find_oslo_python()
-    python, description = stash[_PYTHON_KEY]
-    if python is None:
-        fail_or_skip('oslo.messaging is not available: %s' % description)
-    return python
+    return _stashed_python(request.config, _PYTHON_KEY, find_oslo_python, 'oslo.messaging')
+
+
+@pytest.fixture(scope='session')
+def oslo_tracing_python(request) -> str:
+    """An interpreter that runs oslo.messaging 18.3.1 with the OpenTelemetry SDK."""
+    return _stashed_python(request.config, _TRACING_PYTHON_KEY, find_oslo_tracing_python,
+                           'oslo.messaging with OpenTelemetry')
 
 
 @pytest.fixture(scope='session', autouse=True)

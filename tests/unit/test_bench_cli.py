@@ -60,3 +60,14 @@ def test_merge_keeps_the_best_round_and_the_highest_rss():
     assert merged['peak_rss_mb'] == 30.0
     assert merged['sizes']['100']['cast']['rate'] == 10.0
     assert merged['sizes']['100']['call']['p50_ms'] == pytest.approx(100.0)
+
+
+def test_charts_with_an_extension_of_no_format_are_refused_before_the_run(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--charts', 'bench.gif'])
+    assert 'name a file ending in' in capsys.readouterr().err
+
+
+def test_progress_is_on_unless_turned_off():
+    assert cli.parse_args([]).progress is True
+    assert cli.parse_args(['--no-progress']).progress is False

@@ -5,8 +5,13 @@ invocation can show: argument handling, clear one-line errors, sending, and
 a server that starts and stops on a signal.
 """
 import json
+import os
+import subprocess
+import sys
 
-from tests.cli.runner import LineReader, run_cli, start_cli, stop
+import pytest
+
+from tests.cli.runner import REPO, LineReader, run_cli, start_cli, stop
 
 
 def test_call_with_no_server_times_out_with_one_clear_line():
@@ -117,3 +122,84 @@ def test_listen_says_where_it_listens_and_stops_cleanly_on_sigterm():
     finally:
         assert stop(process) == 0
     assert process.stdout.read() == ''
+
+
+@pytest.mark.parametrize('command', [['call', 't', 'm'], ['ping', 't'],
+                                     ['ping', 't', '--all']])
+@pytest.mark.parametrize('timeout', ['0', '-1', 'soon'])
+def test_a_timeout_that_is_not_above_zero_is_a_usage_error(command, timeout):
+    result = run_cli('--transport-url', 'fake://', *command, '--timeout', timeout)
+    assert result.returncode == 2, result.stderr
+    assert '--timeout' in result.stderr and 'alarm' not in result.stderr
+
+
+@pytest.mark.parametrize('version', ['abc', '1', '1.x', '1.2.3.4'])
+def test_a_bad_version_is_refused_before_anything_is_sent(version):
+    result = run_cli('--transport-url', 'fake://', 'call', 't', 'm', '--version', version)
+    assert result.returncode == 2
+    assert 'expected a version such as 1.0' in result.stderr
+
+
+def test_serve_finds_an_endpoint_module_in_the_current_directory(tmp_path):
+    # Run as an installed console script is: from a directory of its own,
+    # which Python puts first on sys.path instead of the current one.
+    scripts, work = tmp_path / 'bin', tmp_path / 'work'
+    scripts.mkdir()
+    work.mkdir()
+    script = scripts / 'messaging'
+    script.write_text('import sys\nfrom messaging.cli.main import main\nsys.exit(main())\n')
+    (work / 'mymodule_cli_test.py').write_text(
+        'class Endpoint:\n    def echo(self, ctxt, value):\n        return value\n')
+    process = subprocess.Popen(
+        [sys.executable, str(script), '--transport-url', 'fake://', 'serve',
+         'mymodule_cli_test:Endpoint', '--topic', 't'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=work,
+        # Only the project on the path: no empty entry, which means the current directory.
+        env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        LineReader(process.stdout).wait_for('serving')
+    finally:
+        assert stop(process) == 0
+
+
+@pytest.mark.parametrize('command, absent', [
+    (['cast'], 'reply'),
+    (['fanout'], '--server'),
+    (['fanout'], 'reply'),
+])
+def test_help_texts_offer_only_what_the_command_does(command, absent):
+    result = run_cli(*command, '--help')
+    assert result.returncode == 0
+    assert absent not in result.stdout
+
+
+def test_listen_takes_every_priority_notify_takes():
+    notify = run_cli('notify', '--help').stdout
+    listen = run_cli('listen', '--help').stdout
+    choices = '{audit,debug,info,warn,error,critical,sample,warning}'
+    assert choices in notify.replace('\n', '').replace(' ', '')
+    assert choices in listen.replace('\n', '').replace(' ', '')
+
+
+def test_bench_help_names_messaging_bench():
+    result = run_cli('bench', '--help')
+    assert result.returncode == 0
+    assert result.stdout.startswith('usage: messaging bench')
+
+
+@pytest.mark.parametrize('group, line, said', [
+    ('DEFAULT', 'rpc_response_timeout = soon',
+     "option rpc_response_timeout in [DEFAULT] of %s has a bad value 'soon': expected an "
+     "integer value"),
+    ('oslo_messaging_rabbit', 'rabbit_login_method = FOO',
+     "option rabbit_login_method in [oslo_messaging_rabbit] of %s has a bad value 'FOO': "
+     "expected one of PLAIN, AMQPLAIN"),
+])
+def test_a_bad_configuration_value_is_named_in_plain_words(tmp_path, group, line, said):
+    path = tmp_path / 'bad.conf'
+    path.write_text('[%s]\n%s\n' % (group, line))
+    result = run_cli('--transport-url', 'fake://', '--config-file', str(path),
+                     'call', 't', 'm')
+    assert result.returncode == 1
+    assert said % path in result.stderr
+    assert 'LocationInfo' not in result.stderr and result.stderr.count('\n') == 1

@@ -87,7 +87,7 @@ def test_the_connection_declares_again_on_a_fresh_channel_after_the_fallback():
     connection = Connection(_conf(), ['amqp://guest:guest@127.0.0.1:1//'])
     channels = []
 
-    def connect():
+    def connect(deadline=None):
         channels.append(FakeChannel(non_durable={'x'}))
         connection._channel = channels[-1]
         connection._declarer.forget()

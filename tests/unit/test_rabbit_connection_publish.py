@@ -34,7 +34,7 @@ def connection():
 
 
 def test_retries_stop_at_the_deadline_with_a_timeout(connection):
-    connection._connect = lambda: setattr(connection, '_channel', object())
+    connection._connect = lambda deadline=None: setattr(connection, '_channel', object())
 
     def unreachable(channel):
         raise ConnectionResetError('reset by peer')
@@ -49,7 +49,7 @@ def test_retries_stop_at_the_deadline_with_a_timeout(connection):
 
 def test_a_publish_timeout_drops_the_channel_so_a_late_confirm_is_not_misread(
         connection):
-    connection._connect = lambda: setattr(connection, '_channel', object())
+    connection._connect = lambda deadline=None: setattr(connection, '_channel', object())
 
     def not_confirmed(channel):
         raise publish_timeout('publish to x/y', 'h:5672', 1.0, None)
@@ -76,7 +76,7 @@ def test_a_publish_timed_out_while_blocked_names_the_broker_alarm(connection):
     stalled = SimpleNamespace(transport=SimpleNamespace(sock=None), frame_max=4096,
                               _transport=SimpleNamespace(write=write),
                               frame_writer=lambda *args: None)
-    connection._connect = lambda: setattr(
+    connection._connect = lambda deadline=None: setattr(
         connection, '_channel', SimpleNamespace(connection=stalled, channel_id=1))
     connection._kombu.transport_options['on_blocked']('low on memory')
     with pytest.raises(PublishTimeout, match=r'blocked publishing \(low on memory\)'):

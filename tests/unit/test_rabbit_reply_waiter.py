@@ -103,10 +103,14 @@ def test_fanout_collection_ends_at_the_deadline_counted_from_the_start(waiter):
 
 
 class _CheckedConnection:
-    """Stands in for the reply waiter's connection; counts queue checks."""
+    """Stands in for the reply waiter's connection; counts queue checks.
 
-    def __init__(self, error=None):
+    Its one drain stops the waiter, so that ``_run`` returns after one pass.
+    """
+
+    def __init__(self, waiter, error=None):
         self.checked: list[str] = []
+        self._waiter = waiter
         self._error = error
 
     def check_queue(self, name):
@@ -114,20 +118,28 @@ class _CheckedConnection:
         if self._error is not None:
             raise self._error
 
+    def drain(self, timeout):
+        self._waiter._stopping.set()
 
-def test_a_timed_out_call_checks_once_that_the_reply_queue_still_exists(waiter):
-    connection = waiter._connection = _CheckedConnection()
+
+def test_a_timed_out_call_has_the_waiter_thread_check_once_that_the_reply_queue_exists(
+        waiter):
+    connection = waiter._connection = _CheckedConnection(waiter)
     for _ in range(2):
         with pytest.raises(exceptions.MessagingTimeout):
             waiter.wait('m1', 0.01, None, 'method m')
+    # The caller does not wait for the check; the waiter thread makes it.
+    assert connection.checked == []
+    waiter._run(connection)
     # A burst of timeouts costs one check.
     assert connection.checked == ['reply_x']
 
 
 def test_a_failed_queue_check_is_logged_and_the_timeout_still_raised(waiter, caplog):
-    waiter._connection = _CheckedConnection(
-        exceptions.MessageDeliveryFailure('broker unreachable'))
+    connection = waiter._connection = _CheckedConnection(
+        waiter, exceptions.MessageDeliveryFailure('broker unreachable'))
     with pytest.raises(exceptions.MessagingTimeout):
         waiter.wait('m1', 0.01, None, 'method m')
+    waiter._run(connection)
     assert 'Could not check reply queue reply_x' in caplog.text
     assert 'broker unreachable' in caplog.text

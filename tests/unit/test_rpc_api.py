@@ -13,7 +13,7 @@ PUBLIC_NAMES = {
     'RPCServer', 'get_rpc_server', 'expose', 'expected_exceptions', 'ExpectedException',
     'RPCDispatcher', 'RPCDispatcherError', 'NoSuchMethod', 'UnsupportedVersion',
     'RPCAccessPolicyBase', 'LegacyRPCAccessPolicy', 'DefaultRPCAccessPolicy',
-    'ExplicitRPCAccessPolicy',
+    'ExplicitRPCAccessPolicy', 'get_rpc_transport',
 }
 
 

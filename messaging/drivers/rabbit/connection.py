@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -25,13 +24,15 @@ import amqp
 import kombu
 
 from messaging import exceptions
-from messaging.drivers.rabbit import codec, frame_reader, frames
+from messaging.drivers.rabbit import backoff, codec, frame_reader, frames
 from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import (ChannelDeclarer, ExchangeSpec, QueueSpec,
                                                    consumer_arguments)
-from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, DurableMismatch,
-                                             PublishTimeout, fatal)
+from messaging.drivers.rabbit.heartbeat import Heartbeat
+from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRefusal,
+                                             DurableMismatch, PublishTimeout, fatal,
+                                             out_of_time)
 from messaging.drivers.rabbit.options import PROCESS_NAME
 
 LOG = logging.getLogger(__name__)
@@ -82,11 +83,17 @@ class Connection:
         self._declarer = ChannelDeclarer(lambda: self.host)
         self._consumers: list[tuple[QueueSpec, str, Callable, Any]] = []
         self._rechecks: tuple[float, ...] = ()
+        # The backoff of drain(): failed reconnects in a row, and when the
+        # next may start (see ensure's ``background``).
+        self._failed_attempts = 0
+        self._retry_at: Optional[float] = None
         self._returned: Optional[tuple] = None
         self._closed = False
         self._broken = False
         self._closing = threading.Event()
-        self._heartbeat_thread: Optional[threading.Thread] = None
+        self._heartbeat = Heartbeat(self.name, lambda: self._channel, lambda: self._broken,
+                                    self._heartbeat_failed, self._read_lock,
+                                    self._write_lock, self._closing)
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -96,11 +103,18 @@ class Connection:
         return '%s:%s' % (self._kombu.hostname, self._kombu.port or 5672)
 
     @property
+    def vhost(self) -> str:
+        """The virtual host of the current broker URL."""
+        return self._kombu.virtual_host or '/'
+
+    @property
     def channel(self) -> Optional[amqp.Channel]:
         """The current channel; deliveries from an older one cannot be acked."""
         return self._channel
 
-    def _connect(self) -> None:
+    def _connect(self, deadline: Optional[float] = None) -> None:
+        # Each step of the TCP and AMQP handshakes waits at most this long.
+        self._kombu.connect_timeout = backoff.connect_timeout(deadline)
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
         frame_reader.install(channel.connection)
@@ -116,7 +130,8 @@ class Connection:
         if self._consumers:
             now = time.monotonic()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
-        self._start_heartbeat()
+        self._heartbeat.start(self._conf.heartbeat_timeout_threshold,
+                              self._conf.heartbeat_rate)
         LOG.debug('Connected %s to %s', self.name, self.host)
 
     def _reset(self) -> None:
@@ -139,15 +154,13 @@ class Connection:
                 self._kombu.release()
             except Exception:
                 LOG.debug('Ignoring error while closing %s', self.name, exc_info=True)
-        thread = self._heartbeat_thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
+        self._heartbeat.join(timeout=5)
 
     # -- the retry path ------------------------------------------------------
 
     def ensure(self, method: Callable[[amqp.Channel], Any], retry: Optional[int] = None,
                what: str = 'operation', writes: bool = True,
-               deadline: Optional[float] = None) -> Any:
+               deadline: Optional[float] = None, background: bool = False) -> Any:
         """Run ``method(channel)``, reconnecting and retrying on broker faults.
 
         :param retry: retries allowed after the first failure; None or a
@@ -156,12 +169,20 @@ class Connection:
             method that takes the write lock itself only while it writes;
             either leaves the lock to threads that ack or send heartbeats.
         :param deadline: a ``time.monotonic()`` instant after which no
-            retry starts (a call's publish must not outlive its timeout).
-        :raises MessageDeliveryFailure: when the retries are used up, or
-            at once when the broker refuses our credentials.
+            retry starts (a call's publish must not outlive its timeout);
+            it also bounds each connect and each synchronous method.
+        :param background: for a consumer's loop (``drain``), which must
+            see a stop while the broker is down: a failure, even one the
+            broker refuses (credentials, vhost, permissions, TLS: an
+            operator may be fixing it), is logged with its backoff, and
+            the call returns None instead of waiting; the next drain waits
+            out the backoff, and the following retry waits longer.
+        :raises BrokerRefusal: at once (unless ``background``) when the
+            broker refuses our credentials, vhost or permissions.
+        :raises MessageDeliveryFailure: when the retries are used up.
         :raises PublishTimeout: when ``deadline`` passes between retries.
         """
-        attempt = 0
+        attempt = self._failed_attempts if background else 0
         while True:
             with self._read_lock, (self._write_lock if writes else _NO_LOCK):
                 if self._closed:
@@ -171,21 +192,32 @@ class Connection:
                     if self._channel is None or self._broken:
                         with self._write_lock:
                             self._reset()
-                            self._connect()
+                            self._connect(deadline)
                     if writes:
                         # Synchronous methods (declare, delete, publish and
-                        # its confirm) wait for their reply without a timeout.
-                        set_socket_timeout(self._channel.connection, None)
+                        # its confirm) wait for their reply until the
+                        # deadline, or without a timeout.
+                        set_socket_timeout(self._channel.connection,
+                                           backoff.time_left(deadline))
                     result = method(self._channel)
                     if attempt:
                         LOG.warning('Recovered: %s succeeded on %s after %d retr%s',
                                     what, self.host, attempt,
                                     'y' if attempt == 1 else 'ies')
+                    if background:
+                        self._failed_attempts, self._retry_at = 0, None
                     return result
                 except FATAL_TYPES as ex:
                     with self._write_lock:
                         self._reset()
-                    raise fatal(ex, what, self.host) from ex
+                    error = fatal(ex, what, self.host, self.vhost)
+                    if not (background and isinstance(error, BrokerRefusal)):
+                        LOG.error('%s', error)
+                        raise error from ex
+                    attempt += 1
+                    delay = backoff.reconnect_delay(self._conf, attempt)
+                    LOG.error('%s; %s tries again in %.1f s (attempt %d)', error, self.name,
+                              delay, attempt)
                 except DurableMismatch:
                     # The broker closed the channel; declare all again on a
                     # fresh one, the entity now non-durable. At most once
@@ -205,37 +237,29 @@ class Connection:
                         self._reset()
                     if retry is not None and 0 <= retry < attempt:
                         raise exceptions.MessageDeliveryFailure(
-                            'Unable to perform %s on %s after %d attempt(s): %s'
-                            % (what, self.host, attempt, ex)) from ex
+                            'Unable to perform %s on %s, vhost %s, after %d attempt(s); '
+                            'the last failed with %s: %s'
+                            % (what, self.host, self.vhost, attempt, type(ex).__name__,
+                               ex)) from ex
                     self._kombu.maybe_switch_next()
-                    delay = self._reconnect_delay(attempt)
-                    if deadline is not None and time.monotonic() + delay >= deadline:
-                        raise PublishTimeout(
-                            '%s could not be done before its timeout: %s failed (%s: %s) '
-                            'and the retry would start too late; check that the broker '
-                            'is up and reachable' % (what, self.host, type(ex).__name__,
-                                                     ex)) from ex
+                    delay = backoff.reconnect_delay(self._conf, attempt)
+                    if deadline is not None:
+                        # The last try starts just before the deadline.
+                        delay = min(delay, deadline - time.monotonic() - backoff.LAST_TRY)
+                        if delay < 0:
+                            raise out_of_time(what, self.host, self.vhost, attempt,
+                                              ex) from ex
                     LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
                                 '%.1f s (attempt %d)', what, self.name,
                                 type(ex).__name__, ex, self.host, delay, attempt)
+            if background:
+                self._failed_attempts = attempt
+                self._retry_at = time.monotonic() + delay
+                return None
             # Wait without the locks so acks and heartbeats of other threads
             # are not held up by our backoff; close() cuts the wait short.
             if delay:
                 self._closing.wait(delay)
-
-    def _reconnect_delay(self, attempt: int) -> float:
-        """Backoff before reconnect ``attempt``: none beyond the base delay
-        for the first, then rabbit_retry_interval growing by
-        rabbit_retry_backoff up to rabbit_interval_max."""
-        conf = self._conf
-        delay = conf.kombu_reconnect_delay
-        if conf.kombu_reconnect_splay:
-            delay += random.uniform(0, conf.kombu_reconnect_splay)
-        if attempt > 1:
-            delay += min(conf.rabbit_retry_interval
-                         + conf.rabbit_retry_backoff * (attempt - 2),
-                         conf.rabbit_interval_max)
-        return delay
 
     # -- publishing ----------------------------------------------------------
 
@@ -245,8 +269,8 @@ class Connection:
 
     def publish(self, exchange: Optional[ExchangeSpec], routing_key: str, body: dict,
                 expiration: Optional[float] = None, mandatory: bool = False,
-                retry: Optional[int] = None, declare: Optional[QueueSpec] = None
-                ) -> None:
+                retry: Optional[int] = None, declare: Optional[QueueSpec] = None,
+                deadline: Optional[float] = None) -> None:
         """Publish ``body`` (a JSON-able dict) with the WIRE.md properties.
 
         On a send connection, returns once the broker confirmed the message.
@@ -257,6 +281,8 @@ class Connection:
         :param exchange: declared once per channel; None = default exchange.
         :param expiration: seconds, only for call requests (its timeout).
         :param declare: a queue to declare (once per channel) first.
+        :param deadline: ``time.monotonic()`` instant a call's publish must
+            end by (default: ``expiration`` seconds from now).
         :raises MessageUndeliverable: a mandatory message had no route.
         :raises PublishTimeout: the broker did not confirm it in time.
         """
@@ -269,7 +295,8 @@ class Connection:
         exchange_name = exchange.name if exchange is not None else ''
         what = 'publish to %s/%s' % (exchange_name or '<default>', routing_key)
         bound = expiration if expiration is not None else self._conf.publish_timeout
-        deadline = time.monotonic() + bound
+        if deadline is None:
+            deadline = time.monotonic() + bound
 
         def _publish(channel: amqp.Channel) -> None:
             link = channel.connection
@@ -311,12 +338,17 @@ class Connection:
     # -- consuming -----------------------------------------------------------
 
     def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
-                         cursor: Any = None) -> str:
+                         deadline: Optional[float] = None, cursor: Any = None) -> str:
         """Declare ``spec`` (exchanges, queue, bindings) and consume it.
 
         Kept and replayed after every reconnect. Returns the consumer tag
         (``"1"``, ``"2"``... in declaration order).
 
+        :param deadline: ``time.monotonic()`` instant to give up at (a
+            call's reply queue); None keeps trying while the broker cannot
+            be reached. What the broker refuses (credentials, vhost,
+            permissions, TLS) fails at once: a server that never started
+            says so to whoever starts it (as oslo.messaging does).
         :param cursor: for a stream, its StreamCursor (stream_fanout.py):
             gives the consumer arguments (the offset) at each consume and
             hears of the broker cancelling the consumer.
@@ -326,7 +358,7 @@ class Connection:
         def _declare(channel: amqp.Channel) -> None:
             self._declare_and_consume(spec, tag, callback, cursor)
 
-        self.ensure(_declare, what='declare consumer of %s' % spec.name)
+        self.ensure(_declare, what='declare consumer of %s' % spec.name, deadline=deadline)
         self._consumers.append((spec, tag, callback, cursor))
         return tag
 
@@ -362,7 +394,12 @@ class Connection:
             except socket.timeout:
                 pass
 
-        self.ensure(_drain, what='consume', writes=False)
+        retry_at = self._retry_at
+        if retry_at is not None and retry_at > time.monotonic():
+            # The connection is down: this slice waits for the next try.
+            self._closing.wait(min(retry_at - time.monotonic(), timeout))
+            return
+        self.ensure(_drain, what='consume', writes=False, background=True)
 
     def cancel_consumers(self) -> None:
         """Stop consuming; deliveries already received stay unacked."""
@@ -432,39 +469,7 @@ class Connection:
                             'will redeliver it', delivery_tag, self.name, ex)
                 self._broken = True
 
-    # -- heartbeats ----------------------------------------------------------
-
-    def _start_heartbeat(self) -> None:
-        threshold = self._conf.heartbeat_timeout_threshold
-        if threshold <= 0 or self._heartbeat_thread is not None:
-            return
-        interval = threshold / max(self._conf.heartbeat_rate, 1) / 2.0
-        self._heartbeat_thread = threading.Thread(
-            target=self._heartbeat_loop, args=(interval,),
-            name='rabbit-heartbeat-%s' % self.name, daemon=True)
-        self._heartbeat_thread.start()
-
-    def _heartbeat_loop(self, interval: float) -> None:
-        """Send heartbeats, and read the broker's when no one else reads."""
-        while not self._closing.wait(interval):
-            channel = self._channel
-            # Read the AMQP connection off the channel: kombu's would
-            # reconnect on access, which is not this thread's job.
-            link = channel.connection if channel is not None else None
-            if link is None or self._broken:
-                continue
-            try:
-                with self._write_lock:
-                    link.heartbeat_tick(rate=self._conf.heartbeat_rate)
-                if self._read_lock.acquire(blocking=False):
-                    try:
-                        if self._channel is channel:
-                            link.drain_events(timeout=0.01)
-                    except socket.timeout:
-                        pass
-                    finally:
-                        self._read_lock.release()
-            except Exception as ex:
-                LOG.warning('Heartbeat of %s to %s failed (%s); it will reconnect '
-                            'on next use', self.name, self.host, ex)
-                self._broken = True
+    def _heartbeat_failed(self, ex: Exception) -> None:
+        LOG.warning('Heartbeat of %s to %s failed (%s); it will reconnect on next use',
+                    self.name, self.host, ex)
+        self._broken = True

@@ -15,35 +15,66 @@ RECOVERABLE = (amqp_exc.RecoverableConnectionError, amqp_exc.RecoverableChannelE
                amqp_exc.ConnectionError, amqp_exc.NotFound, OSError, EOFError)
 
 
-class AuthenticationFailure(exceptions.MessageDeliveryFailure):
-    """The broker refused our credentials; retrying would not help."""
+class BrokerRefusal(exceptions.MessageDeliveryFailure):
+    """The broker refused us for a reason no retry mends by itself (an
+    operator must change the URL, the broker's users or its certificates).
+
+    A bounded operation fails at once with it; a server's consumers keep
+    trying with backoff, logging it, while the operator fixes the cause.
+    """
 
 
-class CertificateVerificationFailure(exceptions.MessageDeliveryFailure):
-    """The broker's TLS certificate did not verify; retrying would not help."""
+class AuthenticationFailure(BrokerRefusal):
+    """The broker refused our user name or password."""
+
+
+class VirtualHostNotFound(BrokerRefusal):
+    """The transport URL names a virtual host the broker does not have."""
+
+
+class PermissionDenied(BrokerRefusal):
+    """The user may not use the virtual host, or a queue or exchange on it."""
+
+
+class CertificateVerificationFailure(BrokerRefusal):
+    """The broker's TLS certificate did not verify."""
 
 
 class DeclarationMismatch(TransportDriverError):
     """A queue or exchange exists with other flags (406 PRECONDITION_FAILED)."""
 
 
-# Broker answers no retry can change: what to raise, and what to say (with
-# the operation, the host and the broker's words).
+# Broker answers no retry can change: the kind of error, the words of the
+# broker's answer that select it (None: any), what to raise and what to say
+# (with the operation, the host, the vhost and the broker's words).
 _FATAL = (
-    (amqp_exc.AccessRefused, AuthenticationFailure,
-     'Access to %(host)s refused (%(ex)s): check the user name, password and vhost '
-     'permissions of the transport URL'),
+    (amqp_exc.AccessRefused, 'Login was refused', AuthenticationFailure,
+     'the broker %(host)s refused the user name or password of the transport URL '
+     '(%(ex)s): check them, e.g. with "rabbitmqctl authenticate_user USER PASSWORD" '
+     'on the broker'),
+    (amqp_exc.AccessRefused, None, PermissionDenied,
+     '%(what)s on %(host)s, vhost %(vhost)s, was refused (%(ex)s): the user lacks a '
+     'permission there; see "rabbitmqctl list_user_permissions USER" and grant it with '
+     '"rabbitmqctl set_permissions"'),
+    (amqp_exc.NotAllowed, 'not found', VirtualHostNotFound,
+     'the broker %(host)s has no virtual host %(vhost)s (%(ex)s): check the path of the '
+     'transport URL (rabbit://user:password@host:port/VHOST, "/" being "%%2F" or an '
+     'empty path) against "rabbitmqctl list_vhosts"'),
+    (amqp_exc.NotAllowed, None, PermissionDenied,
+     'the broker %(host)s does not let the user of the transport URL use vhost '
+     '%(vhost)s (%(ex)s): grant it with "rabbitmqctl set_permissions -p VHOST USER '
+     '\'.*\' \'.*\' \'.*\'"'),
     # An SSLError is an OSError, so otherwise recoverable; but a certificate
     # that does not verify stays so on every try.
-    (ssl.SSLCertVerificationError, CertificateVerificationFailure,
+    (ssl.SSLCertVerificationError, None, CertificateVerificationFailure,
      'TLS certificate of %(host)s did not verify (%(ex)s): check ssl_ca_file and that '
      'the host name in the transport URL is one the certificate names'),
-    (amqp_exc.PreconditionFailed, DeclarationMismatch,
+    (amqp_exc.PreconditionFailed, None, DeclarationMismatch,
      '%(what)s on %(host)s refused by the broker (%(ex)s): an existing queue or exchange '
      'was declared with other flags or arguments; every peer on the vhost must use the '
      'same [oslo_messaging_rabbit] queue options'),
 )
-FATAL_TYPES = tuple(kind for kind, _error, _text in _FATAL)
+FATAL_TYPES = tuple({kind: None for kind, _words, _error, _text in _FATAL})
 
 
 class DurableMismatch(Exception):
@@ -57,11 +88,11 @@ def is_durable_mismatch(ex: Exception) -> bool:
             and "inequivalent arg 'durable'" in str(ex))
 
 
-def fatal(ex: Exception, what: str, host: str) -> Exception:
-    """The error to raise for ``ex``, one of the ``_FATAL`` broker answers."""
-    error, text = next((error, text) for kind, error, text in _FATAL
-                       if isinstance(ex, kind))
-    return error(text % {'what': what, 'host': host, 'ex': ex})
+def fatal(ex: Exception, what: str, host: str, vhost: str = '/') -> Exception:
+    """The error to raise for ``ex``, one of the ``FATAL_TYPES`` broker answers."""
+    error, text = next((error, text) for kind, words, error, text in _FATAL
+                       if isinstance(ex, kind) and (words is None or words in str(ex)))
+    return error(text % {'what': what, 'host': host, 'vhost': vhost, 'ex': ex})
 
 
 class PublishTimeout(exceptions.MessagingTimeout, exceptions.MessageDeliveryFailure):
@@ -94,3 +125,14 @@ def publish_timeout(what: str, host: str, timeout: float,
         'delivered once the broker reads it; a call\'s timeout or the '
         '[oslo_messaging_rabbit] publish_timeout option bounds this wait'
         % (what, host, timeout, cause))
+
+
+def out_of_time(what: str, host: str, vhost: str, attempts: int,
+                last_error: BaseException) -> PublishTimeout:
+    """The error for ``what`` given up at its caller's deadline, naming
+    the broker tried and the last error met on the way."""
+    return PublishTimeout(
+        '%s could not be done before its timeout (%d attempt(s)): the last try on %s, '
+        'vhost %s, failed with %s: %s; check that the broker is up and reachable at '
+        'that address' % (what, attempts, host, vhost, type(last_error).__name__,
+                          last_error))

@@ -62,7 +62,7 @@ class RabbitListener(base.Listener):
 
         :param cursor: where to read ``spec`` from, when it is a stream.
         """
-        tag = self.connection.declare_consumer(spec, self._deliveries.append, cursor)
+        tag = self.connection.declare_consumer(spec, self._deliveries.append, cursor=cursor)
         self.queue_names.append(spec.name)
         return tag
 

@@ -17,6 +17,7 @@ from messaging import exceptions
 from messaging.drivers import common
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
+from messaging.drivers.rabbit.errors import PublishTimeout
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class ReplyWaiter:
         self._connection: Optional[Connection] = None
         self._thread: Optional[threading.Thread] = None
         self._next_recheck = 0.0
+        self._recheck_wanted = threading.Event()
+        self._recheck_lock = threading.Lock()
 
     @property
     def queue_name(self) -> str:
@@ -65,18 +68,34 @@ class ReplyWaiter:
                     self._spec = self._make_spec()
         return self._spec
 
-    def start(self) -> None:
-        """Declare and consume the reply queue and start the thread, once."""
+    def start(self, deadline: Optional[float] = None) -> None:
+        """Declare and consume the reply queue and start the thread, once.
+
+        :param deadline: ``time.monotonic()`` instant by which the first
+            call must have its reply queue (its own timeout); None waits.
+        :raises PublishTimeout: the queue could not be declared in time.
+        :raises BrokerRefusal: at once, when the broker refuses us.
+        """
         if self._thread is not None:
             return
-        with self._lock:
+        wait = -1 if deadline is None else max(deadline - time.monotonic(), 0)
+        # Another first call may be declaring the queue: wait for it, but
+        # no longer than this call's own timeout.
+        if not self._lock.acquire(timeout=wait):
+            raise PublishTimeout('the reply queue %s was still being declared by another '
+                                 'call when this call\'s timeout ran out' % self.queue_name)
+        try:
             if self._thread is not None:
                 return
             if self._stopping.is_set():
                 raise exceptions.MessageDeliveryFailure('the transport was cleaned up')
             connection = self._connection_factory()
             try:
-                connection.declare_consumer(self.spec, self._on_message)
+                connection.declare_consumer(self.spec, self._on_message, deadline=deadline)
+            except PublishTimeout as ex:
+                connection.close()
+                raise PublishTimeout('the call could not set up its reply queue in time: '
+                                     '%s' % ex) from ex
             except BaseException:
                 connection.close()
                 raise
@@ -86,10 +105,15 @@ class ReplyWaiter:
             thread.start()
             self._thread = thread
             LOG.debug('Reply queue %s consumed on %s', self.queue_name, connection.name)
+        finally:
+            self._lock.release()
 
     def _run(self, connection: Connection) -> None:
         while not self._stopping.is_set():
             try:
+                if self._recheck_wanted.is_set():
+                    self._recheck_wanted.clear()
+                    self._check_queue(connection)
                 connection.drain(DRAIN_SLICE)
             except Exception:
                 if self._stopping.is_set():
@@ -198,20 +222,25 @@ class ReplyWaiter:
                 answers.append((time.monotonic(), self._outcome(reply)))
 
     def _recheck_queue(self) -> None:
-        """After a call timed out, make sure the reply queue still exists.
+        """After a call timed out, have the waiter thread make sure the
+        reply queue still exists (at most every ``RECHECK_INTERVAL``).
 
         A broker can lose a classic reply queue without cancelling its
         consumer: a cluster node that owned it stops while the waiter,
         already reconnected elsewhere, declares it again. Replies then have
         nowhere to go and every call would time out; the check declares the
-        queue again (``Connection.check_queue``).
+        queue again (``Connection.check_queue``). The waiter thread does it,
+        so that the timed-out caller does not wait for it too.
         """
         now = time.monotonic()
-        with self._lock:
-            connection = self._connection
-            if connection is None or self._stopping.is_set() or now < self._next_recheck:
+        # Not self._lock: a first call may hold it while it declares.
+        with self._recheck_lock:
+            if self._connection is None or self._stopping.is_set() or now < self._next_recheck:
                 return
             self._next_recheck = now + RECHECK_INTERVAL
+        self._recheck_wanted.set()
+
+    def _check_queue(self, connection: Connection) -> None:
         try:
             connection.check_queue(self.queue_name)
         except Exception as ex:

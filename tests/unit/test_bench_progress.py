@@ -1,0 +1,65 @@
+"""Progress of a benchmark run, fed by workload subprocesses through a pipe."""
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from messaging.bench import progress, workload
+
+# A stand-in workload: reports three steps the way workload.run does.
+CHILD = ('import sys; sys.path.insert(0, %r); import workload\n'
+         'for step in ("a: 100 B: 5 sequential calls", "a: 100 B: 5 casts", "a: done"):\n'
+         '    workload.progress(step)\n' % os.path.dirname(workload.__file__))
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, so tqdm draws its bar there."""
+
+    def isatty(self):
+        return True
+
+
+def run_child(bar):
+    with bar.child() as (env, fds):
+        subprocess.run([sys.executable, '-c', CHILD], env={**os.environ, **env},
+                       pass_fds=fds, check=True, timeout=60)
+
+
+def test_a_bar_counts_every_step_a_child_reports():
+    pytest.importorskip('tqdm', reason='tqdm is not installed (the bench extra)')
+    terminal = Terminal()
+    bar = progress.RunProgress(total=6, stream=terminal)
+    assert bar.shows_bar
+    bar.start('a', 1, 2)
+    run_child(bar)
+    assert bar.finished == 3
+    run_child(bar)
+    bar.close()
+    assert bar.finished == 6
+    assert '6/6' in terminal.getvalue() and 'round 1/2 a' in terminal.getvalue()
+
+
+def test_without_a_terminal_the_steps_are_plain_lines():
+    stream = io.StringIO()
+    bar = progress.RunProgress(total=3, stream=stream)
+    assert not bar.shows_bar
+    bar.start('a', 1, 1)
+    run_child(bar)
+    bar.close()
+    assert stream.getvalue().splitlines()[-4:] == [
+        'round 1/1: a', '  a: 100 B: 5 sequential calls', '  a: 100 B: 5 casts', '  a: done']
+
+
+def test_disabled_progress_writes_lines_even_on_a_terminal():
+    terminal = Terminal()
+    bar = progress.RunProgress(total=3, enabled=False, stream=terminal)
+    assert not bar.shows_bar
+    run_child(bar)
+    assert bar.finished == 3 and '  a: done' in terminal.getvalue()
+
+
+def test_steps_match_the_workloads_run_does():
+    assert workload.steps('messaging', [100, 1024]) == 8
+    assert workload.steps('amqp', [100]) == 2
