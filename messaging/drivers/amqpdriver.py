@@ -31,14 +31,16 @@ class AMQPDriverBase(base.BaseDriver):
 
     :param options: the driver's view of its option group (see
         ``RabbitDriver``); read for pool sizes, declarations and replies.
+    :param queue_manager: names reply and fanout queues (use_queue_manager).
     """
 
     def __init__(self, conf, url, options: Any, default_exchange: Optional[str] = None,
-                 allowed_remote_exmods: Optional[list[str]] = None) -> None:
+                 allowed_remote_exmods: Optional[list[str]] = None,
+                 queue_manager: Any = None) -> None:
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
         self.options = options
         self.prefetch_size = options.rabbit_qos_prefetch_count
-        self._declarations = Declarations(options)
+        self._declarations = Declarations(options, queue_manager)
         self._reply_sender = ReplySender(
             self._borrow, options.direct_mandatory_flag,
             options.kombu_missing_consumer_retry_timeout)
@@ -55,7 +57,7 @@ class AMQPDriverBase(base.BaseDriver):
             min_size=self.options.conn_pool_min_size, ttl=self.options.conn_pool_ttl)
         self._reply_waiter = ReplyWaiter(
             lambda: self._make_connection(listening=True),
-            self._declarations.reply_queue('reply_' + common.unique_id()),
+            self._declarations.new_reply_queue,
             self._allowed_remote_exmods)
 
     def _check_fork(self) -> None:
@@ -194,12 +196,11 @@ class AMQPDriverBase(base.BaseDriver):
                                **self._listener_kwargs(batch_size, batch_timeout))
         exchange = self._exchange_name(target)
         server_key = '%s.%s' % (target.topic, target.server)
-        fanout = self._declarations.fanout_queue(target.topic, common.unique_id())
+        fanout = self._declarations.new_fanout_queue(target.topic)
         try:
             for key in (target.topic, server_key):
                 listener.consume(self._declarations.topic_queue(key, [(exchange, key)]))
-            listener.consume(fanout)
-            listener.fanout_queue = fanout.name
+            listener.consume_fanout(fanout, self._declarations.fanout_queues_are_private)
         except BaseException:
             listener.connection.close()
             raise

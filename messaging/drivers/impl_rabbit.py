@@ -17,6 +17,7 @@ from oslo_config import cfg
 from messaging.drivers.amqpdriver import AMQPDriverBase
 from messaging.drivers.rabbit import declarations
 from messaging.drivers.rabbit import options as rabbit_options
+from messaging.drivers.rabbit import queue_manager
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.connection import Connection
 
@@ -26,13 +27,23 @@ DEFAULT_PORT = 5672
 _NO_HOST = ('localhost', 'guest', 'guest')
 
 
+class UnknownURLOption(cfg.NoSuchOptError):
+    """A transport URL query key that is no ``[oslo_messaging_rabbit]`` option."""
+
+    def __str__(self) -> str:
+        return ('no such option %s in group [%s]: the transport URL\'s query sets it, '
+                'and every query key must be an [%s] option (misspelt?)'
+                % (self.opt_name, self.group.name, self.group.name))
+
+
 class RabbitOptions:
     """``[oslo_messaging_rabbit]`` as one transport sees it.
 
     Attribute access returns the URL query's value when it has one (already
     converted with the option's type), else the configured value.
 
-    :raises cfg.NoSuchOptError: for a query key that is no option of the group.
+    :raises UnknownURLOption: (a ``cfg.NoSuchOptError``) for a query key
+        that is no option of the group.
     :raises ValueError: for a query value the option's type refuses.
     """
 
@@ -45,7 +56,7 @@ class RabbitOptions:
         for key, text in (query or {}).items():
             opt = known.get(key)
             if opt is None:
-                raise cfg.NoSuchOptError(key, cfg.OptGroup(rabbit_options.GROUP))
+                raise UnknownURLOption(key, cfg.OptGroup(rabbit_options.GROUP))
             try:
                 self._overrides[key] = opt.type(text)
             except ValueError as ex:
@@ -118,7 +129,8 @@ class RabbitDriver(AMQPDriverBase):
         self._broker_urls = broker_urls(url)
         single = url.hosts[0].hostname if len(url.hosts) == 1 else None
         self._ssl = ssl_options(options, single)
-        super().__init__(conf, url, options, default_exchange, allowed_remote_exmods)
+        super().__init__(conf, url, options, default_exchange, allowed_remote_exmods,
+                         queue_manager=queue_manager.from_options(options, conf))
         LOG.debug('Rabbit driver for %s', url)
 
     def _make_connection(self, listening: bool) -> Connection:

@@ -115,10 +115,17 @@ def exchange_of(topic: str) -> str:
     return topic + '_x'
 
 
+class FanoutRecorder(RecordingEndpoint):
+    """Records the numbers of the ``fan`` fanout casts one server received."""
+
+    def fan(self, ctxt: dict, number: int) -> None:
+        self.note(ctxt, number)
+
+
 def serving(transport: messaging.Transport, topic: str, server: str,
-            endpoint: Any) -> contextlib.AbstractContextManager:
+            *endpoints: Any) -> contextlib.AbstractContextManager:
     """An RPC server of ``topic`` on a thread pool while the block runs."""
-    return running_server(transport, [endpoint], server=server, topic=topic,
+    return running_server(transport, list(endpoints), server=server, topic=topic,
                           exchange=exchange_of(topic), executor='threading')
 
 
@@ -157,33 +164,52 @@ def call_until_ok(rpc: Any, bound: float) -> list[str]:
     return outcomes
 
 
+class Casts:
+    """Numbered casts of one kind: ``sent`` the numbers ``cast()`` returned
+    from without raising, ``started`` when each began, ``failures``
+    ``(number, exception class name)``."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.started: dict[int, float] = {}
+        self.failures: list[tuple[int, str]] = []
+
+
 class Load:
-    """``callers`` threads calling ``echo`` and one thread casting numbered
-    ``note`` casts, until :meth:`stop`.
+    """``callers`` threads calling ``echo``, one thread casting numbered
+    ``note`` casts and, with ``fanout_pause``, one casting numbered ``fan``
+    fanouts, until :meth:`stop`.
 
     Every call is recorded as ``(started, ended, outcome)`` with outcome
     ``'ok'``, ``'MessagingTimeout'``, ``'wrong reply'`` or another
     exception's class name; ``casts_sent`` holds the numbers of the casts
     that ``cast()`` returned from without raising, ``cast_started`` when
-    each cast began.
+    each cast began; ``fanouts`` the same for the fanouts.
     """
 
     def __init__(self, rpc: Any, callers: int = 8, call_timeout: float = 10,
-                 cast_pause: float = 0.01) -> None:
+                 cast_pause: float = 0.01, fanout_pause: Optional[float] = None) -> None:
         self.call_timeout = call_timeout
         self.calls: list[tuple[float, float, str]] = []
-        self.casts_sent: list[int] = []
-        self.cast_started: dict[int, float] = {}
-        self.cast_failures: list[tuple[int, str]] = []
+        self.casts = Casts()
+        self.casts_sent = self.casts.sent
+        self.cast_started = self.casts.started
+        self.cast_failures = self.casts.failures
+        self.fanouts = Casts()
         self._rpc = rpc.prepare(timeout=call_timeout)
-        self._cast_pause = cast_pause
         self._stopping = threading.Event()
         self._changed = threading.Condition()
         self._threads = [threading.Thread(target=self._call_loop, args=(i,), daemon=True,
                                           name='load-caller-%d' % i)
                          for i in range(callers)]
-        self._threads.append(threading.Thread(target=self._cast_loop, daemon=True,
-                                              name='load-caster'))
+        self._threads.append(threading.Thread(
+            target=self._cast_loop, args=(self._rpc, 'note', self.casts, cast_pause),
+            daemon=True, name='load-caster'))
+        if fanout_pause is not None:
+            self._threads.append(threading.Thread(
+                target=self._cast_loop,
+                args=(self._rpc.prepare(fanout=True), 'fan', self.fanouts, fanout_pause),
+                daemon=True, name='load-fanout'))
 
     def start(self) -> 'Load':
         for thread in self._threads:
@@ -205,24 +231,24 @@ class Load:
                 self.calls.append((started, time.monotonic(), outcome))
                 self._changed.notify_all()
 
-    def _cast_loop(self) -> None:
+    def _cast_loop(self, rpc: Any, method: str, casts: Casts, pause: float) -> None:
         number = 0
         while not self._stopping.is_set():
-            self.cast_started[number] = time.monotonic()
+            casts.started[number] = time.monotonic()
             try:
-                self._rpc.cast({}, 'note', number=number)
+                rpc.cast({}, method, number=number)
             except Exception as ex:
-                LOG.warning('Cast %d failed: %s', number, ex)
+                LOG.warning('Cast %s %d failed: %s', method, number, ex)
                 with self._changed:
-                    self.cast_failures.append((number, type(ex).__name__))
+                    casts.failures.append((number, type(ex).__name__))
             else:
                 with self._changed:
-                    self.casts_sent.append(number)
+                    casts.sent.append(number)
                     self._changed.notify_all()
             number += 1
             # Pace the casts so that the callers get a fair share of the
             # servers; this is load shaping, not synchronisation.
-            self._stopping.wait(self._cast_pause)
+            self._stopping.wait(pause)
 
     def wait_until(self, predicate: Any, timeout: float) -> bool:
         """Wait until ``predicate(self)`` holds; False if ``timeout`` ran out."""

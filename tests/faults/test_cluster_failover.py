@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import pathlib
 import re
 import time
 import uuid
@@ -16,11 +17,11 @@ import pytest
 
 import messaging
 from tests.faults import figures
-from tests.faults.cluster_helpers import (FAST_RECONNECT, RECOVERY_BOUND, WAIT, Load,
-                                          RecordingEndpoint, broker_state, call_until_ok,
-                                          client, exchange_of, hosts_in_url_order,
-                                          leader_index, listener_of, make_transport, node_of,
-                                          queues, serving)
+from tests.faults.cluster_helpers import (FAST_RECONNECT, RECOVERY_BOUND, WAIT,
+                                          FanoutRecorder, Load, RecordingEndpoint,
+                                          broker_state, call_until_ok, client, exchange_of,
+                                          hosts_in_url_order, leader_index, listener_of,
+                                          make_transport, node_of, queues, serving)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -126,10 +127,15 @@ def test_rpc_and_notification_queues_are_quorum_queues(rabbit_cluster):
     assert seen[topic]['leader'] in rabbit_cluster.nodes
 
 
-@pytest.mark.parametrize('transient_quorum', [False, True],
-                         ids=['classic-replies', 'quorum-replies'])
+# The options Kolla-Ansible deploys: quorum reply queues, fanout over one
+# stream per topic, queue manager names (with the prefetch streams need).
+KOLLA = dict(rabbit_transient_quorum_queue='true', rabbit_stream_fanout='true',
+             use_queue_manager='true', rabbit_qos_prefetch_count=1)
+
+
+@pytest.mark.parametrize('configuration', ['classic-replies', 'quorum-replies', 'kolla'])
 def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monkeypatch,
-                                                           transient_quorum):
+                                                           tmp_path, configuration):
     """The core fault: the node every client and server connection is on,
     and which leads the quorum queues, stops while 8 threads call and one
     casts.
@@ -146,20 +152,33 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
     Calls may time out when their reply was in the classic reply queue of
     the stopped node. With rabbit_transient_quorum_queue the reply queues
     are quorum queues too, and no call fails.
+
+    Under the Kolla configuration a fanout is cast every 50 ms as well: both
+    servers read the topic's stream, reconnect to a node that is left and
+    resume after the last fanout each handled, so each gets every
+    confirmed fanout exactly once.
     """
     hosts_in_url_order(monkeypatch)
     topic = _topic()
     options = dict(rabbit_quorum_queue='true', **FAST_RECONNECT)
+    transient_quorum = configuration != 'classic-replies'
     if transient_quorum:
         options['rabbit_transient_quorum_queue'] = 'true'
+    streams = configuration == 'kolla'
+    hostname = 'cluster-%s' % uuid.uuid4().hex[:8]
+    if streams:
+        monkeypatch.setenv('OSLO_LOCK_PATH', str(tmp_path))
+        options.update(KOLLA, hostname=hostname)
     server_transport = make_transport(rabbit_cluster, **options)
     client_transport = make_transport(rabbit_cluster, **options)
     endpoint = RecordingEndpoint()
-    load = Load(client(client_transport, topic), callers=8, call_timeout=CALL_TIMEOUT)
+    fanouts = {'s1': FanoutRecorder(), 's2': FanoutRecorder()}
+    load = Load(client(client_transport, topic), callers=8, call_timeout=CALL_TIMEOUT,
+                fanout_pause=0.05 if streams else None)
     stopped = False
     try:
-        with serving(server_transport, topic, 's1', endpoint), \
-                serving(server_transport, topic, 's2', endpoint):
+        with serving(server_transport, topic, 's1', endpoint, fanouts['s1']), \
+                serving(server_transport, topic, 's2', endpoint, fanouts['s2']):
             load.start()
             assert load.wait_until(lambda r: len(r.calls) >= 40 and len(r.casts_sent) >= 20,
                                    WAIT), 'the load did not get going'
@@ -186,6 +205,8 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
             assert alive == [], 'threads hung: %s' % alive
 
             missing = endpoint.wait_for_casts(set(load.casts_sent), WAIT)
+            fanouts_missing = {server: recorder.wait_for_casts(set(load.fanouts.sent), WAIT)
+                               for server, recorder in fanouts.items()}
             leader_after = leader_index(rabbit_cluster, 1, topic)
             nodes_after = {node_of(rabbit_cluster, li.connection) for li in listeners}
     finally:
@@ -196,14 +217,21 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
         finally:
             client_transport.cleanup()
             server_transport.cleanup()
+            for counter in pathlib.Path('/dev/shm').glob('%s_*_qmanager' % hostname):
+                counter.unlink()
 
     outcomes = collections.Counter(outcome for _, _, outcome in load.calls)
     duplicates = endpoint.duplicates()
-    figures.record('cluster node stop' + (' (quorum replies)' if transient_quorum else ''),
+    fanouts_repeated = {server: sum(c - 1 for c in recorder.duplicates().values())
+                        for server, recorder in fanouts.items()}
+    figures.record('cluster node stop (%s)' % configuration,
                    recovery_s=round(recovery_s, 2),
                    calls_ok=outcomes['ok'], calls_failed=len(load.calls) - outcomes['ok'],
                    casts_sent=len(load.casts_sent), casts_lost=len(missing),
-                   duplicates=sum(c - 1 for c in duplicates.values()))
+                   duplicates=sum(c - 1 for c in duplicates.values()),
+                   fanouts_sent=len(load.fanouts.sent),
+                   fanouts_lost={s: len(m) for s, m in fanouts_missing.items()},
+                   fanouts_repeated=fanouts_repeated)
     slowest = max(ended - started for started, ended, _ in load.calls)
     assert slowest <= CALL_TIMEOUT + CALL_MARGIN
     assert set(outcomes) <= ({'ok'} if transient_quorum else {'ok', 'MessagingTimeout'}), \
@@ -216,6 +244,11 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
     assert all(load.cast_started[number] < first_ok for number in duplicates), duplicates
     assert 0 not in nodes_after
     assert leader_after not in (0, None)
+    assert load.fanouts.failures == []
+    assert fanouts_missing == {'s1': set(), 's2': set()}
+    assert fanouts_repeated == {'s1': 0, 's2': 0}
+    if streams:
+        assert len(load.fanouts.sent) >= 20
 
 
 def test_a_stopped_node_nobody_is_connected_to_only_moves_the_leader(rabbit_cluster,

@@ -142,14 +142,20 @@ def close_our_connections() -> int:
     return closed
 
 
+def queue_column(name: str, column: str) -> str:
+    """What ``rabbitmqctl list_queues`` shows in ``column`` for queue
+    ``name``, or '' when there is no such queue."""
+    for line in rabbitmqctl('list_queues', '--no-table-headers', 'name',
+                             column).splitlines():
+        queue, _, value = line.partition('\t')
+        if queue == name:
+            return value.strip()
+    return ''
+
+
 def queue_type(name: str) -> str:
     """The broker's ``type`` of queue ``name`` (classic, quorum...), or ''."""
-    for line in rabbitmqctl('list_queues', '--no-table-headers', 'name',
-                             'type').splitlines():
-        queue, _, kind = line.partition('\t')
-        if queue == name:
-            return kind.strip()
-    return ''
+    return queue_column(name, 'type')
 
 
 @pytest.fixture

@@ -3,9 +3,12 @@ polling with a deadline, and a listener served on a thread."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 
 WAIT = 10
@@ -75,6 +78,13 @@ class Responder:
                                      % (len(self.received), timeout, count))
             return self.received[:count]
 
+    def wait_until(self, predicate, timeout=WAIT):
+        """Wait until ``predicate(received)`` holds for the messages so far."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: predicate(self.received), timeout):
+                raise AssertionError('condition not met within %s s; received %r'
+                                     % (timeout, [m.message for m in self.received]))
+
     def stop(self):
         self.listener.stop()
         self._thread.join(timeout=WAIT)
@@ -93,3 +103,31 @@ def catch(function, *args, **kwargs):
         return function(*args, **kwargs)
     except Exception as ex:
         return ex
+
+
+SERVICE = Path(__file__).resolve().parent / 'queue_manager_service.py'
+WORKTREE = str(Path(__file__).resolve().parents[2])
+
+
+def run_service(python: str, library: str, url: str, names: tuple,
+                new_session: bool) -> None:
+    """Run queue_manager_service.py to its end (one service start and stop).
+
+    :param new_session: in a process group of its own, as a restarted
+        service is; else in ours, as the workers of one service are.
+    """
+    # Our library from this worktree; oslo.messaging's interpreter has its own.
+    env = dict(os.environ, PYTHONPATH=WORKTREE if library == 'messaging' else '')
+    out = subprocess.run([python, str(SERVICE), library, url, names[1], names[0]],
+                         capture_output=True, text=True, timeout=90, env=env,
+                         start_new_session=new_session)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def queues_of(host: str, topic: str) -> set[str]:
+    """The reply queues of ``host`` and the fanout queues of ``topic``."""
+    from tests.functional.conftest import rabbitmqctl
+
+    names = rabbitmqctl('list_queues', '--no-table-headers', 'name').split()
+    return {name for name in names
+            if name.startswith('reply_%s:' % host) or name.startswith(topic + '_fanout')}

@@ -15,6 +15,7 @@ first test's timeout.
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from typing import Optional
 import pytest
 
 from tests.functional.conftest import rabbit_url  # noqa: F401  (fixture)
+from tests.interop.harness import CONFIGURATIONS, RUN_HOSTNAME, with_query
 
 INTEROP_DIR = Path(__file__).resolve().parent
 REPO = INTEROP_DIR.parents[1]
@@ -37,6 +39,7 @@ _PYTHON_KEY = pytest.StashKey[tuple]()
 TRACING_PYTHON_ENV = 'MESSAGING_OBSERVE_OSLO_PYTHON'
 TRACING_VENV = REPO / '.observe-venv'
 _TRACING_PYTHON_KEY = pytest.StashKey[tuple]()
+
 
 # The endpoints and their exception module must have the same module names
 # here as in the oslo peer (``peer_exceptions``, not
@@ -158,21 +161,39 @@ def oslo_tracing_python(request) -> str:
                            'oslo.messaging with OpenTelemetry')
 
 
+@pytest.fixture(scope='session', autouse=True)
+def queue_manager_lock_path(tmp_path_factory):
+    """OSLO_LOCK_PATH for the queue manager of both libraries (the oslo
+    peers inherit it); the run's counter files are removed at the end."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('OSLO_LOCK_PATH', str(tmp_path_factory.mktemp('oslo_locks')))
+        yield
+    for counter in glob.glob('/dev/shm/%s_*_qmanager' % RUN_HOSTNAME):
+        os.unlink(counter)
+
+
 @pytest.fixture(scope='module')
-def module_peers(oslo_python, rabbit_url):  # noqa: F811
+def configuration(request) -> str:
+    """The configuration the module's peers run under: ``classic`` (the
+    option defaults) unless the module asks for both."""
+    return getattr(request, 'param', 'classic')
+
+
+@pytest.fixture(scope='module')
+def module_peers(oslo_python, rabbit_url, configuration):  # noqa: F811
     """A PeerGroup for the module: its peers start once and stop at the end."""
     from tests.interop.harness import PeerGroup
 
-    group = PeerGroup(oslo_python, rabbit_url)
+    group = PeerGroup(oslo_python, with_query(rabbit_url, CONFIGURATIONS[configuration]))
     yield group
     group.close()
 
 
 @pytest.fixture
-def peers(oslo_python, rabbit_url):  # noqa: F811
-    """A PeerGroup for one test."""
+def peers(oslo_python, rabbit_url, configuration):  # noqa: F811
+    """A PeerGroup for one test, under the module's configuration."""
     from tests.interop.harness import PeerGroup
 
-    group = PeerGroup(oslo_python, rabbit_url)
+    group = PeerGroup(oslo_python, with_query(rabbit_url, CONFIGURATIONS[configuration]))
     yield group
     group.close()

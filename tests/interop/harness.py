@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Callable, Union
 
+import pytest
+
 from tests.functional.conftest import BrokerCleanup
 
 INTEROP_DIR = Path(__file__).resolve().parent
@@ -28,6 +30,29 @@ REQUEST_TIMEOUT = 30
 STOP_TIMEOUT = 20
 
 Match = Union[dict, Callable[[dict], bool]]
+
+# The [oslo_messaging_rabbit] options Kolla-Ansible renders for every service
+# today (2025.1 on), with the prefetch count both libraries require for
+# stream fanout. The queue manager's hostname is unique to the run, so that
+# its counter (/dev/shm/<hostname>_<processname>_qmanager) and the names it
+# makes are the run's own; its lock lives in a directory of the run's
+# (OSLO_LOCK_PATH, read by both libraries).
+RUN_HOSTNAME = 'interop-%s' % uuid.uuid4().hex[:8]
+KOLLA_QUERY = ('rabbit_quorum_queue=true&rabbit_transient_quorum_queue=true'
+               '&rabbit_stream_fanout=true&use_queue_manager=true'
+               '&rabbit_qos_prefetch_count=1&hostname=' + RUN_HOSTNAME)
+CONFIGURATIONS = {'classic': '', 'kolla': KOLLA_QUERY}
+# Put on a module (pytestmark) whose tests run under both configurations:
+# its module fixtures, peers included, start once per configuration.
+under_both_configurations = pytest.mark.parametrize(
+    'configuration', list(CONFIGURATIONS), indirect=True, scope='module')
+
+
+def with_query(url: str, query: str) -> str:
+    """``url`` with ``query`` ([oslo_messaging_rabbit] options) appended."""
+    if not query:
+        return url
+    return url + ('&' if '?' in url else '?') + query
 
 
 def unique_name(prefix: str) -> str:
@@ -214,7 +239,8 @@ class PeerGroup:
     def __init__(self, oslo_python: str, url: str) -> None:
         self.oslo_python = oslo_python
         self.url = url
-        self.cleanup = BrokerCleanup(url)
+        # The query holds options of the libraries, not of the cleanup's kombu.
+        self.cleanup = BrokerCleanup(url.split('?', 1)[0])
         self._peers: list[Peer] = []
 
     def start(self, library: str, role: str, config: dict) -> Peer:

@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.interop.harness import unique_name
+from tests.interop.harness import unique_name, with_query
 
 pytestmark = pytest.mark.interop
 
 LIBRARIES = ['ours', 'oslo']
 GZIP_QUERY = 'kombu_compression=gzip'
 ARGS = {'text': 'z\u00fcrich ' * 50, 'items': list(range(50)), 'nested': {'a': [None, True]}}
-
-
-def with_query(url: str, query: str) -> str:
-    return url + ('&' if '?' in url else '?') + query
 
 
 @pytest.fixture(scope='module')

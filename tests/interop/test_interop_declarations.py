@@ -11,11 +11,13 @@ notification queue and sends.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
 
-from tests.interop.harness import unique_name
+from tests.functional.conftest import rabbitmqctl
+from tests.interop.harness import KOLLA_QUERY, RUN_HOSTNAME, unique_name, with_query
 
 pytestmark = pytest.mark.interop
 
@@ -31,15 +33,24 @@ OPTIONS = {
                                '&rabbit_quorum_max_memory_bytes=100000'),
     'ha, no ttl': 'rabbit_ha_queues=true&rabbit_transient_queues_ttl=0',
     'ttl 60': 'rabbit_transient_queues_ttl=60',
+    # x-cancel-on-ha-failover on classic queues. (On quorum queues RabbitMQ
+    # refuses it: oslo.messaging then consumes nothing, ours leaves it out.)
+    'cancel on failover': 'enable_cancel_on_failover=true',
+    # Quorum queues, stream fanout and the queue manager, as Kolla-Ansible
+    # deploys them, and with quorum limits on top.
+    'kolla': KOLLA_QUERY,
+    'kolla limits': KOLLA_QUERY + ('&rabbit_quorum_delivery_limit=5'
+                                   '&rabbit_quorum_max_memory_length=100'
+                                   '&rabbit_quorum_max_memory_bytes=100000'),
 }
 CASES = [(name, first) for name in OPTIONS for first in LIBRARIES]
 NOTIFY_CASES = [(name, listener) for name in ('defaults', 'durable', 'auto-delete', 'quorum',
-                                               'ha, no ttl') for listener in LIBRARIES]
+                                               'ha, no ttl', 'kolla limits')
+                for listener in LIBRARIES]
 
 
 def with_options(url: str, name: str) -> str:
-    query = OPTIONS[name]
-    return url + ('&' if '?' in url else '?') + query if query else url
+    return with_query(url, OPTIONS[name])
 
 
 @dataclass
@@ -58,6 +69,7 @@ def cases(module_peers) -> dict:
                     unique_name('decl'), first)
         module_peers.cleanup.exchange(case.exchange)
         module_peers.cleanup.exchange('%s_fanout' % case.topic)
+        module_peers.cleanup.queue('%s_fanout' % case.topic)  # a stream (kolla)
         module_peers.cleanup.queue(case.topic)
         for lib in LIBRARIES:
             module_peers.cleanup.queue('%s.%s' % (case.topic, lib))
@@ -195,3 +207,53 @@ def test_a_durable_server_joins_a_topic_declared_non_durable(joiner, peers):
                                 'method': 'echo', 'args': {}, 'ctxt': {}, 'timeout': 5})
         assert reply['event'] == 'result', reply
         assert reply['result']['server'] == server
+
+
+def broker_view(kind: str, names: list[str]) -> dict:
+    """``name -> (type, durable, auto_delete, arguments)`` of the broker's
+    queues or exchanges among ``names``, argument types included."""
+    columns = ['name', 'durable', 'auto_delete', 'arguments'] + (
+        ['type'] if kind == 'exchanges' else [])
+    listed = json.loads(rabbitmqctl('list_' + kind, *columns, '--formatter', 'json'))
+    return {entity['name']: (entity.get('type'), entity['durable'], entity['auto_delete'],
+                             sorted(map(tuple, entity['arguments'])))
+            for entity in listed if entity['name'] in names}
+
+
+def test_both_libraries_declare_every_entity_alike_under_kolla(peers):
+    """What each library declares on its own topic, as the broker has it:
+    topic, server and fanout (stream) queues, the exchanges and the reply
+    queue must be the same, or a mixed fleet meets 406 PRECONDITION_FAILED."""
+    url = with_options(peers.url, 'kolla limits')
+    exchange = peers.cleanup.exchange(unique_name('kx'))
+    topics = {lib: unique_name('kolla_%s' % lib) for lib in LIBRARIES}
+    replies = {}
+    for lib, topic in topics.items():
+        peers.cleanup.exchange(topic + '_fanout')
+        for queue in (topic, topic + '.' + lib, topic + '_fanout'):
+            peers.cleanup.queue(queue)
+        peers.start(lib, 'rpc-server', {'exchange': exchange, 'url': url,
+                                        'servers': [{'topic': topic, 'server': lib}]})
+        client = peers.start(lib, 'rpc-client', {'exchange': exchange, 'url': url})
+        reply = client.request({'op': 'call', 'target': {'topic': topic}, 'method': 'echo',
+                                'args': {}, 'ctxt': {}, 'timeout': 10})
+        assert reply['event'] == 'result', reply
+        [replies[lib]] = client.request({'op': 'reply_queues'})['queues']
+
+    def declared(lib):
+        topic = topics[lib]
+        queues = broker_view('queues', [topic, topic + '.' + lib, topic + '_fanout',
+                                        replies[lib]])
+        exchanges = broker_view('exchanges', [exchange, topic + '_fanout'])
+        return {'topic queue': queues[topic], 'server queue': queues[topic + '.' + lib],
+                'fanout stream': queues[topic + '_fanout'],
+                'reply queue': queues[replies[lib]],
+                'fanout exchange': exchanges[topic + '_fanout'],
+                'topic exchange': exchanges[exchange]}
+
+    ours, oslo = declared('ours'), declared('oslo')
+    assert ours == oslo
+    assert ours['fanout stream'][3] == [('x-max-age', 'longstr', '1800s'),
+                                        ('x-queue-type', 'longstr', 'stream')]
+    assert replies['ours'].startswith('reply_%s:' % RUN_HOSTNAME)
+    assert replies['oslo'].startswith('reply_%s:oslo_peer.py:' % RUN_HOSTNAME)

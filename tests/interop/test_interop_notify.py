@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import pytest
 
 from peer_endpoints import PRIORITIES
-from tests.interop.harness import Peer, merged, unique_name
+from tests.interop.harness import Peer, merged, under_both_configurations, unique_name
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, under_both_configurations]
 
 LIBRARIES = ['ours', 'oslo']
-DIRECTIONS = ['ours->oslo', 'oslo->ours']
+DIRECTIONS = ['ours->oslo', 'oslo->ours', 'ours->ours']
 DRIVERS = ['messaging', 'messagingv2']
 PUBLISHER = 'compute.host-1'
 CTXT = {'user': 'alice', 'project_id': 'p-1', 'request_id': 'req-\u00fc',

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.interop.harness import Peer, unique_name
+from tests.interop.harness import Peer, under_both_configurations, unique_name, with_query
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, under_both_configurations]
 
 CTXT = {'user': 'alice', 'project_id': 'p-1', 'request_id': 'req-\u00fc',
         'roles': ['admin', 'member'], 'nested': {'k': [1, None, 2.5]}}
@@ -25,7 +25,7 @@ PEER_MODULE = ['peer_exceptions']
 # server holding such a reply still stops promptly at the end of the module.
 SERVER_URL_QUERY = 'kombu_missing_consumer_retry_timeout=2'
 CALL_TIMEOUT = 10
-DIRECTIONS = ['ours->oslo', 'oslo->ours']
+DIRECTIONS = ['ours->oslo', 'oslo->ours', 'ours->ours']
 LIBRARIES = ['ours', 'oslo']
 PACKAGE = {'ours': 'messaging', 'oslo': 'oslo_messaging'}
 
@@ -59,14 +59,14 @@ def names(module_peers) -> Names:
             cleanup.queue('%s.%s' % (topic, server))
     for topic in names.all_topics():
         cleanup.exchange('%s_fanout' % topic)
+        cleanup.queue('%s_fanout' % topic)  # the topic's stream, with stream fanout
     return names
 
 
 @pytest.fixture(scope='module')
 def servers(module_peers, names) -> dict:
     """Per library, one process serving its own topic and the mixed topic."""
-    separator = '&' if '?' in module_peers.url else '?'
-    url = module_peers.url + separator + SERVER_URL_QUERY
+    url = with_query(module_peers.url, SERVER_URL_QUERY)
     return {lib: module_peers.start(lib, 'rpc-server', {
         'url': url, 'exchange': names.exchange,
         'servers': [{'topic': names.topics[lib], 'server': SERVER_NAMES[lib]},

@@ -44,10 +44,18 @@ def test_query_values_override_with_the_option_type_without_touching_conf(conf):
     assert conf.oslo_messaging_rabbit.rabbit_quorum_queue is False
 
 
-def test_unknown_query_key_names_the_key_and_group(conf):
+def test_unknown_query_key_names_the_key_and_group_and_the_url(conf):
     with pytest.raises(cfg.NoSuchOptError, match=r'no such option bogus in group '
-                                                 r'\[oslo_messaging_rabbit\]'):
+                                                 r'\[oslo_messaging_rabbit\]: the '
+                                                 r'transport URL'):
         view(conf, bogus='1')
+
+
+def test_every_rabbit_option_can_be_given_in_the_url(conf):
+    for opt in options.rabbit_opts:
+        value = opt.default if opt.default is not None else ''
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        assert getattr(view(conf, **{opt.dest: text}), opt.dest) == opt.type(text)
 
 
 def test_bad_query_value_names_the_option(conf):
@@ -136,15 +144,77 @@ def test_ha_queues_without_ttl_and_durable_auto_delete_variants(conf):
 
 @pytest.mark.parametrize('query, complaint', [
     (dict(rabbit_ha_queues='true', rabbit_quorum_queue='true'), 'rabbit_ha_queues'),
+    (dict(rabbit_ha_queues='true', rabbit_transient_quorum_queue='true'),
+     'set rabbit_ha_queues=false'),
     (dict(rabbit_quorum_queue='true', amqp_auto_delete='true'), 'amqp_auto_delete'),
-    (dict(rabbit_stream_fanout='true'), 'rabbit_transient_quorum_queue'),
-    (dict(use_queue_manager='true'), 'use_queue_manager'),
+    (dict(rabbit_stream_fanout='true', rabbit_qos_prefetch_count=1),
+     'rabbit_stream_fanout needs rabbit_transient_quorum_queue=true'),
+    (dict(rabbit_stream_fanout='true', rabbit_transient_quorum_queue='true'),
+     'rabbit_qos_prefetch_count to be set to a value greater than 0'),
+    (dict(rabbit_stream_fanout='true', rabbit_transient_quorum_queue='true',
+          rabbit_qos_prefetch_count=-1), 'rabbit_qos_prefetch_count=1'),
 ])
 def test_inconsistent_options_are_refused_with_a_clear_message(conf, query, complaint):
     with pytest.raises(declarations.InvalidRabbitConfig, match=complaint):
         declarations.validate(view(conf, **query))
 
 
+KOLLA = dict(rabbit_quorum_queue='true', rabbit_transient_quorum_queue='true',
+             rabbit_stream_fanout='true', use_queue_manager='true',
+             rabbit_qos_prefetch_count=1)
+
+
+def test_the_kolla_configuration_is_accepted(conf):
+    declarations.validate(view(conf, **KOLLA))
+
+
+def test_stream_fanout_declares_one_stream_per_topic_as_oslo(conf):
+    decl = declarations.Declarations(view(conf, **KOLLA))
+    stream = decl.new_fanout_queue('t')
+    assert stream == decl.new_fanout_queue('t')
+    assert (stream.name, stream.durable, stream.auto_delete, stream.arguments) == (
+        't_fanout', True, False, {'x-queue-type': 'stream', 'x-max-age': '1800s'})
+    assert stream.bindings == ((declarations.ExchangeSpec('t_fanout', 'fanout', True,
+                                                          True), 't'),)
+    assert declarations.is_stream(stream)
+    assert not decl.fanout_queues_are_private
+    no_ttl = declarations.Declarations(view(conf, rabbit_transient_queues_ttl=0, **KOLLA))
+    assert no_ttl.new_fanout_queue('t').arguments == {'x-queue-type': 'stream'}
+
+
+def test_transient_quorum_reply_queue_carries_limits_and_expiry(conf):
+    decl = declarations.Declarations(view(conf, rabbit_quorum_delivery_limit=3, **KOLLA))
+    reply = decl.new_reply_queue()
+    assert reply.name.startswith('reply_') and reply.durable and not reply.auto_delete
+    assert reply.arguments == {'x-queue-type': 'quorum', 'x-delivery-limit': 3,
+                               'x-expires': 1800000}
+
+
+class CountingNames:
+    def __init__(self):
+        self.count = 0
+
+    def next_name(self):
+        self.count += 1
+        return 'host:proc:%d' % self.count
+
+
+def test_queue_manager_names_reply_and_fanout_queues_which_are_kept(conf):
+    decl = declarations.Declarations(view(conf, use_queue_manager='true'), CountingNames())
+    assert decl.new_fanout_queue('t').name == 't_fanout_host:proc:1'
+    assert decl.new_reply_queue().name == 'reply_host:proc:2'
+    assert not decl.fanout_queues_are_private
+    assert declarations.Declarations(view(conf)).fanout_queues_are_private
+
+
 def test_consistent_options_are_accepted(conf):
     declarations.validate(view(conf, rabbit_quorum_queue='true',
                                rabbit_transient_quorum_queue='true'))
+
+
+def test_cancel_on_failover_is_asked_for_classic_queues_only(conf):
+    classic = declarations.Declarations(view(conf)).topic_queue('t', [('e', 't')])
+    quorum = declarations.Declarations(view(conf, **KOLLA)).topic_queue('t', [('e', 't')])
+    assert declarations.consumer_arguments(classic, True) == {'x-cancel-on-ha-failover': True}
+    assert declarations.consumer_arguments(classic, False) is None
+    assert declarations.consumer_arguments(quorum, True) is None

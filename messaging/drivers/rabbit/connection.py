@@ -27,7 +27,8 @@ from messaging import exceptions
 from messaging.drivers.rabbit import backoff, codec, frame_reader, frames
 from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
-from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
+from messaging.drivers.rabbit.declarations import (ChannelDeclarer, ExchangeSpec, QueueSpec,
+                                                   consumer_arguments)
 from messaging.drivers.rabbit.heartbeat import Heartbeat
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRefusal,
                                              DurableMismatch, PublishTimeout, fatal,
@@ -80,7 +81,7 @@ class Connection:
         self._write_lock = threading.RLock()
         self._channel: Optional[amqp.Channel] = None
         self._declarer = ChannelDeclarer(lambda: self.host)
-        self._consumers: list[tuple[QueueSpec, str, Callable]] = []
+        self._consumers: list[tuple[QueueSpec, str, Callable, Any]] = []
         self._rechecks: tuple[float, ...] = ()
         # The backoff of drain(): failed reconnects in a row, and when the
         # next may start (see ensure's ``background``).
@@ -124,8 +125,8 @@ class Connection:
         self._channel = channel
         self._declarer.forget()
         self._broken = False
-        for spec, tag, callback in self._consumers:
-            self._declare_and_consume(spec, tag, callback)
+        for spec, tag, callback, cursor in self._consumers:
+            self._declare_and_consume(spec, tag, callback, cursor)
         if self._consumers:
             now = time.monotonic()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
@@ -337,7 +338,7 @@ class Connection:
     # -- consuming -----------------------------------------------------------
 
     def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
-                         deadline: Optional[float] = None) -> str:
+                         deadline: Optional[float] = None, cursor: Any = None) -> str:
         """Declare ``spec`` (exchanges, queue, bindings) and consume it.
 
         Kept and replayed after every reconnect. Returns the consumer tag
@@ -348,23 +349,31 @@ class Connection:
             be reached. What the broker refuses (credentials, vhost,
             permissions, TLS) fails at once: a server that never started
             says so to whoever starts it (as oslo.messaging does).
+        :param cursor: for a stream, its StreamCursor (stream_fanout.py):
+            gives the consumer arguments (the offset) at each consume and
+            hears of the broker cancelling the consumer.
         """
         tag = str(len(self._consumers) + 1)
 
         def _declare(channel: amqp.Channel) -> None:
-            self._declare_and_consume(spec, tag, callback)
+            self._declare_and_consume(spec, tag, callback, cursor)
 
         self.ensure(_declare, what='declare consumer of %s' % spec.name, deadline=deadline)
-        self._consumers.append((spec, tag, callback))
+        self._consumers.append((spec, tag, callback, cursor))
         return tag
 
-    def _declare_and_consume(self, spec: QueueSpec, tag: str, callback: Callable) -> None:
+    def _declare_and_consume(self, spec: QueueSpec, tag: str, callback: Callable,
+                             cursor: Any) -> None:
         channel = self._channel
         self._declarer.queue(channel, spec)
-        arguments = ({'x-cancel-on-ha-failover': True}
-                     if self._conf.enable_cancel_on_failover else None)
-        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
-                              callback=callback, arguments=arguments)
+        if cursor is not None:
+            channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
+                                  callback=callback, arguments=cursor.consumer_arguments(),
+                                  on_cancel=cursor.on_cancel)
+            return
+        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False, callback=callback,
+                              arguments=consumer_arguments(
+                                  spec, self._conf.enable_cancel_on_failover))
 
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""
@@ -399,7 +408,7 @@ class Connection:
             if self._channel is None:
                 return
             try:
-                for _spec, tag, _callback in consumers:
+                for _spec, tag, _callback, _cursor in consumers:
                     self._channel.basic_cancel(tag)
             except RECOVERABLE as ex:
                 LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
@@ -425,7 +434,7 @@ class Connection:
         for nothing forever. A few checks in the seconds after a reconnect
         find such a queue (404) and declare it again.
         """
-        for spec, _tag, _callback in list(self._consumers):
+        for spec, _tag, _callback, _cursor in list(self._consumers):
             try:
                 self.check_queue(spec.name)
             except exceptions.MessageDeliveryFailure as ex:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
+from messaging.drivers import common
 from messaging.drivers.base import TransportDriverError
 from messaging.drivers.rabbit.errors import FATAL_TYPES, DurableMismatch, is_durable_mismatch
 
@@ -51,37 +52,64 @@ def validate(conf: Any) -> None:
     """Refuse option combinations oslo.messaging refuses or cannot honour.
 
     :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
-    :raises InvalidRabbitConfig: naming the options in conflict.
+    :raises InvalidRabbitConfig: naming the options in conflict and what to set.
     """
     problems = []
-    if conf.rabbit_ha_queues and conf.rabbit_quorum_queue:
-        problems.append('rabbit_ha_queues and rabbit_quorum_queue cannot both be '
-                        'true: quorum queues are replicated already, drop '
-                        'rabbit_ha_queues')
+    if conf.rabbit_ha_queues and (conf.rabbit_quorum_queue
+                                  or conf.rabbit_transient_quorum_queue):
+        problems.append('rabbit_ha_queues cannot be combined with rabbit_quorum_queue or '
+                        'rabbit_transient_quorum_queue: a queue is quorum or HA '
+                        '(mirrored), not both; quorum queues are replicated already, '
+                        'set rabbit_ha_queues=false')
     if conf.rabbit_quorum_queue and conf.amqp_auto_delete:
         problems.append('rabbit_quorum_queue cannot be combined with '
                         'amqp_auto_delete: quorum queues are durable and cannot '
                         'be auto-delete')
-    if conf.rabbit_stream_fanout and not (conf.rabbit_transient_quorum_queue
-                                          and conf.rabbit_qos_prefetch_count > 0):
-        problems.append('rabbit_stream_fanout needs rabbit_transient_quorum_queue=true '
-                        'and rabbit_qos_prefetch_count > 0')
-    if conf.rabbit_stream_fanout:
-        problems.append('rabbit_stream_fanout is not supported by this driver')
-    if conf.use_queue_manager:
-        problems.append('use_queue_manager is not supported by this driver')
+    if conf.rabbit_stream_fanout and conf.rabbit_qos_prefetch_count <= 0:
+        problems.append('rabbit_stream_fanout needs rabbit_qos_prefetch_count to be set '
+                        'to a value greater than 0 (the broker grants stream consumers '
+                        'credit only with a prefetch count), e.g. '
+                        'rabbit_qos_prefetch_count=1')
+    if conf.rabbit_stream_fanout and not conf.rabbit_transient_quorum_queue:
+        problems.append('rabbit_stream_fanout needs rabbit_transient_quorum_queue=true')
     if problems:
         raise InvalidRabbitConfig('Invalid [oslo_messaging_rabbit] configuration: '
                                   + '; '.join(problems))
 
 
-class Declarations:
-    """Computes every entity the driver declares from the option values."""
+def consumer_arguments(spec: QueueSpec, cancel_on_failover: bool) -> Optional[dict]:
+    """The ``basic.consume`` arguments of a (non-stream) consumer of ``spec``.
 
-    def __init__(self, conf: Any) -> None:
+    ``enable_cancel_on_failover`` asks for ``x-cancel-on-ha-failover``, which
+    only classic (mirrored) queues know: RabbitMQ refuses it (406) on a
+    quorum queue, whose consumers follow a new leader by themselves, so it
+    is left out there. oslo.messaging sends it anyway and then cannot
+    consume a quorum queue at all.
+    """
+    if cancel_on_failover and spec.arguments.get('x-queue-type') != 'quorum':
+        return {'x-cancel-on-ha-failover': True}
+    return None
+
+
+def is_stream(spec: QueueSpec) -> bool:
+    """Whether ``spec`` declares a stream (read with offsets, not drained)."""
+    return spec.arguments.get('x-queue-type') == 'stream'
+
+
+class Declarations:
+    """Computes every entity the driver declares from the option values.
+
+    :param queue_manager: names reply and fanout queues when
+        ``use_queue_manager`` is set (see queue_manager.py); random names
+        otherwise.
+    """
+
+    def __init__(self, conf: Any, queue_manager: Optional[Any] = None) -> None:
         self._durable = bool(conf.amqp_durable_queues or conf.rabbit_quorum_queue)
         self._auto_delete = bool(conf.amqp_auto_delete)
         self._transient_durable = bool(conf.rabbit_transient_quorum_queue)
+        self._queue_manager = queue_manager
+        self._stream_fanout = bool(conf.rabbit_stream_fanout)
         quorum_limits = {}
         for key, value in (('x-delivery-limit', conf.rabbit_quorum_delivery_limit),
                            ('x-max-in-memory-length', conf.rabbit_quorum_max_memory_length),
@@ -92,8 +120,27 @@ class Declarations:
         quorum = {'x-queue-type': 'quorum', **quorum_limits}
         self._qargs = {**ha, **(quorum if conf.rabbit_quorum_queue else {})}
         self._targs = {**ha, **(quorum if conf.rabbit_transient_quorum_queue else {})}
-        if conf.rabbit_transient_queues_ttl > 0:
-            self._targs['x-expires'] = conf.rabbit_transient_queues_ttl * 1000
+        ttl = conf.rabbit_transient_queues_ttl
+        if ttl > 0:
+            self._targs['x-expires'] = ttl * 1000
+        # A stream keeps its messages for the TTL (x-max-age, a string with
+        # a unit) instead of expiring when unused, and takes no other argument.
+        self._stream_args = {'x-queue-type': 'stream',
+                             **({'x-max-age': '%ds' % ttl} if ttl > 0 else {})}
+
+    @property
+    def fanout_queues_are_private(self) -> bool:
+        """Whether a server's fanout queue is its own, to delete when it stops.
+
+        A stream is shared by all servers of the topic, and a queue manager
+        name is taken up again after a restart: both stay (and expire).
+        """
+        return not (self._stream_fanout or self._queue_manager is not None)
+
+    def _unique_suffix(self) -> str:
+        if self._queue_manager is not None:
+            return self._queue_manager.next_name()
+        return common.unique_id()
 
     def topic_exchange(self, name: str) -> ExchangeSpec:
         """The topic exchange ``E`` of RPC and notifications."""
@@ -116,9 +163,25 @@ class Declarations:
         return QueueSpec('%s_fanout_%s' % (topic, suffix), self._transient_durable,
                          False, dict(self._targs), ((self.fanout_exchange(topic), topic),))
 
+    def new_fanout_queue(self, topic: str) -> QueueSpec:
+        """The fanout queue a new server of ``topic`` consumes.
+
+        With ``rabbit_stream_fanout``, the topic's one ``<topic>_fanout``
+        stream; else a queue of the server's own, named by the queue
+        manager or at random.
+        """
+        if self._stream_fanout:
+            return QueueSpec(topic + '_fanout', True, False, dict(self._stream_args),
+                             ((self.fanout_exchange(topic), topic),))
+        return self.fanout_queue(topic, self._unique_suffix())
+
     def reply_queue(self, name: str) -> QueueSpec:
         """The caller's reply queue, reached through the default exchange."""
         return QueueSpec(name, self._transient_durable, False, dict(self._targs))
+
+    def new_reply_queue(self) -> QueueSpec:
+        """A transport's reply queue, ``reply_<queue manager name or random>``."""
+        return self.reply_queue('reply_' + self._unique_suffix())
 
 
 class ChannelDeclarer:

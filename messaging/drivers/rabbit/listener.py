@@ -17,7 +17,9 @@ from typing import Any, Callable, Optional
 
 from messaging.drivers import base, common
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
+from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
 from messaging.drivers.rabbit.reply_sender import ReplySender
+from messaging.drivers.rabbit.stream_fanout import StreamCursor
 
 LOG = logging.getLogger(__name__)
 
@@ -55,10 +57,14 @@ class RabbitListener(base.Listener):
         self._recent = RecentIds()
         self._on_cleanup = on_cleanup
 
-    def consume(self, spec: Any) -> None:
-        """Declare and consume ``spec`` (a QueueSpec) on this listener."""
-        self.connection.declare_consumer(spec, self._deliveries.append)
+    def consume(self, spec: QueueSpec, cursor: Optional[StreamCursor] = None) -> str:
+        """Declare and consume ``spec`` on this listener; its consumer tag.
+
+        :param cursor: where to read ``spec`` from, when it is a stream.
+        """
+        tag = self.connection.declare_consumer(spec, self._deliveries.append, cursor=cursor)
         self.queue_names.append(spec.name)
+        return tag
 
     def _poll_one(self, timeout: Optional[float]) -> Optional[base.IncomingMessage]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -93,7 +99,14 @@ class RabbitListener(base.Listener):
                   'is dropped, or dead-lettered if the queue has a dead-letter policy.',
                   '' if message_id is None else ' ' + common.shorten(message_id),
                   self.queue_of(raw), raw.delivery_info.get('routing_key'), why)
-        self.connection.ack(raw.channel, raw.delivery_tag, requeue=False)
+        # A stream refuses basic.reject (540, closing the connection): its
+        # deliveries are acked, which only moves this consumer on.
+        self.connection.ack(raw.channel, raw.delivery_tag,
+                            requeue=None if self._from_stream(raw) else False)
+
+    def _from_stream(self, raw: Any) -> bool:
+        """Whether ``raw`` came from a stream (see RpcListener)."""
+        return False
 
     def queue_of(self, raw: Any) -> str:
         """The queue a delivery came from (consumer tags count from "1")."""
@@ -154,8 +167,27 @@ class RpcListener(RabbitListener):
         super().__init__(connection, **kwargs)
         self._sender = sender
         self.fanout_queue: Optional[str] = None
+        self._stream: Optional[StreamCursor] = None
+        self._stream_tag: Optional[str] = None
+
+    def consume_fanout(self, spec: QueueSpec, private: bool) -> None:
+        """Consume the server's fanout queue: a stream from its tail, or a
+        queue of its own (deleted on a clean stop when ``private``)."""
+        cursor = StreamCursor(spec.name) if is_stream(spec) else None
+        tag = self.consume(spec, cursor)
+        self._stream, self._stream_tag = cursor, tag
+        if private:
+            self.fanout_queue = spec.name
+
+    def _from_stream(self, raw: Any) -> bool:
+        return (self._stream is not None
+                and raw.delivery_info.get('consumer_tag') == self._stream_tag)
 
     def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
+        if self._from_stream(raw):
+            # Taken from here on, whatever becomes of it: a reconnect
+            # resumes after it.
+            self._stream.handled(raw)
         message = self._decode(raw)
         if message is None:
             return None

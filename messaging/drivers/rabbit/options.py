@@ -120,9 +120,12 @@ rabbit_opts = [
                help='Seconds an unused reply or fanout queue lives before '
                     'the broker deletes it (x-expires); 0 = forever.'),
     cfg.BoolOpt('rabbit_stream_fanout', default=False,
-                help='Use one stream queue per fanout topic instead of a '
-                     'queue per server. Needs '
-                     'rabbit_transient_quorum_queue and '
+                help='Use one stream queue (x-queue-type: stream) per fanout '
+                     'topic, read by every server of the topic from its own '
+                     'offset, instead of a queue per server. The stream keeps '
+                     'its messages for rabbit_transient_queues_ttl seconds '
+                     '(x-max-age). Needs RabbitMQ >= 3.9, '
+                     'rabbit_transient_quorum_queue=true and '
                      'rabbit_qos_prefetch_count > 0.'),
     cfg.IntOpt('rabbit_qos_prefetch_count', default=0,
                help='Unacknowledged messages the broker may push to each '
@@ -150,8 +153,10 @@ rabbit_opts = [
                      'auto-delete, removed when their last consumer goes.'),
     cfg.BoolOpt('use_queue_manager', default=False,
                 help='Stable reply and fanout queue names built from '
-                     'hostname and processname. Not supported by this '
-                     'driver yet: it refuses to start when set.'),
+                     'hostname, processname and a counter shared by the '
+                     'processes of the host (in /dev/shm, under a lock in '
+                     '[oslo_concurrency] lock_path or $OSLO_LOCK_PATH), so '
+                     'that a restarted service takes up its queues again.'),
     cfg.StrOpt('hostname', sample_default='<hostname>',
                default=socket.gethostname(),
                help='Hostname used by the queue manager.'),

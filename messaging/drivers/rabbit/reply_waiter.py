@@ -11,7 +11,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Union
 
 from messaging import exceptions
 from messaging.drivers import common
@@ -32,12 +32,18 @@ class ReplyWaiter:
     Started lazily by :meth:`start` on the first call: the queue is declared
     and consumed before ``start`` returns, so the first request's reply
     cannot arrive before anyone listens.
+
+    :param spec: the reply queue, or what makes it when first needed (a
+        queue manager name is taken at the first call, as oslo takes it).
     """
 
-    def __init__(self, connection_factory: Callable[[], Connection], spec: QueueSpec,
+    def __init__(self, connection_factory: Callable[[], Connection],
+                 spec: Union[QueueSpec, Callable[[], QueueSpec]],
                  allowed_remote_exmods: Iterable[str]) -> None:
         self._connection_factory = connection_factory
-        self._spec = spec
+        self._make_spec = spec if callable(spec) else (lambda: spec)
+        self._spec: Optional[QueueSpec] = None
+        self._spec_lock = threading.Lock()
         self._allowed_remote_exmods = list(allowed_remote_exmods)
         self._waiters: dict[str, queue.SimpleQueue] = {}
         self._lock = threading.Lock()
@@ -51,7 +57,16 @@ class ReplyWaiter:
     @property
     def queue_name(self) -> str:
         """The name of the reply queue (``reply_<hex32>``)."""
-        return self._spec.name
+        return self.spec.name
+
+    @property
+    def spec(self) -> QueueSpec:
+        """The reply queue, made on first use."""
+        if self._spec is None:
+            with self._spec_lock:
+                if self._spec is None:
+                    self._spec = self._make_spec()
+        return self._spec
 
     def start(self, deadline: Optional[float] = None) -> None:
         """Declare and consume the reply queue and start the thread, once.
@@ -76,7 +91,7 @@ class ReplyWaiter:
                 raise exceptions.MessageDeliveryFailure('the transport was cleaned up')
             connection = self._connection_factory()
             try:
-                connection.declare_consumer(self._spec, self._on_message, deadline=deadline)
+                connection.declare_consumer(self.spec, self._on_message, deadline=deadline)
             except PublishTimeout as ex:
                 connection.close()
                 raise PublishTimeout('the call could not set up its reply queue in time: '
