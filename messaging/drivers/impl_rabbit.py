@@ -119,7 +119,7 @@ class RabbitDriver(AMQPDriverBase):
         single = url.hosts[0].hostname if len(url.hosts) == 1 else None
         self._ssl = ssl_options(options, single)
         super().__init__(conf, url, options, default_exchange, allowed_remote_exmods)
-        LOG.debug('Rabbit driver for %s', url)
+        LOG.debug('Rabbit driver for %s', url.to_string())
 
     def _make_connection(self, listening: bool) -> Connection:
         urls = list(self._broker_urls)

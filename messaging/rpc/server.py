@@ -18,7 +18,8 @@ from messaging.rpc import dispatcher as rpc_dispatcher
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['RPCServer', 'get_rpc_server', 'expected_exceptions', 'expose']
+# As oslo's: RPCServer is reached as messaging.rpc.server.RPCServer.
+__all__ = ['get_rpc_server', 'expected_exceptions', 'expose']
 
 DEFAULT_EXECUTOR = 'threading'
 # An interface version as peers write it: "X.Y" or "X.Y.Z".

@@ -317,7 +317,7 @@ def test_unknown_executor_is_refused():
 
 
 def test_executor_none_means_threading_and_server_cls_is_used():
-    class MyServer(messaging.RPCServer):
+    class MyServer(messaging.rpc.server.RPCServer):
         pass
 
     server = messaging.get_rpc_server(make_transport(),
