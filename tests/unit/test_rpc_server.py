@@ -329,5 +329,5 @@ def test_executor_none_means_threading_and_server_cls_is_used():
 def test_server_needs_topic_and_server():
     server = messaging.get_rpc_server(make_transport(), messaging.Target(topic=TOPIC),
                                       [Endpoint()])
-    with pytest.raises(messaging.ServerListenError):
+    with pytest.raises(messaging.InvalidTarget):
         server.start()
