@@ -57,8 +57,10 @@ def _build_venv() -> Optional[str]:
     """Create VENV with oslo.messaging; the reason it failed, or None."""
     python = str(VENV / 'bin' / 'python')
     steps = [[sys.executable, '-m', 'venv', str(VENV)],
+             # fixtures: oslo_messaging.conffixture imports it, and the
+             # same-answer tests compare ConfFixture.
              [python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
-              OSLO_REQUIREMENT]]
+              OSLO_REQUIREMENT, 'fixtures']]
     for step in steps:
         try:
             out = subprocess.run(step, capture_output=True, text=True,
