@@ -42,7 +42,12 @@ class TransportOptions:
     """
 
     def __init__(self, at_least_once: bool = False) -> None:
-        self.at_least_once = at_least_once
+        self._at_least_once = at_least_once
+
+    @property
+    def at_least_once(self) -> bool:
+        """Whether a send is published mandatory (read-only, as in oslo)."""
+        return self._at_least_once
 
 
 def set_transport_defaults(control_exchange: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from oslo_config import cfg
 
 from messaging import _utils
+from messaging import dispatcher as dispatcher_base
 from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import target as msg_target
@@ -61,13 +62,15 @@ class UnsupportedVersion(RPCDispatcherError):
     """No endpoint serves the requested namespace and version."""
 
     def __init__(self, version: Any, method: Any = None) -> None:
-        super().__init__('Endpoint does not support RPC version %s. '
-                         'Attempted method: %s' % (version, method))
+        message = 'Endpoint does not support RPC version %s' % version
+        if method:
+            message += '. Attempted method: %s' % method
+        super().__init__(message)
         self.version = version
         self.method = method
 
 
-class RPCAccessPolicyBase(abc.ABC):
+class RPCAccessPolicyBase(metaclass=abc.ABCMeta):
     """Decides which endpoint methods a remote caller may invoke."""
 
     @abc.abstractmethod
@@ -104,7 +107,7 @@ class PingEndpoint:
         return 'pong'
 
 
-class RPCDispatcher:
+class RPCDispatcher(dispatcher_base.DispatcherBase):
     """Runs incoming requests on a list of endpoints.
 
     :param endpoints: the objects whose methods serve requests.
@@ -116,7 +119,7 @@ class RPCDispatcher:
         access policy is not an RPCAccessPolicyBase subclass.
     """
 
-    def __init__(self, endpoints: list, serializer=None,
+    def __init__(self, endpoints: list, serializer,
                  access_policy: Optional[type] = None) -> None:
         # As oslo: the list given is kept (the ping endpoint is appended to
         # it), and [DEFAULT] rpc_ping_enabled is read from the global CONF,

@@ -56,7 +56,7 @@ def _oslo_has_fixtures(python: str) -> bool:
 
 def test_conf_fixture_undoes_overrides_made_while_active(same_answer, oslo_python):
     if not _oslo_has_fixtures(oslo_python):
-        pytest.skip('the oslo interpreter lacks the fixtures package oslo.messaging.conffixture needs')
+        pytest.skip('the oslo interpreter lacks fixtures, which its conffixture needs')
     same_answer("""
         import importlib
         conffixture = importlib.import_module(om.__name__ + '.conffixture')
