@@ -20,7 +20,6 @@ from stevedore import driver as stevedore_driver
 from messaging import _lifecycle
 from messaging import exceptions
 from messaging import options
-from messaging.drivers import base as driver_base
 
 LOG = logging.getLogger(__name__)
 
@@ -149,7 +148,11 @@ class MessageHandlingServer(service_base.ServiceBase):
         self._executor = self._executor_cls(size)
         try:
             self.listener = self._create_listener()
-        except driver_base.TransportDriverError as ex:
+        except exceptions.InvalidTarget:
+            raise  # as oslo: a bad target is the caller's error, not the driver's
+        except exceptions.MessagingException as ex:
+            # oslo wraps driver errors; ours also wraps a refused login, which
+            # our driver reports at once rather than retrying.
             raise ServerListenError(getattr(self, 'target', None), ex) from ex
         LOG.debug('%s listening with the %s executor (%d workers)', self,
                   self.executor_type, size)
