@@ -10,8 +10,14 @@ def version_is_compatible(imp_version: Optional[str], version: Optional[str]) ->
 
     Compatible means the same major number and a requested minor (and, when
     the minors are equal, revision) no higher than the implementation's.
-    A missing version on either side counts as ``1.0``.
+    As oslo.messaging decides it: no ``imp_version`` (no cap, no endpoint
+    version) accepts everything, and no ``version`` is accepted by nothing
+    else. Callers that mean "1.0" for a missing version pass "1.0".
     """
+    if imp_version is None:
+        return True
+    if version is None:
+        return False
     imp_major, imp_minor, imp_rev = _version_parts(imp_version)
     major, minor, rev = _version_parts(version)
     if major != imp_major:

@@ -42,21 +42,14 @@ class ConfFixture(fixtures.Fixture):
             except (ImportError, AttributeError):
                 continue
             conf.register_opts(opts, group=group)
-        self._overridden: list[tuple[str, Optional[str]]] = []
         if transport_url is not None:
             self.transport_url = transport_url
 
     def _setUp(self) -> None:
-        self.addCleanup(self._clear_overrides)
-
-    def _override(self, name: str, value: Any, group: Optional[str] = None) -> None:
-        self.conf.set_override(name, value, group=group)
-        self._overridden.append((name, group))
-
-    def _clear_overrides(self) -> None:
-        while self._overridden:
-            name, group = self._overridden.pop()
-            self.conf.clear_override(name, group=group)
+        # As oslo's fixture: at cleanup the ConfigOpts is reset, which undoes
+        # every set_override/clear_override (and set_default) made on it
+        # since, by the code under test too, not only those made here.
+        self.addCleanup(self.conf.reset)
 
     @property
     def transport_url(self) -> str:
@@ -65,7 +58,7 @@ class ConfFixture(fixtures.Fixture):
 
     @transport_url.setter
     def transport_url(self, value: str) -> None:
-        self._override('transport_url', value)
+        self.conf.set_override('transport_url', value)
 
     @property
     def response_timeout(self) -> int:
@@ -74,8 +67,8 @@ class ConfFixture(fixtures.Fixture):
 
     @response_timeout.setter
     def response_timeout(self, value: int) -> None:
-        self._override('rpc_response_timeout', value)
+        self.conf.set_override('rpc_response_timeout', value)
 
     def set_override(self, name: str, value: Any, group: Optional[str] = None) -> None:
-        """Override any option for the duration of the fixture."""
-        self._override(name, value, group)
+        """Override any option (ours: oslo's fixture has no such method)."""
+        self.conf.set_override(name, value, group=group)

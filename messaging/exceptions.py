@@ -31,6 +31,10 @@ class InvalidTarget(MessagingException, ValueError):
         self.target = target
 
 
+class ConfigurationError(Exception):
+    """Raised when messaging is not configured correctly (as oslo's, not in __all__)."""
+
+
 class MessageUndeliverable(Exception):
     """Raised when the broker returned a mandatory message as unroutable."""
 

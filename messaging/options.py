@@ -83,6 +83,12 @@ def register_default_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(DEFAULT_OPTS)
 
 
+def register_transport_opts(conf: cfg.ConfigOpts) -> None:
+    """Register ``transport_url`` and ``control_exchange`` alone, as a
+    TransportURL does in oslo (idempotent)."""
+    conf.register_opts(transport_opts)
+
+
 def register_notifier_opts(conf: cfg.ConfigOpts) -> None:
     """Register the [oslo_messaging_notifications] options (idempotent)."""
     conf.register_opts(notifier_opts, group=NOTIFICATIONS_GROUP)

@@ -15,7 +15,7 @@ __all__ = ['Serializer', 'NoOpSerializer', 'JsonPayloadSerializer',
            'RequestContextSerializer']
 
 
-class Serializer(abc.ABC):
+class Serializer(metaclass=abc.ABCMeta):
     """Converts entities and request contexts to and from primitives."""
 
     @abc.abstractmethod
@@ -54,7 +54,8 @@ class NoOpSerializer(Serializer):
 class JsonPayloadSerializer(NoOpSerializer):
     """Converts entities to JSON primitives, objects through their attributes."""
 
-    def serialize_entity(self, ctxt: Any, entity: Any) -> Any:
+    @staticmethod
+    def serialize_entity(context: Any, entity: Any) -> Any:
         return _jsonutils.to_primitive(entity, convert_instances=True)
 
 

@@ -6,19 +6,30 @@ executor; subclasses say how to build the listener and how to handle a batch.
 from __future__ import annotations
 
 import abc
+import functools
 import logging
+import sys
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
+import debtcollector
+from debtcollector import removals
+from oslo_service.backend import base as service_base
 from stevedore import driver as stevedore_driver
 
+from messaging import _lifecycle
 from messaging import exceptions
 from messaging import options
 
 LOG = logging.getLogger(__name__)
 
+# As oslo's (TaskTimeout is reached as messaging.server.TaskTimeout).
 __all__ = ['ExecutorLoadFailure', 'MessageHandlingServer', 'MessagingServerError',
-           'ServerListenError', 'TaskTimeout']
+           'ServerListenError']
+
+# Seconds a start, stop or wait waits for another step before logging a
+# possible hang.
+DEFAULT_LOG_AFTER = 30
 
 EXECUTOR_NAMESPACE = 'messaging.executors'
 
@@ -49,6 +60,11 @@ class TaskTimeout(MessagingServerError):
     """Raised when a server task did not finish in time."""
 
 
+_EXECUTORS = ('threading', 'eventlet')
+EXECUTOR_DEPRECATION = ('the eventlet executor is now deprecated. Threading will be '
+                         'the only execution model available.')
+
+
 def _load_executor(name: str) -> type:
     try:
         return stevedore_driver.DriverManager(EXECUTOR_NAMESPACE, name).driver
@@ -56,30 +72,62 @@ def _load_executor(name: str) -> type:
         raise ExecutorLoadFailure(name, ex)
 
 
-class MessageHandlingServer(abc.ABC):
+def _executor_for_context() -> str:
+    """'eventlet' when the process is monkey-patched, else 'threading' (oslo's choice)."""
+    eventlet = sys.modules.get('eventlet')
+    if eventlet is not None and eventlet.patcher.is_monkey_patched('thread'):
+        return 'eventlet'
+    return 'threading'
+
+
+def _lifecycle_step(method: Callable) -> Callable:
+    """Run a server method as its ordered step; it takes ``timeout=`` and ``log_after=``."""
+    @functools.wraps(method)
+    def step(self, *args: Any, timeout: Optional[float] = None,
+             log_after: float = DEFAULT_LOG_AFTER, **kwargs: Any) -> None:
+        self._lifecycle.run(method.__name__, lambda: method(self, *args, **kwargs),
+                            timeout, log_after)
+    return step
+
+
+class MessageHandlingServer(service_base.ServiceBase):
     """Receives messages from a transport and dispatches them.
 
     ``start()`` begins listening, ``stop()`` stops taking new messages and
     ``wait()`` waits for the messages being handled, then releases the
     listener. Messages being handled when ``stop()`` is called finish (and
-    RPC calls get their replies).
+    RPC calls get their replies). As in oslo.messaging, ``stop()`` waits for
+    ``start()`` and ``wait()`` for ``stop()``, whichever threads call them;
+    each takes ``timeout=`` (raising :class:`TaskTimeout`) and ``log_after=``
+    (seconds before a possible hang is logged, 0 for never). The server is
+    an oslo.service ``ServiceBase``: ``oslo_service.service.launch`` runs it.
     """
 
     _POLL_RETRY_DELAY = 1.0
 
-    def __init__(self, transport, dispatcher, executor: Optional[str] = 'threading') -> None:
+    @removals.removed_kwarg('executor', message=EXECUTOR_DEPRECATION)
+    def __init__(self, transport, dispatcher, executor: Optional[str] = None) -> None:
+        if executor and executor not in _EXECUTORS:
+            raise ExecutorLoadFailure(
+                executor, "Executor should be None or 'eventlet' and 'threading'")
         self.conf = transport.conf
         self.transport = transport
         self.dispatcher = dispatcher
-        # oslo.messaging takes executor=None for its default.
-        self.executor_type = executor or 'threading'
+        self.executor_type = executor or _executor_for_context()
+        if self.executor_type == 'eventlet':
+            debtcollector.deprecate(
+                'Eventlet usages are deprecated and the removal of Eventlet from '
+                'OpenStack is planned, for this reason the Eventlet executor is '
+                'deprecated. Start migrating your stack to the threading executor. '
+                'Please also start considering removing your internal Eventlet usages.',
+                version='2025.1', removal_version='2026.1', category=DeprecationWarning)
         self._executor_cls = _load_executor(self.executor_type)
         options.register_default_opts(self.conf)
         self.listener = None
         self._executor = None
         self._poller = None
         self._stop_event = threading.Event()
-        self._lock = threading.Lock()
+        self._lifecycle = _lifecycle.Lifecycle(TaskTimeout)
 
     @abc.abstractmethod
     def _create_listener(self):
@@ -89,23 +137,27 @@ class MessageHandlingServer(abc.ABC):
     def _process_incoming(self, incoming: list) -> None:
         """Handle one batch of incoming messages."""
 
+    @_lifecycle_step
     def start(self, override_pool_size: Optional[int] = None) -> None:
-        """Start listening and handling messages (no-op if started).
+        """Start listening and handling messages (once until stopped).
 
+        :raises InvalidTarget: the target lacks a topic or server.
         :raises ServerListenError: when the driver cannot listen.
         """
-        with self._lock:
-            if self._poller is not None:
-                LOG.debug('%s already started', self)
-                return
-            try:
-                self.listener = self._create_listener()
-            except exceptions.MessagingException as ex:
-                raise ServerListenError(getattr(self, 'target', None), ex) from ex
-            size = override_pool_size or self.conf.executor_thread_pool_size
-            self._executor = self._executor_cls(size)
-            self._stop_event.clear()
-            self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
+        size = override_pool_size or self.conf.executor_thread_pool_size
+        self._executor = self._executor_cls(size)
+        try:
+            self.listener = self._create_listener()
+        except exceptions.InvalidTarget:
+            raise  # as oslo: a bad target is the caller's error, not the driver's
+        except exceptions.MessagingException as ex:
+            # oslo wraps driver errors; ours also wraps a refused login, which
+            # our driver reports at once rather than retrying.
+            raise ServerListenError(getattr(self, 'target', None), ex) from ex
+        LOG.debug('%s listening with the %s executor (%d workers)', self,
+                  self.executor_type, size)
+        self._stop_event.clear()
+        self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
 
     def _poll_loop(self) -> None:
         listener, executor = self.listener, self._executor
@@ -129,27 +181,24 @@ class MessageHandlingServer(abc.ABC):
         except Exception:
             LOG.exception('Unhandled error while processing %d message(s)', len(incoming))
 
+    @_lifecycle_step
     def stop(self) -> None:
         """Stop taking new messages; messages being handled carry on."""
-        with self._lock:
-            self._stop_event.set()
-            if self.listener is not None:
-                self.listener.stop()
+        self._stop_event.set()
+        if self.listener is not None:
+            self.listener.stop()
 
+    @_lifecycle_step
     def wait(self) -> None:
         """Wait for handled messages to finish, then release the listener."""
-        with self._lock:
-            poller, executor, listener = self._poller, self._executor, self.listener
-            if poller is None:
-                return
-            if not self._stop_event.is_set():
-                LOG.warning('wait() called on %s before stop(); waiting for it to '
-                            'be stopped', self)
-        poller.join()
-        executor.shutdown(wait=True)
-        listener.cleanup()
-        with self._lock:
-            self._poller = self._executor = self.listener = None
+        poller, executor, listener = self._poller, self._executor, self.listener
+        if poller is not None:
+            poller.join()
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if listener is not None:
+            listener.cleanup()
+        self._poller = self._executor = self.listener = None
 
     def reset(self) -> None:
-        """Kept for oslo.messaging compatibility: nothing to reset here."""
+        """Part of oslo.service's ServiceBase (SIGHUP): nothing to reset here."""

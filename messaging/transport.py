@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
+from debtcollector import removals
 from oslo_config import cfg
 from stevedore import driver as stevedore_driver
 from stevedore import exception as stevedore_exception
@@ -16,6 +17,8 @@ from messaging.transport_url import InvalidTransportURL, TransportHost, Transpor
 
 LOG = logging.getLogger(__name__)
 
+# oslo's names, plus the transport classes and factories that oslo exports
+# from oslo_messaging.rpc and .notify only (kept here for existing callers).
 __all__ = ['DriverLoadFailure', 'InvalidTransportURL', 'Transport', 'RPCTransport',
            'NotificationTransport', 'TransportHost', 'TransportOptions', 'TransportURL',
            'get_transport', 'get_rpc_transport', 'get_notification_transport',
@@ -41,7 +44,12 @@ class TransportOptions:
     """
 
     def __init__(self, at_least_once: bool = False) -> None:
-        self.at_least_once = at_least_once
+        self._at_least_once = at_least_once
+
+    @property
+    def at_least_once(self) -> bool:
+        """Whether a send is published mandatory (read-only, as in oslo)."""
+        return self._at_least_once
 
 
 def set_transport_defaults(control_exchange: str) -> None:
@@ -139,21 +147,24 @@ def _get_transport(conf, url, allowed_remote_exmods, transport_cls):
     if not isinstance(url, TransportURL):
         url = TransportURL.parse(conf, url)
     if not url.transport:
-        raise InvalidTransportURL(str(url), 'No scheme specified in "%s"' % url)
+        raise InvalidTransportURL(url.to_string(), 'No scheme specified')
     return transport_cls(_load_driver(conf, url, allowed_remote_exmods))
 
 
+@removals.remove(message='use get_rpc_transport or get_notification_transport')
 def get_transport(conf: cfg.ConfigOpts, url: Optional[str] = None,
-                  allowed_remote_exmods: Optional[list[str]] = None,
-                  transport_cls: type = RPCTransport) -> Transport:
+                  allowed_remote_exmods: Optional[list[str]] = None) -> Transport:
     """A transport for ``url`` (or ``[DEFAULT] transport_url``).
+
+    Deprecated, as in oslo (a DeprecationWarning): use
+    :func:`get_rpc_transport` or :func:`get_notification_transport`.
 
     :param allowed_remote_exmods: modules whose exceptions a call may
         re-raise as themselves; others become ``RemoteError``.
     :raises InvalidTransportURL: for a malformed URL.
     :raises DriverLoadFailure: when no driver matches the URL's scheme.
     """
-    return _get_transport(conf, url, allowed_remote_exmods, transport_cls)
+    return _get_transport(conf, url, allowed_remote_exmods, RPCTransport)
 
 
 def get_rpc_transport(conf: cfg.ConfigOpts, url: Optional[str] = None,

@@ -9,6 +9,8 @@ import logging
 from typing import Optional
 from urllib import parse
 
+from oslo_utils import netutils
+
 from messaging import exceptions
 
 LOG = logging.getLogger(__name__)
@@ -36,22 +38,24 @@ class TransportHost:
         self.username = username
         self.password = password
 
-    def _key(self) -> tuple:
-        return (self.hostname, self.port, self.username, self.password)
-
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash((self.hostname, self.port, self.username, self.password))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TransportHost) and self._key() == other._key()
+        return isinstance(other, TransportHost) and vars(self) == vars(other)
 
     def __ne__(self, other: object) -> bool:
         return not self == other
 
     def __repr__(self) -> str:
-        password = _MASK if self.password else self.password
-        return ('<TransportHost hostname=%r, port=%r, username=%r, password=%r>'
-                % (self.hostname, self.port, self.username, password))
+        # oslo's form (the fields that are set), but the password masked:
+        # a repr ends up in logs and tracebacks.
+        shown = []
+        for name in ('hostname', 'port', 'username', 'password'):
+            value = getattr(self, name)
+            if value:
+                shown.append('%s=%r' % (name, _MASK if name == 'password' else value))
+        return '<TransportHost ' + ', '.join(shown) + '>'
 
     def netloc(self, mask_password: bool = True) -> str:
         """``user:pass@host:port``, percent-escaped, password masked by default."""
@@ -64,7 +68,7 @@ class TransportHost:
                 text += ':' + secret
             text += '@'
         if self.hostname:
-            text += '[%s]' % self.hostname if ':' in self.hostname else self.hostname
+            text += netutils.escape_ipv6(self.hostname)
         if self.port is not None:
             text += ':%d' % self.port
         return text
@@ -73,54 +77,57 @@ class TransportHost:
 class TransportURL:
     """A parsed transport URL: driver name, broker hosts, vhost and query.
 
-    ``str()`` and ``repr()`` mask every password; use :meth:`to_string`
-    with ``mask_password=False`` only where a driver needs the secret.
+    As oslo.messaging's: ``str()`` gives the URL with its passwords (a
+    driver connects with it); ``repr()`` and :meth:`to_string` mask them,
+    and are what a log line must use. Equality and hash ignore the query.
     """
 
     def __init__(self, conf, transport: Optional[str] = None,
                  virtual_host: Optional[str] = None,
                  hosts: Optional[list[TransportHost]] = None,
                  query: Optional[dict[str, str]] = None) -> None:
+        from messaging import options
         self.conf = conf
+        options.register_transport_opts(conf)
         self.transport = transport
         self.virtual_host = virtual_host
-        self.hosts = list(hosts or [])
-        self.query = dict(query or {})
-
-    def _key(self) -> tuple:
-        return (self.transport, self.virtual_host, tuple(self.hosts),
-                tuple(sorted(self.query.items())))
+        self.hosts = [] if hosts is None else hosts
+        self.query = {} if query is None else query
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash((tuple(self.hosts), self.transport, self.virtual_host))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TransportURL) and self._key() == other._key()
+        return (isinstance(other, TransportURL) and self.transport == other.transport
+                and self.virtual_host == other.virtual_host and self.hosts == other.hosts)
 
     def __ne__(self, other: object) -> bool:
         return not self == other
 
     def __repr__(self) -> str:
-        return '<TransportURL transport=%r, virtual_host=%r, hosts=%r, query=%r>' % (
-            self.transport, self.virtual_host, self.hosts, self.query)
+        shown = ['%s=%r' % (name, getattr(self, name))
+                 for name in ('transport', 'virtual_host', 'hosts') if getattr(self, name)]
+        return '<TransportURL ' + ', '.join(shown) + '>'
 
     def __str__(self) -> str:
-        return self.to_string()
+        return self.to_string(mask_password=False)
 
     def to_string(self, mask_password: bool = True) -> str:
-        """Render the URL; the password is masked unless asked otherwise."""
-        text = '%s://' % self.transport
-        text += ','.join(host.netloc(mask_password) for host in self.hosts)
-        text += '/'
-        if self.virtual_host is not None:
-            text += parse.quote(self.virtual_host, '')
+        """Render the URL as oslo does; the password is masked unless asked otherwise."""
+        text = '%s://%s/' % (self.transport,
+                             ','.join(host.netloc(mask_password) for host in self.hosts))
+        if self.virtual_host:
+            text += parse.quote(self.virtual_host)
         if self.query:
-            text += '?' + parse.urlencode(self.query)
+            text += '?' + parse.urlencode(self.query, doseq=True)
         return text
 
     @classmethod
     def parse(cls, conf, url: Optional[str] = None) -> 'TransportURL':
         """Parse ``url``, or ``[DEFAULT] transport_url`` when ``url`` is empty.
+
+        The scheme is what precedes the first ":" (``fake:`` and ``rabbit:``
+        are URLs without hosts), as oslo reads it.
 
         :raises InvalidTransportURL: when the URL is malformed; the message
             says which part is wrong (never the password).
@@ -129,13 +136,12 @@ class TransportURL:
             # As oslo ("url or conf.transport_url"): an empty value, e.g. an
             # empty option in a config file, means the configured URL.
             from messaging import options
-            options.register_default_opts(conf)
+            options.register_transport_opts(conf)
             url = conf.transport_url
         if isinstance(url, TransportURL):
             return url
         if not isinstance(url, str):
-            raise InvalidTransportURL(repr(url), 'A transport URL must be a string, '
-                                      'not %s' % type(url).__name__)
+            raise InvalidTransportURL(url, 'Wrong URL type')
         return _parse(conf, url)
 
 
@@ -168,69 +174,40 @@ def _mask_url(url: str) -> str:
 
 
 def _parse(conf, url: str) -> TransportURL:
-    scheme, sep, rest = url.partition('://')
-    if not (sep and scheme):
-        raise _fail(url, 'no scheme given (expected e.g. "rabbit://host")')
-    netloc, slash, path_and_query = rest.partition('/')
-    path: Optional[str] = None
-    if '?' in netloc:
-        netloc, _, query_text = netloc.partition('?')
-    else:
-        path, _, query_text = path_and_query.partition('?')
-        if not slash:
-            path = None
+    try:
+        parts = parse.urlparse(url)
+    except ValueError as ex:  # an unbalanced "[" of an IPv6 host
+        raise _fail(url, 'an IPv6 host is malformed (%s)' % ex)
+    if not parts.scheme:
+        raise InvalidTransportURL(_mask_url(url), 'No scheme specified')
     query: dict[str, str] = {}
-    for key, values in parse.parse_qs(query_text).items():
+    for key, values in parse.parse_qs(parts.query).items():
         query[key] = ','.join(values)
-    hosts = [_parse_host(url, element) for element in netloc.split(',') if element]
-    with_credentials = [h for h in hosts if h.username is not None]
-    if with_credentials and len(with_credentials) != len(hosts):
-        LOG.warning('Some hosts of transport URL "%s" have credentials and others '
-                    'do not; the ones without will use the driver defaults.',
-                    _mask_url(url))
     # As oslo: no "/" after the hosts means None, "/" alone means "".
-    virtual_host = parse.unquote(path) if path is not None else None
-    return TransportURL(conf, scheme, virtual_host, hosts, query)
+    virtual_host = parse.unquote(parts.path[1:]) if parts.path.startswith('/') else None
+    hosts = [_parse_host(url, element) for element in parts.netloc.split(',') if element]
+    complete = [h.hostname for h in hosts if h.username is not None and h.password is not None]
+    partial = [h.hostname for h in hosts if h.username is None or h.password is None]
+    if complete and partial:
+        LOG.warning('All hosts of a transport URL must have a username and password, or '
+                    'none; hosts with credentials: %s, hosts without: %s', complete, partial)
+    return TransportURL(conf, parts.scheme, virtual_host, hosts, query)
 
 
 def _parse_host(url: str, element: str) -> TransportHost:
     username = password = None
+    address = element
     if '@' in element:
         credentials, address = element.rsplit('@', 1)
         username, sep, secret = credentials.partition(':')
         username = parse.unquote(username)
         password = parse.unquote(secret) if sep else None
-    else:
-        address = element
-    port_text: Optional[str] = None
-    if address.startswith('['):
-        end = address.find(']')
-        if end < 0:
-            raise _fail(url, 'an IPv6 host lacks its closing "]"')
-        hostname = address[1:end]
-        remainder = address[end + 1:]
-        if remainder:
-            if not remainder.startswith(':'):
-                raise _fail(url, 'unexpected text after the "]" of IPv6 host "%s"'
-                            % hostname)
-            port_text = remainder[1:]
-    elif ':' in address:
-        hostname, port_text = address.split(':', 1)
-    else:
-        hostname = address
-    port = _parse_port(url, hostname, port_text)
-    return TransportHost(hostname or None, port, username, password)
-
-
-def _parse_port(url: str, hostname: str, text: Optional[str]) -> Optional[int]:
-    # The port text is not echoed: with an unescaped "/" in a password, what
-    # looks like a port is the start of the password.
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()):
-        raise _fail(url, 'the port of host "%s" is not a number' % hostname)
-    port = int(text)
-    if not 0 < port < 65536:
+    try:
+        hostname, port = netutils.parse_host_port(address)
+    except ValueError:
+        # The port text is not echoed: with an unescaped "/" in a password,
+        # what looks like a port is the start of the password.
+        raise _fail(url, 'the port of a host is not a number')
+    if port is not None and not 0 < port < 65536:
         raise _fail(url, 'the port of host "%s" is outside 1-65535' % hostname)
-    return port
-
+    return TransportHost(hostname or None, port, username, password)

@@ -131,7 +131,7 @@ class RabbitDriver(AMQPDriverBase):
         self._ssl = ssl_options(options, single)
         super().__init__(conf, url, options, default_exchange, allowed_remote_exmods,
                          queue_manager=queue_manager.from_options(options, conf))
-        LOG.debug('Rabbit driver for %s', url)
+        LOG.debug('Rabbit driver for %s', url.to_string())
 
     def _make_connection(self, listening: bool) -> Connection:
         urls = list(self._broker_urls)

@@ -55,7 +55,7 @@ class RPCVersionCapError(exceptions.MessagingException):
     def __init__(self, version, version_cap) -> None:
         self.version = version
         self.version_cap = version_cap
-        super().__init__('Requested message version, %(version)s is incompatible. '
+        super().__init__('Requested message version, %(version)s is incompatible.  '
                          'It needs to be equal in major version and less than or '
                          'equal in minor version as the specified version cap '
                          '%(version_cap)s.' % dict(version=version,
@@ -75,12 +75,18 @@ def _is_remote(ex: BaseException) -> bool:
 
 
 def _check_version_format(version: Any) -> None:
-    """Refuse, at prepare() time, a version that is not ``X.Y[.Z]``."""
+    """Refuse, at prepare() time, a version that is not ``X.Y[.Z]``.
+
+    As oslo: ``None`` passes (it clears the version), ``'5'`` does not.
+    """
     if version is _marker or version is None:
         return
+    parts = version.split('.') if isinstance(version, str) else []
     try:
+        if len(parts) < 2:
+            raise ValueError(version)
         _utils.version_is_compatible(version, version)
-    except (AttributeError, ValueError):
+    except ValueError:
         raise exceptions.MessagingException(
             'Version must contain a major and minor integer. Got %s' % version)
 
@@ -112,10 +118,12 @@ class _BaseCallContext:
         return msg
 
     def can_send_version(self, version: Any = _marker) -> bool:
-        """Whether ``version`` (default: the target's) is within the version cap."""
+        """Whether ``version`` (default: the target's) is within the version cap.
+
+        As oslo: with a cap, no version at all cannot be sent.
+        """
         version = self.target.version if version is _marker else version
-        return not self.version_cap or _utils.version_is_compatible(self.version_cap,
-                                                                    version)
+        return _utils.version_is_compatible(self.version_cap, version)
 
     def _prepare_send(self, ctxt: Any, method: str, kwargs: dict) -> tuple[dict, dict]:
         """The wire context and message for a request, after every check."""
@@ -224,7 +232,11 @@ class RPCClient(_BaseCallContext):
                  version_cap: Optional[str] = None, serializer=None,
                  retry: Optional[int] = None,
                  call_monitor_timeout: Optional[float] = None,
-                 transport_options=None) -> None:
+                 transport_options=None, _manual_load: bool = True) -> None:
+        # ``_manual_load`` is oslo's marker: get_rpc_client passes False.
+        if _manual_load:
+            LOG.warning('Using RPCClient manually to instantiate client. Please use '
+                        'get_rpc_client to obtain an RPC client instance.')
         if not isinstance(transport, msg_transport.RPCTransport):
             LOG.warning('Using notification transport for RPC. Please use '
                         'get_rpc_transport to obtain an RPC transport instance.')
@@ -232,7 +244,23 @@ class RPCClient(_BaseCallContext):
         super().__init__(transport, target, serializer, timeout, version_cap, retry,
                          call_monitor_timeout, transport_options)
 
+    # As oslo's: every request goes through self.prepare(), so a subclass
+    # that overrides prepare (neutron-lib's BackingOffClient) sees each one.
+    def cast(self, ctxt: Any, method: str, **kwargs: Any) -> None:
+        """See :meth:`_BaseCallContext.cast`."""
+        self.prepare().cast(ctxt, method, **kwargs)
 
-def get_rpc_client(transport, target, **kwargs: Any) -> RPCClient:
-    """An :class:`RPCClient`; ``kwargs`` are its keyword arguments."""
-    return RPCClient(transport, target, **kwargs)
+    def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
+        """See :meth:`_BaseCallContext.call`."""
+        return self.prepare().call(ctxt, method, **kwargs)
+
+    def can_send_version(self, version: Any = _marker) -> bool:
+        """See :meth:`_BaseCallContext.can_send_version`."""
+        return self.prepare(version=version).can_send_version()
+
+
+def get_rpc_client(transport, target, client_cls: type = RPCClient,
+                   **kwargs: Any) -> RPCClient:
+    """A ``client_cls`` (default :class:`RPCClient`); ``kwargs`` are its
+    keyword arguments."""
+    return client_cls(transport, target, _manual_load=False, **kwargs)

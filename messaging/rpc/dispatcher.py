@@ -2,8 +2,7 @@
 
 Endpoints are plain objects. Each may carry a ``target`` attribute (a
 :class:`~messaging.Target`) whose namespace and version say which requests
-it serves (an endpoint whose target is not ``accessible`` serves none);
-the first endpoint that matches and has the method wins. An access policy
+it serves; the first endpoint that matches and has the method wins. An access policy
 decides which method names may be invoked remotely.
 
 The exception classes live here because their module name travels on the
@@ -15,9 +14,13 @@ import abc
 import logging
 import sys
 import threading
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
+
+from oslo_config import cfg
 
 from messaging import _utils
+from messaging import dispatcher as dispatcher_base
+from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import target as msg_target
 from messaging.server import MessagingServerError
@@ -59,13 +62,15 @@ class UnsupportedVersion(RPCDispatcherError):
     """No endpoint serves the requested namespace and version."""
 
     def __init__(self, version: Any, method: Any = None) -> None:
-        super().__init__('Endpoint does not support RPC version %s. '
-                         'Attempted method: %s' % (version, method))
+        message = 'Endpoint does not support RPC version %s' % version
+        if method:
+            message += '. Attempted method: %s' % method
+        super().__init__(message)
         self.version = version
         self.method = method
 
 
-class RPCAccessPolicyBase(abc.ABC):
+class RPCAccessPolicyBase(metaclass=abc.ABCMeta):
     """Decides which endpoint methods a remote caller may invoke."""
 
     @abc.abstractmethod
@@ -91,17 +96,18 @@ class ExplicitRPCAccessPolicy(RPCAccessPolicyBase):
     """Allows only methods decorated with :func:`messaging.expose`."""
 
     def is_allowed(self, endpoint: Any, method: str) -> bool:
-        return getattr(getattr(endpoint, method, None), 'exposed', False) is True
+        # As oslo: the decorator's mark is looked for, not its value.
+        return hasattr(getattr(endpoint, method, None), 'exposed')
 
 
-class _PingEndpoint:
+class PingEndpoint:
     """Answers ``oslo_rpc_server_ping`` so monitoring can check a server."""
 
     def oslo_rpc_server_ping(self, ctxt: Any, **kwargs: Any) -> str:
         return 'pong'
 
 
-class RPCDispatcher:
+class RPCDispatcher(dispatcher_base.DispatcherBase):
     """Runs incoming requests on a list of endpoints.
 
     :param endpoints: the objects whose methods serve requests.
@@ -113,18 +119,30 @@ class RPCDispatcher:
         access policy is not an RPCAccessPolicyBase subclass.
     """
 
-    def __init__(self, endpoints: Iterable[Any], serializer=None,
+    def __init__(self, endpoints: list, serializer,
                  access_policy: Optional[type] = None) -> None:
-        self.endpoints = list(endpoints)
+        # As oslo: the list given is kept (the ping endpoint is appended to
+        # it), and [DEFAULT] rpc_ping_enabled is read from the global CONF,
+        # so that a dispatcher built directly honours it too.
+        cfg.CONF.register_opts(options.dispatcher_opts)
+        self.endpoints = endpoints
+        has_ping = False
         for endpoint in self.endpoints:
             target = getattr(endpoint, 'target', None)
-            if target is not None and not isinstance(target, msg_target.Target):
+            if target and not isinstance(target, msg_target.Target):
                 raise TypeError("'target' is a reserved endpoint attribute, used for "
                                 "namespace and version filtering; it must be a "
                                 "Target: endpoint=%r" % endpoint)
-            if hasattr(endpoint, PING_METHOD):
+            if getattr(endpoint, PING_METHOD, None):
+                has_ping = True
                 LOG.warning("'%s' is reserved for pinging the server; endpoint %r "
                             "should not define it", PING_METHOD, endpoint)
+        if cfg.CONF.rpc_ping_enabled:
+            if has_ping:
+                LOG.warning('rpc_ping_enabled is set but an endpoint already defines '
+                            '%s; not adding the ping endpoint', PING_METHOD)
+            else:
+                self.endpoints.append(PingEndpoint())
         self.serializer = serializer or msg_serializer.NoOpSerializer()
         if access_policy is None:
             access_policy = DefaultRPCAccessPolicy
@@ -135,10 +153,13 @@ class RPCDispatcher:
         self._default_target = msg_target.Target()
 
     def _enable_ping(self) -> None:
-        """Serve ``oslo_rpc_server_ping`` (the server does this when
-        ``rpc_ping_enabled`` is set in its configuration)."""
-        if not any(isinstance(ep, _PingEndpoint) for ep in self.endpoints):
-            self.endpoints.append(_PingEndpoint())
+        """Serve ``oslo_rpc_server_ping`` (once).
+
+        A server calls this when ``rpc_ping_enabled`` is set in its own
+        configuration, which may not be the global CONF the constructor reads.
+        """
+        if not any(getattr(ep, PING_METHOD, None) for ep in self.endpoints):
+            self.endpoints.append(PingEndpoint())
 
     def _find_method(self, namespace: Optional[str], version: str, method: Any):
         """The bound endpoint method serving a request.
@@ -150,11 +171,9 @@ class RPCDispatcher:
         found_compatible = False
         for endpoint in self.endpoints:
             target = getattr(endpoint, 'target', None) or self._default_target
-            if not target.accessible:
-                continue
             if namespace not in target.accepted_namespaces:
                 continue
-            if not _utils.version_is_compatible(target.version, version):
+            if not _utils.version_is_compatible(target.version or '1.0', version):
                 continue
             found_compatible = True
             if (isinstance(method, str) and hasattr(endpoint, method)
@@ -177,7 +196,7 @@ class RPCDispatcher:
         """
         message = incoming.message
         method = message.get('method')
-        version = message.get('version') or '1.0'
+        version = message.get('version', '1.0')
         func = self._find_method(message.get('namespace'), version, method)
         ctxt = self.serializer.deserialize_context(incoming.ctxt)
         args = {name: self.serializer.deserialize_entity(ctxt, value)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Optional
+
+from debtcollector import removals
 
 from messaging import exceptions as msg_exceptions
 from messaging import observability
@@ -19,9 +21,9 @@ from messaging.rpc import dispatcher as rpc_dispatcher
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['RPCServer', 'get_rpc_server', 'expected_exceptions', 'expose']
+# As oslo's: RPCServer is reached as messaging.rpc.server.RPCServer.
+__all__ = ['get_rpc_server', 'expected_exceptions', 'expose']
 
-DEFAULT_EXECUTOR = 'threading'
 # An interface version as peers write it: "X.Y" or "X.Y.Z".
 _VERSION = re.compile(r'\d{1,9}(\.\d{1,9}){0,2}\Z')
 
@@ -33,7 +35,7 @@ class RPCServer(msg_server.MessageHandlingServer):
     """
 
     def __init__(self, transport, target, dispatcher: rpc_dispatcher.RPCDispatcher,
-                 executor: Optional[str] = DEFAULT_EXECUTOR) -> None:
+                 executor: Optional[str] = None) -> None:
         super().__init__(transport, dispatcher, executor)
         if not isinstance(transport, msg_transport.RPCTransport):
             LOG.warning('Using notification transport for RPC. Please use '
@@ -147,14 +149,16 @@ def _malformed_request(request: dict) -> Optional[TypeError]:
     return None
 
 
-def get_rpc_server(transport, target, endpoints: Iterable[Any],
-                   executor: Optional[str] = DEFAULT_EXECUTOR, serializer=None,
+@removals.removed_kwarg('executor', message=msg_server.EXECUTOR_DEPRECATION)
+def get_rpc_server(transport, target, endpoints: list,
+                   executor: Optional[str] = None, serializer=None,
                    access_policy: Optional[type] = None,
                    server_cls: type = RPCServer) -> RPCServer:
     """An RPC server for ``target`` (topic and server required) serving ``endpoints``.
 
-    :param executor: ``'threading'`` or ``'eventlet'`` (``None`` means
-        threading).
+    :param executor: deprecated, as in oslo (a DeprecationWarning):
+        ``'threading'`` or ``'eventlet'``; ``None`` picks eventlet in a
+        monkey-patched process, else threading.
     :param serializer: converts contexts, arguments and results.
     :param access_policy: an :class:`RPCAccessPolicyBase` subclass;
         ``None`` means :class:`DefaultRPCAccessPolicy` (no ``_`` methods).

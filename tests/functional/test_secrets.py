@@ -111,7 +111,9 @@ def served_call(transport, rabbit_names):
                      repr(sending._kombu), sending.host]
     finally:
         server.stop()
-    return names + [str(transport._driver._url), repr(transport._driver._url),
+    # str() of a TransportURL shows the password, as oslo's: to_string() is
+    # the form for logs.
+    return names + [transport._driver._url.to_string(), repr(transport._driver._url),
                     repr(transport), repr(driver)]
 
 

@@ -33,6 +33,8 @@ VENV = REPO / '.interop-venv'
 VENV_LOCK = REPO / '.interop-venv.lock'
 OSLO_VERSION = '18.3.1'
 OSLO_REQUIREMENT = 'oslo.messaging==' + OSLO_VERSION
+# oslo_messaging.conffixture imports fixtures; the same-answer tests compare ConfFixture.
+OSLO_TEST_REQUIREMENT = 'fixtures'
 PYTHON_ENV = 'MESSAGING_INTEROP_PYTHON'
 VENV_BUILD_TIMEOUT = 900
 _PYTHON_KEY = pytest.StashKey[tuple]()
@@ -60,7 +62,8 @@ def _oslo_version(python: str, probe: str = 'pass') -> Optional[str]:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _build_venv(venv: Path = VENV, requirements: tuple = (OSLO_REQUIREMENT,)
+def _build_venv(venv: Path = VENV,
+                requirements: tuple = (OSLO_REQUIREMENT, OSLO_TEST_REQUIREMENT)
                 ) -> Optional[str]:
     """Create ``venv`` with ``requirements``; the reason it failed, or None."""
     python = str(venv / 'bin' / 'python')

@@ -1,5 +1,4 @@
 """Notification listeners and dispatchers behave as oslo.messaging's."""
-import pytest
 
 PRELUDE = """
 import contextlib, threading
@@ -34,9 +33,6 @@ observe('batch unknown', outcome(lambda: sorted(batch.dispatch([Incoming('bogus'
 """)
 
 
-@pytest.mark.xfail(reason='MessageHandlingServer.start() (server.py, the RPC branch of '
-                          'issue 14) still wraps InvalidTarget in ServerListenError',
-                   strict=False)
 def test_a_listener_on_a_target_without_topic_fails_at_start(same_answer):
     same_answer(PRELUDE + """
 class Endpoint:

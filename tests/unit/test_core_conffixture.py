@@ -97,3 +97,17 @@ def test_two_fixtures_on_separate_configs_do_not_interfere():
 
 def test_conffixture_is_importable_by_the_oslo_path():
     assert conffixture.__all__ == ['ConfFixture']
+
+
+def test_cleanup_undoes_every_override_made_while_active_as_oslo(conf):
+    fixture = conffixture.ConfFixture(conf)
+    conf.set_override('control_exchange', 'before')
+    fixture.setUp()
+    conf.set_override('rpc_response_timeout', 9)
+    conf.set_override('driver', ['noop'], group='oslo_messaging_notifications')
+    conf.clear_override('control_exchange')
+    conf.set_override('control_exchange', 'during')
+    fixture.cleanUp()
+    assert conf.rpc_response_timeout == 60
+    assert conf.oslo_messaging_notifications.driver == []
+    assert conf.control_exchange == 'openstack'

@@ -15,9 +15,9 @@ def groups():
             for group, group_opts in opts.list_opts()}
 
 
-def test_groups_include_default_and_notifications():
+def test_groups_are_none_for_default_then_notifications_as_oslo():
     names = [group for group, _ in opts.list_opts()]
-    assert names[:2] == ['DEFAULT', 'oslo_messaging_notifications']
+    assert names[:2] == [None, 'oslo_messaging_notifications']
     assert len(names) == len(set(names))
 
 
@@ -29,7 +29,7 @@ def test_groups_include_default_and_notifications():
     ('rpc_ping_enabled', False),
 ])
 def test_default_group_options(name, default):
-    assert groups()['DEFAULT'][name].default == default
+    assert groups()[None][name].default == default
 
 
 @pytest.mark.parametrize('name, default', [
@@ -43,12 +43,12 @@ def test_notification_options(name, default):
 
 
 def test_transport_urls_are_secret():
-    assert groups()['DEFAULT']['transport_url'].secret
+    assert groups()[None]['transport_url'].secret
     assert groups()['oslo_messaging_notifications']['transport_url'].secret
 
 
 def test_option_types_match_oslo():
-    default, notify = groups()['DEFAULT'], groups()['oslo_messaging_notifications']
+    default, notify = groups()[None], groups()['oslo_messaging_notifications']
     assert isinstance(default['rpc_response_timeout'], cfg.IntOpt)
     assert isinstance(default['executor_thread_pool_size'], cfg.IntOpt)
     assert isinstance(default['rpc_ping_enabled'], cfg.BoolOpt)
@@ -63,7 +63,7 @@ def test_deprecated_names_still_work():
         conf.register_opts(group_opts, group=group)
     conf([], default_config_files=[])
     names = {opt.name: [d.name for d in opt.deprecated_opts]
-             for opt in groups()['DEFAULT'].values()}
+             for opt in groups()[None].values()}
     assert 'rpc_thread_pool_size' in names['executor_thread_pool_size']
     notify = {opt.name: [(d.group, d.name) for d in opt.deprecated_opts]
               for opt in groups()['oslo_messaging_notifications'].values()}
@@ -74,7 +74,7 @@ def test_deprecated_names_still_work():
 def test_list_opts_returns_copies():
     first = opts.list_opts()
     first[0][1][0].default = 'changed'
-    assert groups()['DEFAULT']['transport_url'].default == 'rabbit://'
+    assert groups()[None]['transport_url'].default == 'rabbit://'
 
 
 @pytest.mark.skipif(importlib.util.find_spec(RABBIT_OPTIONS) is None,
@@ -97,3 +97,11 @@ def test_rabbit_group_options(name, default):
 def test_config_generator_entry_point_names_list_opts():
     manager = extension.ExtensionManager('oslo.config.opts', invoke_on_load=False)
     assert manager['messaging'].plugin is opts.list_opts
+
+
+def test_set_defaults_changes_the_executor_pool_default():
+    conf = cfg.ConfigOpts()
+    opts.set_defaults(conf, executor_thread_pool_size=7)
+    assert conf.executor_thread_pool_size == 7
+    opts.set_defaults(conf)
+    assert conf.executor_thread_pool_size == 7

@@ -34,7 +34,7 @@ class HandlerServer(server_mod.MessageHandlingServer):
     def __init__(self, transport, target, handler, executor='threading'):
         self.target = target
         self.handler = handler
-        super().__init__(transport, dispatcher=None, executor=executor)
+        super().__init__(transport, None, executor)
 
     def _create_listener(self):
         return self.transport._listen(self.target, 1, None)
@@ -121,10 +121,32 @@ def test_server_can_be_restarted_after_stop_and_wait(transport, servers):
     assert call(transport) == 'ok'
 
 
-def test_wait_before_start_returns(transport):
+def test_wait_before_start_waits_for_start_then_stop_as_oslo(transport):
     server = HandlerServer(transport, TARGET, lambda m: None)
-    server.wait()
-    server.stop()
+    with pytest.raises(server_mod.TaskTimeout, match='wait is waiting for stop'):
+        server.wait(timeout=SHORT)
+    with pytest.raises(server_mod.TaskTimeout, match='stop is waiting for start'):
+        server.stop(timeout=SHORT)
+
+
+def test_a_stop_from_another_thread_before_start_is_not_lost(transport):
+    server = HandlerServer(transport, TARGET, lambda m: None)
+    stopper = threading.Thread(target=server.stop, daemon=True)
+    stopper.start()
+    waiter = threading.Thread(target=server.wait, daemon=True)
+    waiter.start()
+    server.start()
+    stopper.join(LONG)
+    waiter.join(LONG)
+    assert not stopper.is_alive() and not waiter.is_alive()
+    assert server.listener is None
+
+
+def test_server_is_an_oslo_service(transport):
+    from oslo_service import service
+
+    assert isinstance(HandlerServer(transport, TARGET, lambda m: None), service.ServiceBase)
+    assert server_mod.DEFAULT_LOG_AFTER == 30
 
 
 def test_stop_while_a_handler_runs_lets_it_finish_and_reply(transport, servers):
@@ -179,17 +201,18 @@ class _WarningSeen(logging.Handler):
         self.seen.set()
 
 
-def test_wait_without_stop_logs_a_warning_and_waits_for_stop(transport, servers):
+def test_wait_without_stop_logs_a_possible_hang_and_waits_for_stop(transport, servers):
     server = servers.add(HandlerServer(transport, TARGET, lambda m: None))
     server.start()
     handler = _WarningSeen()
-    logger = logging.getLogger('messaging.server')
+    logger = logging.getLogger('messaging._lifecycle')
     logger.addHandler(handler)
     try:
-        waiter = threading.Thread(target=server.wait, daemon=True)
+        waiter = threading.Thread(target=server.wait, kwargs={'log_after': SHORT},
+                                  daemon=True)
         waiter.start()
         assert handler.seen.wait(LONG)
-        assert 'stop' in handler.messages[0]
+        assert handler.messages[0] == 'Possible hang: wait is waiting for stop to complete'
         assert waiter.is_alive()
         server.stop()
         waiter.join(LONG)
@@ -205,11 +228,26 @@ def test_unknown_executor_raises_executor_load_failure(transport):
     assert 'no-such-executor' in str(info.value)
 
 
-def test_listener_failure_on_start_raises_server_listen_error(transport):
+def test_a_bad_target_on_start_raises_invalid_target_as_oslo(transport):
     server = HandlerServer(transport, messaging.Target(topic='t'), lambda m: None)
+    with pytest.raises(messaging.InvalidTarget):
+        server.start()
+    server.stop()
+    server.wait()
+
+
+def test_a_driver_failure_on_start_raises_server_listen_error(transport):
+    from messaging.drivers import base as driver_base
+
+    class FailingServer(HandlerServer):
+        def _create_listener(self):
+            raise driver_base.TransportDriverError('cannot listen')
+
+    server = FailingServer(transport, TARGET, lambda m: None)
     with pytest.raises(messaging.ServerListenError) as info:
         server.start()
-    assert isinstance(info.value.ex, messaging.InvalidTarget)
+    assert str(info.value.ex) == 'cannot listen'
+    server.stop()
     server.wait()
 
 

@@ -22,11 +22,13 @@ from messaging._utils import version_is_compatible
     ('1.6', '1.5.9', True),
     ('1.10', '1.9', True),
     ('1.9', '1.10', False),
+    # As oslo: no implemented version (no cap) takes anything, no requested
+    # version is taken by no other.
     (None, '1.0', True),
     (None, None, True),
-    ('1.3', None, True),
+    ('1.3', None, False),
     ('2.0', None, False),
-    (None, '1.1', False),
+    (None, '1.1', True),
 ])
 def test_version_rule(imp, wanted, ok):
     assert version_is_compatible(imp, wanted) is ok

@@ -10,10 +10,10 @@ from messaging.rpc import dispatcher as rpc_dispatcher
 
 PUBLIC_NAMES = {
     'RPCClient', 'get_rpc_client', 'RemoteError', 'ClientSendError', 'RPCVersionCapError',
-    'RPCServer', 'get_rpc_server', 'expose', 'expected_exceptions', 'ExpectedException',
+    'get_rpc_transport', 'get_rpc_server', 'expose', 'expected_exceptions', 'ExpectedException',
     'RPCDispatcher', 'RPCDispatcherError', 'NoSuchMethod', 'UnsupportedVersion',
     'RPCAccessPolicyBase', 'LegacyRPCAccessPolicy', 'DefaultRPCAccessPolicy',
-    'ExplicitRPCAccessPolicy', 'get_rpc_transport',
+    'ExplicitRPCAccessPolicy',
 }
 
 

@@ -306,7 +306,7 @@ def test_unknown_executor_is_refused():
 
 
 def test_executor_none_means_threading_and_server_cls_is_used():
-    class MyServer(messaging.RPCServer):
+    class MyServer(messaging.rpc.server.RPCServer):
         pass
 
     server = messaging.get_rpc_server(make_transport(),
@@ -318,5 +318,5 @@ def test_executor_none_means_threading_and_server_cls_is_used():
 def test_server_needs_topic_and_server():
     server = messaging.get_rpc_server(make_transport(), messaging.Target(topic=TOPIC),
                                       [Endpoint()])
-    with pytest.raises(messaging.ServerListenError):
+    with pytest.raises(messaging.InvalidTarget):
         server.start()

@@ -33,7 +33,7 @@ def make_transport(allowed_remote_exmods: Optional[list[str]] = None,
 @contextlib.contextmanager
 def running_server(transport, endpoints: list, server: str = 'server-1',
                    topic: str = TOPIC, exchange: Optional[str] = None,
-                   **kwargs: Any) -> Iterator[messaging.RPCServer]:
+                   **kwargs: Any) -> Iterator[messaging.rpc.server.RPCServer]:
     """An RPC server started for the block, then stopped and waited for.
 
     ``kwargs`` go to ``get_rpc_server`` (executor, serializer, access_policy).

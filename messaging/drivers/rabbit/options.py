@@ -43,6 +43,13 @@ rabbit_opts = [
     cfg.StrOpt('ssl_ca_file', default='', deprecated_name='kombu_ssl_ca_certs',
                help='CA bundle (PEM) used to verify the broker certificate; '
                     'setting it makes verification mandatory.'),
+    cfg.BoolOpt('ssl_enforce_hostname_verification', default=True,
+                deprecated_for_removal=True,
+                deprecated_reason='oslo.messaging deprecated it: verification '
+                                  'is always enabled now',
+                help='Accepted as oslo.messaging 18.3.1 accepts it, and ignored: '
+                     'this driver verifies the broker certificate whenever '
+                     'ssl_ca_file is set (see ssl_ca_file).'),
     cfg.BoolOpt('ssl_enforce_fips_mode', default=False,
                 help='Refuse to start unless the Python ssl module runs in '
                      'FIPS mode. Only for deployments that require FIPS.'),
