@@ -91,7 +91,8 @@ def _expected(section: str, name: str) -> Optional[str]:
 
     for opt_group, opt_list in opts.list_opts():
         for opt in opt_list:
-            if opt_group == section and opt.dest == name:
+            # list_opts names [DEFAULT] None, as oslo's does.
+            if (opt_group or 'DEFAULT') == section and opt.dest == name:
                 choices = getattr(opt.type, 'choices', None)
                 if choices:
                     return 'one of %s' % ', '.join(str(choice) for choice in choices)

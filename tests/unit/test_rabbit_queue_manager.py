@@ -14,6 +14,41 @@ from messaging.drivers.rabbit import declarations, queue_manager
 from messaging.drivers.rabbit.options import register_opts
 
 
+@pytest.fixture(autouse=True)
+def no_global_lock_path():
+    """Ignore a lock path on the global cfg.CONF (oslo.concurrency registers
+    one there when imported, from $OSLO_LOCK_PATH at that time)."""
+    registered = 'oslo_concurrency' in cfg.CONF and 'lock_path' in cfg.CONF.oslo_concurrency
+    if registered:
+        cfg.CONF.set_override('lock_path', None, group='oslo_concurrency')
+    yield
+    if registered:
+        cfg.CONF.clear_override('lock_path', group='oslo_concurrency')
+
+
+LEADERLESS_PROBE = (
+    'import os, sys, time\n'
+    'deadline = time.monotonic() + 20\n'
+    'while os.path.exists("/proc/%d" % os.getpgrp()) and time.monotonic() < deadline:\n'
+    '    time.sleep(0.05)\n'
+    'from messaging.drivers.rabbit import queue_manager\n'
+    'print(queue_manager.service_identity() == (os.getpgrp(), 0))\n')
+
+
+def test_a_group_whose_leader_exited_is_still_one_identity():
+    # sh leads a new group and exits at once (reaped here, so no zombie keeps
+    # its /proc entry), leaving the probe in a group without a leader. The
+    # probe holds the pipe: reading it to its end awaits the probe's answer.
+    # The identity is the group with start time 0.
+    sh = subprocess.Popen(['sh', '-c', '"$0" -c "$1" &', sys.executable, LEADERLESS_PROBE],
+                          start_new_session=True, stdout=subprocess.PIPE, text=True,
+                          cwd=os.getcwd())
+    sh.wait(timeout=10)
+    answer = sh.stdout.read()
+    sh.stdout.close()
+    assert answer.strip().splitlines()[-1] == 'True'
+
+
 @pytest.fixture
 def manager(tmp_path):
     host = 'qm-test-%s' % uuid.uuid4().hex[:8]

@@ -43,6 +43,7 @@ _START_TIME_FIELD = 21
 
 # POSIX locks are held per process: threads of one process take this first.
 _THREAD_LOCK = threading.Lock()
+_LEADERLESS_GROUPS_WARNED: set = set()
 
 
 def find_lock_path(conf: Any) -> Optional[str]:
@@ -85,9 +86,26 @@ def service_identity() -> tuple[int, int]:
     """
     group = os.getpgrp()
     # A process without a group of its own (group 0) is its own identity.
-    with open('/proc/%d/stat' % (group or os.getpid())) as stat:
-        start_time = int(stat.read().split()[_START_TIME_FIELD])
+    try:
+        with open('/proc/%d/stat' % (group or os.getpid())) as stat:
+            start_time = int(stat.read().split()[_START_TIME_FIELD])
+    except FileNotFoundError:
+        # The group's leader has exited (oslo.messaging fails here). The
+        # group alone still tells this generation's processes apart from
+        # the next one's, which a supervisor starts in a new group.
+        _warn_leaderless_group(group)
+        start_time = 0
     return group, start_time
+
+
+def _warn_leaderless_group(group: int) -> None:
+    if group not in _LEADERLESS_GROUPS_WARNED:
+        _LEADERLESS_GROUPS_WARNED.add(group)
+        LOG.warning('The leader of process group %d has exited: queue manager names '
+                    'are counted for the group alone. Start the service with its '
+                    'master process as the group leader (as service managers do) so '
+                    'that oslo.messaging processes on this host can share the counter',
+                    group)
 
 
 class QueueManager:
