@@ -62,9 +62,7 @@ def _oslo_version(python: str, probe: str = 'pass') -> Optional[str]:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _build_venv(venv: Path = VENV,
-                requirements: tuple = (OSLO_REQUIREMENT, OSLO_TEST_REQUIREMENT)
-                ) -> Optional[str]:
+def _build_venv(venv: Path, requirements: tuple) -> Optional[str]:
     """Create ``venv`` with ``requirements``; the reason it failed, or None."""
     python = str(venv / 'bin' / 'python')
     steps = [[sys.executable, '-m', 'venv', str(venv)],
@@ -82,8 +80,8 @@ def _build_venv(venv: Path = VENV,
 
 
 def find_oslo_python(env_var: str = PYTHON_ENV, venv: Path = VENV,
-                     requirements: tuple = (OSLO_REQUIREMENT,),
-                     probe: str = 'pass') -> tuple[Optional[str], str]:
+                     requirements: tuple = (OSLO_REQUIREMENT, OSLO_TEST_REQUIREMENT),
+                     probe: str = 'import fixtures') -> tuple[Optional[str], str]:
     """``(interpreter, description)``, or ``(None, reason)`` when there is none.
 
     ``probe`` is more Python the interpreter must run (an import the venv
