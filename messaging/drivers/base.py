@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from messaging import exceptions
 
@@ -55,6 +55,26 @@ class RpcIncomingMessage(IncomingMessage):
         """Tell a monitoring caller that the call is still running."""
 
 
+class Delivery(abc.ABC):
+    """A message a pushing listener received and has not yet handed over.
+
+    The listener's I/O thread passes it to the server, which calls
+    :meth:`take` on the thread that will handle it, or :meth:`give_back`
+    when it will not handle it (it stopped first). Nothing is acknowledged
+    before :meth:`take`, so a delivery never taken is not lost.
+    """
+
+    @abc.abstractmethod
+    def take(self) -> Optional[IncomingMessage]:
+        """The incoming message (an RPC request is acknowledged now), or
+        None when the delivery was dropped (malformed, a duplicate, or from
+        a connection lost since: the broker delivers it again)."""
+
+    @abc.abstractmethod
+    def give_back(self) -> None:
+        """Return the delivery to the broker unhandled (requeued)."""
+
+
 class Listener(abc.ABC):
     """Yields incoming messages for one subscription (topic, server, pool...).
 
@@ -86,6 +106,17 @@ class Listener(abc.ABC):
                 break
             batch.append(message)
         return batch
+
+    def start_push(self, deliver: Callable[[Delivery], None]) -> bool:
+        """Ask the listener to push its messages instead of being polled.
+
+        A listener that can returns True and from then on calls
+        ``deliver(delivery)`` from its I/O thread for each message, until
+        :meth:`stop` returns; ``deliver`` must not block, since one I/O
+        thread may serve many listeners. A listener that cannot (batches,
+        drivers without an I/O loop) returns False and is polled.
+        """
+        return False
 
     @abc.abstractmethod
     def _poll_one(self, timeout: Optional[float]) -> Optional[IncomingMessage]:
