@@ -4,43 +4,105 @@ Loaded by name (``threading``, ``eventlet``) from the ``messaging.executors``
 entry points. Each bounds the number of messages handled at once, so that a
 busy server leaves further messages on the broker for its peers instead of
 pulling them into memory.
+
+Work comes in two ways. A polling server's loop calls :meth:`submit`, which
+blocks while the executor is full, and so stops pulling. A listener that
+pushes (one I/O thread serving many listeners) must never block, so its
+server calls :meth:`offer`: past the bound, work waits in the executor's
+backlog, in order, and a handler that finishes takes the next.
 """
 from __future__ import annotations
 
+import abc
+import collections
 import logging
 import threading
-from concurrent import futures
 from typing import Any, Callable
+
+from messaging import worker_pool
 
 LOG = logging.getLogger(__name__)
 
 
-class ThreadingExecutor:
-    """Handles messages on a pool of OS threads."""
+class _BoundedExecutor(abc.ABC):
+    """The bound, the backlog and the wait for running handlers;
+    subclasses say how to start one handler (:meth:`_start`)."""
 
     def __init__(self, max_workers: int) -> None:
-        self._slots = threading.BoundedSemaphore(max_workers)
-        self._pool = futures.ThreadPoolExecutor(max_workers,
-                                                thread_name_prefix='messaging-worker')
+        self._max_workers = max_workers
+        self._running = 0
+        self._backlog: collections.deque = collections.deque()
+        self._idle = threading.Condition(threading.Lock())
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on a worker; blocks while every worker is busy."""
-        self._slots.acquire()
+        """Run ``fn(*args)``; blocks while every worker is busy."""
+        with self._idle:
+            while self._running >= self._max_workers:
+                self._idle.wait()
+            self._running += 1
+        self._start_or_release(fn, args)
+
+    def offer(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` now if a worker is free, else after the work
+        offered before it; never blocks."""
+        with self._idle:
+            if self._running >= self._max_workers:
+                self._backlog.append((fn, args))
+                return
+            self._running += 1
+        self._start_or_release(fn, args)
+
+    def take_backlog(self) -> list[tuple]:
+        """Remove and return the ``args`` of all work not started yet."""
+        with self._idle:
+            backlog, self._backlog = self._backlog, collections.deque()
+        return [args for _fn, args in backlog]
+
+    def shutdown(self, wait: bool = True) -> None:
+        """With ``wait``, return once the running handlers (and the
+        backlog, unless taken) are done."""
+        if not wait:
+            return
+        with self._idle:
+            while self._running:
+                self._idle.wait()
+
+    def _start_or_release(self, fn: Callable[..., Any], args: tuple) -> None:
         try:
-            self._pool.submit(self._run, fn, args)
+            self._start(self._run, fn, args)
         except BaseException:
-            self._slots.release()
+            self._finished()
             raise
 
     def _run(self, fn: Callable[..., Any], args: tuple) -> None:
-        try:
-            fn(*args)
-        finally:
-            self._slots.release()
+        while True:
+            try:
+                fn(*args)
+            except Exception:
+                LOG.exception('Unhandled error in %s', getattr(fn, '__qualname__', fn))
+            with self._idle:
+                if not self._backlog:
+                    self._running -= 1
+                    self._idle.notify_all()
+                    return
+                fn, args = self._backlog.popleft()
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop accepting work; with ``wait``, let running handlers finish."""
-        self._pool.shutdown(wait=wait)
+    def _finished(self) -> None:
+        with self._idle:
+            self._running -= 1
+            self._idle.notify_all()
+
+    @abc.abstractmethod
+    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple) -> None:
+        """Start ``run(fn, args)`` on a worker of this kind."""
+
+
+class ThreadingExecutor(_BoundedExecutor):
+    """Handles messages on the process's shared pool of OS threads, at
+    most ``max_workers`` of this server's at once."""
+
+    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple) -> None:
+        worker_pool.shared().run(run, fn, args)
 
     @staticmethod
     def spawn(fn: Callable[[], Any], name: str) -> '_Joinable':
@@ -50,8 +112,8 @@ class ThreadingExecutor:
         return _Joinable(thread.join)
 
 
-class EventletExecutor:
-    """Handles messages on a pool of green threads (eventlet)."""
+class EventletExecutor(_BoundedExecutor):
+    """Handles messages on green threads (eventlet)."""
 
     def __init__(self, max_workers: int) -> None:
         import eventlet
@@ -61,17 +123,11 @@ class EventletExecutor:
             LOG.warning('The eventlet executor is in use but the process is not '
                         'monkey-patched: call eventlet.monkey_patch() at start-up, '
                         'or blocking I/O will stall every green thread.')
+        super().__init__(max_workers)
         self._eventlet = eventlet
-        self._pool = eventlet.GreenPool(max_workers)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on a green thread; blocks while the pool is full."""
-        self._pool.spawn(fn, *args)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """With ``wait``, let running handlers finish."""
-        if wait:
-            self._pool.waitall()
+    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple) -> None:
+        self._eventlet.spawn_n(run, fn, args)
 
     def spawn(self, fn: Callable[[], Any], name: str) -> '_Joinable':
         """Run the poll loop on its own green thread."""

@@ -1,7 +1,9 @@
 """MessageHandlingServer: the poll loop shared by RPC servers and listeners.
 
-A server pulls batches from its driver listener and hands each batch to its
-executor; subclasses say how to build the listener and how to handle a batch.
+A server hands what its driver listener receives to its executor: a
+listener that pushes calls the server from its I/O thread, one that cannot
+is polled for batches by a thread of the server's own. Subclasses say how
+to build the listener and how to handle a batch.
 """
 from __future__ import annotations
 
@@ -157,7 +159,19 @@ class MessageHandlingServer(service_base.ServiceBase):
         LOG.debug('%s listening with the %s executor (%d workers)', self,
                   self.executor_type, size)
         self._stop_event.clear()
-        self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
+        # Listeners of drivers written for oslo's API only know poll().
+        start_push = getattr(self.listener, 'start_push', None)
+        if start_push is None or not start_push(self._on_delivery):
+            self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
+
+    def _on_delivery(self, delivery: Any) -> None:
+        # Called on the listener's I/O thread: must not block.
+        self._executor.offer(self._handle_delivery, delivery)
+
+    def _handle_delivery(self, delivery: Any) -> None:
+        incoming = delivery.take()
+        if incoming is not None:
+            self._handle([incoming])
 
     def _poll_loop(self) -> None:
         listener, executor = self.listener, self._executor
@@ -187,6 +201,10 @@ class MessageHandlingServer(service_base.ServiceBase):
         self._stop_event.set()
         if self.listener is not None:
             self.listener.stop()
+        if self._executor is not None:
+            # Pushed but not started: the broker gives them to a peer.
+            for (delivery,) in self._executor.take_backlog():
+                delivery.give_back()
 
     @_lifecycle_step
     def wait(self) -> None:

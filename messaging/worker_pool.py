@@ -1,0 +1,106 @@
+"""One elastic pool of OS threads that every threading executor of the
+process runs its handlers on.
+
+A pool per server would keep a thread per server once each had a message
+(a service with a hundred servers, a hundred idle threads). Here a thread
+is started only when a handler is due and no thread of the pool is idle,
+and a thread idle for ``IDLE_EXIT`` seconds ends. How many handlers of
+one server run at once is bounded by its executor, not by this pool.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+from typing import Any, Callable, Optional
+
+LOG = logging.getLogger(__name__)
+
+# Seconds a worker waits for more work before it ends.
+IDLE_EXIT = 30.0
+THREAD_NAME = 'messaging-worker'
+
+
+class WorkerPool:
+    """Runs callables on threads that are started on demand and end when idle."""
+
+    def __init__(self, idle_exit: float = IDLE_EXIT) -> None:
+        self._idle_exit = idle_exit
+        self._lock = threading.Condition(threading.Lock())
+        self._tasks: collections.deque = collections.deque()
+        self._idle = 0
+        self._threads = 0
+        self._started = 0
+
+    @property
+    def threads(self) -> int:
+        """Worker threads alive now."""
+        return self._threads
+
+    @property
+    def idle(self) -> int:
+        """Worker threads waiting for work now."""
+        return self._idle
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on a worker: an idle one, or a new one.
+
+        Never blocks; an exception from ``fn`` is logged, not raised.
+        """
+        with self._lock:
+            self._tasks.append((fn, args))
+            if self._idle > len(self._tasks) - 1:
+                self._lock.notify()
+                return
+            self._threads += 1
+            self._started += 1
+            name = '%s-%d' % (THREAD_NAME, self._started)
+        try:
+            threading.Thread(target=self._work, name=name, daemon=True).start()
+        except BaseException:
+            with self._lock:
+                self._threads -= 1
+            raise
+
+    def _work(self) -> None:
+        while True:
+            task = self._next_task()
+            if task is None:
+                return
+            fn, args = task
+            try:
+                fn(*args)
+            except Exception:
+                LOG.exception('Unhandled error in %s', getattr(fn, '__qualname__', fn))
+            del task, fn, args
+
+    def _next_task(self) -> Optional[tuple]:
+        """The next task, waiting up to the idle time; None ends the thread."""
+        with self._lock:
+            while not self._tasks:
+                self._idle += 1
+                woken = self._lock.wait(self._idle_exit)
+                self._idle -= 1
+                if not woken and not self._tasks:
+                    self._threads -= 1
+                    return None
+            return self._tasks.popleft()
+
+
+_pool = WorkerPool()
+
+
+def shared() -> WorkerPool:
+    """The process's pool (a new, empty one in a forked child)."""
+    return _pool
+
+
+def _renew_after_fork() -> None:
+    # The parent's workers do not exist in the child; its queued tasks
+    # belong to the parent.
+    global _pool
+    _pool = WorkerPool()
+
+
+os.register_at_fork(after_in_child=_renew_after_fork)
