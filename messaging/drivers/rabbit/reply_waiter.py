@@ -1,9 +1,10 @@
 """The reply queue of a transport and the one thread that reads it.
 
 Every call of a driver shares one ``reply_<hex32>`` queue (WIRE.md §5): the
-caller registers its ``_msg_id`` before publishing, the waiter thread routes
-each reply to the registered caller's queue, and the caller applies the
-timeouts and rebuilds the result.
+caller registers its ``_msg_id`` before publishing, whoever reads the queue
+(a waiting caller, or the waiter's thread when none waits: reply_turns)
+routes each reply to the registered caller's mailbox, and the caller applies
+the timeouts and rebuilds the result.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from messaging.drivers import common
 from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import PublishTimeout
+from messaging.drivers.rabbit.reply_turns import Mailbox, ReadingTurns
 
 LOG = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ RECHECK_INTERVAL = 5.0
 
 
 class ReplyWaiter:
-    """Consumes the reply queue on a thread and hands replies to callers.
+    """Consumes the reply queue and hands replies to callers.
 
     Started lazily by :meth:`start` on the first call: the queue is declared
     and consumed before ``start`` returns, so the first request's reply
@@ -45,7 +47,8 @@ class ReplyWaiter:
         self._spec: Optional[QueueSpec] = None
         self._spec_lock = threading.Lock()
         self._allowed_remote_exmods = list(allowed_remote_exmods)
-        self._waiters: dict[str, queue.SimpleQueue] = {}
+        self._waiters: dict[str, Mailbox] = {}
+        self._turns = ReadingTurns(self._read_once, DRAIN_SLICE)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connection: Optional[Connection] = None
@@ -100,6 +103,7 @@ class ReplyWaiter:
                 connection.close()
                 raise
             self._connection = connection
+            self._turns.let_callers_read()
             thread = threading.Thread(target=self._run, args=(connection,), daemon=True,
                                       name='rabbit-reply-waiter-%s' % self.queue_name)
             thread.start()
@@ -109,17 +113,28 @@ class ReplyWaiter:
             self._lock.release()
 
     def _run(self, connection: Connection) -> None:
-        while not self._stopping.is_set():
-            try:
-                if self._recheck_wanted.is_set():
-                    self._recheck_wanted.clear()
-                    self._check_queue(connection)
-                connection.drain(DRAIN_SLICE)
-            except Exception:
-                if self._stopping.is_set():
-                    break
-                LOG.exception('Reply waiter on %s failed; retrying', self.queue_name)
-                self._stopping.wait(1.0)
+        self._turns.run_background(self._stopping)
+
+    def _read_once(self, timeout: float) -> None:
+        """Read the reply queue for up to ``timeout`` seconds, on whichever
+        thread has the turn; a failure is logged, and waited out a little
+        so that a broken connection does not spin.
+
+        :raises queue.Empty: the waiter is stopping (no reply will come).
+        """
+        if self._stopping.is_set():
+            raise queue.Empty
+        connection = self._connection
+        try:
+            if self._recheck_wanted.is_set():
+                self._recheck_wanted.clear()
+                self._check_queue(connection)
+            connection.drain(timeout)
+        except Exception:
+            if self._stopping.is_set():
+                raise queue.Empty from None
+            LOG.exception('Reading reply queue %s failed; retrying', self.queue_name)
+            self._stopping.wait(min(1.0, timeout))
 
     def _on_message(self, raw: Any) -> None:
         # The caller is woken before the ack is written: the ack is a socket
@@ -139,16 +154,16 @@ class ReplyWaiter:
         """Hand a decoded reply to the caller waiting for its ``_msg_id``."""
         msg_id = reply.get('_msg_id')
         # Only a string can be a msg_id we registered (and be hashed safely).
-        waiter = self._waiters.get(msg_id) if isinstance(msg_id, str) else None
-        if waiter is None:
+        mailbox = self._waiters.get(msg_id) if isinstance(msg_id, str) else None
+        if mailbox is None:
             LOG.info('Dropping reply for unknown or expired msg_id %s on %s',
                      common.shorten(msg_id), self.queue_name)
             return
-        waiter.put(reply)
+        self._turns.deliver(mailbox, reply)
 
     def register(self, msg_id: str) -> None:
         """Expect replies for ``msg_id``; call before publishing the request."""
-        self._waiters[msg_id] = queue.SimpleQueue()
+        self._waiters[msg_id] = self._turns.mailbox()
 
     def unregister(self, msg_id: str) -> None:
         """Forget ``msg_id``; later replies for it are dropped."""
@@ -168,7 +183,7 @@ class ReplyWaiter:
         :param description: what the call was, for the timeout message.
         :raises MessagingTimeout: on either time-out.
         """
-        replies = self._waiters[msg_id]
+        mailbox = self._waiters[msg_id]
         now = time.monotonic()
         deadline = None if timeout is None else (started or now) + timeout
         last_sign_of_life = now
@@ -184,7 +199,8 @@ class ReplyWaiter:
                               % call_monitor_timeout))
             budget, why = min(waits) if waits else (None, '')
             try:
-                reply = replies.get(timeout=None if budget is None else max(budget, 0))
+                reply = self._turns.next_reply(mailbox,
+                                               None if budget is None else max(budget, 0))
             except queue.Empty:
                 self._recheck_queue()
                 raise exceptions.MessagingTimeout(
@@ -210,26 +226,26 @@ class ReplyWaiter:
         For a request sent to several servers: ``(monotonic arrival time,
         result or rebuilt exception)`` per answering server.
         """
-        replies = self._waiters[msg_id]
+        mailbox = self._waiters[msg_id]
         deadline = (started or time.monotonic()) + timeout
         answers = []
         while True:
             try:
-                reply = replies.get(timeout=max(deadline - time.monotonic(), 0))
+                reply = self._turns.next_reply(mailbox, max(deadline - time.monotonic(), 0))
             except queue.Empty:
                 return answers
             if reply.get('ending'):
                 answers.append((time.monotonic(), self._outcome(reply)))
 
     def _recheck_queue(self) -> None:
-        """After a call timed out, have the waiter thread make sure the
+        """After a call timed out, have the next reader make sure the
         reply queue still exists (at most every ``RECHECK_INTERVAL``).
 
         A broker can lose a classic reply queue without cancelling its
         consumer: a cluster node that owned it stops while the waiter,
         already reconnected elsewhere, declares it again. Replies then have
         nowhere to go and every call would time out; the check declares the
-        queue again (``Connection.check_queue``). The waiter thread does it,
+        queue again (``Connection.check_queue``). The next reader does it,
         so that the timed-out caller does not wait for it too.
         """
         now = time.monotonic()
@@ -239,6 +255,7 @@ class ReplyWaiter:
                 return
             self._next_recheck = now + RECHECK_INTERVAL
         self._recheck_wanted.set()
+        self._turns.wake_background()
 
     def _check_queue(self, connection: Connection) -> None:
         try:
@@ -257,6 +274,7 @@ class ReplyWaiter:
     def stop(self) -> None:
         """Stop the thread and close its connection."""
         self._stopping.set()
+        self._turns.wake_background()
         with self._lock:
             thread = self._thread
         # Close first: a thread sleeping before a reconnect then gives up
