@@ -15,6 +15,7 @@ import pytest
 
 import messaging
 from tests.faults.figures import record
+from tests.soak.measures import DeliveryLedger, open_fds, rss_mb
 
 CASTS = int(os.environ.get('MESSAGING_SOAK_CASTS', '100000'))
 CALLS = int(os.environ.get('MESSAGING_SOAK_CALLS', '20000'))
@@ -47,30 +48,6 @@ FD_GROWTH_BOUND = 2
 RSS_GROWTH_BOUND_MB = 24
 
 
-class DeliveryLedger:
-    """How many times each id (0 .. size-1) was delivered to the endpoint."""
-
-    def __init__(self, size: int) -> None:
-        self.counts = [0] * size
-        self.distinct = 0
-        self._arrived = threading.Condition()
-
-    def record(self, ident: int) -> None:
-        with self._arrived:
-            self.counts[ident] += 1
-            if self.counts[ident] == 1:
-                self.distinct += 1
-                self._arrived.notify_all()
-
-    def wait_for(self, distinct: int, timeout: float) -> bool:
-        """Whether ``distinct`` different ids arrived within ``timeout`` s."""
-        with self._arrived:
-            return self._arrived.wait_for(lambda: self.distinct >= distinct, timeout)
-
-    def duplicates(self) -> int:
-        return sum(count - 1 for count in self.counts if count > 1)
-
-
 class SoakEndpoint:
     def __init__(self) -> None:
         self.casts = DeliveryLedger(CASTS)
@@ -84,27 +61,15 @@ class SoakEndpoint:
         return ident
 
 
-def _open_fds() -> int:
-    return len(os.listdir('/proc/self/fd'))
-
-
-def _rss_mb() -> float:
-    with open('/proc/self/status') as status:
-        for line in status:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    raise AssertionError('no VmRSS in /proc/self/status')
-
-
 def _pooled_connections(transports) -> int:
     return sum(transport._driver._pool.size for transport in transports)
 
 
 def _sample(label: str, transports) -> dict:
     gc.collect()
-    fds, pooled = _open_fds(), _pooled_connections(transports)
+    fds, pooled = open_fds(), _pooled_connections(transports)
     return {'after': label, 'fds': fds, 'pooled': pooled, 'unpooled_fds': fds - pooled,
-            'rss_mb': round(_rss_mb(), 1), 'threads': threading.active_count()}
+            'rss_mb': round(rss_mb(), 1), 'threads': threading.active_count()}
 
 
 def _share(total: int, round_no: int, thread_no: int) -> range:
