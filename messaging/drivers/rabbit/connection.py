@@ -12,6 +12,7 @@ delivery.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -81,7 +82,10 @@ class Connection:
         self._write_lock = threading.RLock()
         self._channel: Optional[amqp.Channel] = None
         self._declarer = ChannelDeclarer(lambda: self.host)
-        self._consumers: list[tuple[QueueSpec, str, Callable, Any]] = []
+        # By consumer tag: (spec, callback, cursor). Tags come from a
+        # counter that outlives reconnects: never reused on this connection.
+        self._consumers: dict[str, tuple[QueueSpec, Callable, Any]] = {}
+        self._tags = itertools.count(1)
         self._rechecks: tuple[float, ...] = ()
         # The backoff of drain(): failed reconnects in a row, and when the
         # next may start (see ensure's ``background``).
@@ -125,14 +129,22 @@ class Connection:
         self._channel = channel
         self._declarer.forget()
         self._broken = False
-        for spec, tag, callback, cursor in self._consumers:
-            self._declare_and_consume(spec, tag, callback, cursor)
+        self._replay_consumers()
         if self._consumers:
             now = time.monotonic()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
+        self._start_heartbeat()
+        LOG.debug('Connected %s to %s', self.name, self.host)
+
+    def _replay_consumers(self) -> None:
+        """Declare and consume again every consumer, on a new channel."""
+        for tag, (spec, callback, cursor) in list(self._consumers.items()):
+            self._declare_and_consume(spec, tag, callback, cursor)
+
+    def _start_heartbeat(self) -> None:
+        """Start the heartbeat thread (once)."""
         self._heartbeat.start(self._conf.heartbeat_timeout_threshold,
                               self._conf.heartbeat_rate)
-        LOG.debug('Connected %s to %s', self.name, self.host)
 
     def _reset(self) -> None:
         """Drop the channel and socket; the next operation reconnects."""
@@ -342,7 +354,8 @@ class Connection:
         """Declare ``spec`` (exchanges, queue, bindings) and consume it.
 
         Kept and replayed after every reconnect. Returns the consumer tag
-        (``"1"``, ``"2"``... in declaration order).
+        (``"1"``, ``"2"``... in declaration order, never reused on this
+        connection, even after a consumer is cancelled).
 
         :param deadline: ``time.monotonic()`` instant to give up at (a
             call's reply queue); None keeps trying while the broker cannot
@@ -353,13 +366,13 @@ class Connection:
             gives the consumer arguments (the offset) at each consume and
             hears of the broker cancelling the consumer.
         """
-        tag = str(len(self._consumers) + 1)
+        tag = str(next(self._tags))
 
         def _declare(channel: amqp.Channel) -> None:
             self._declare_and_consume(spec, tag, callback, cursor)
 
         self.ensure(_declare, what='declare consumer of %s' % spec.name, deadline=deadline)
-        self._consumers.append((spec, tag, callback, cursor))
+        self._consumers[tag] = (spec, callback, cursor)
         return tag
 
     def _declare_and_consume(self, spec: QueueSpec, tag: str, callback: Callable,
@@ -401,17 +414,21 @@ class Connection:
             return
         self.ensure(_drain, what='consume', writes=False, background=True)
 
-    def cancel_consumers(self) -> None:
-        """Stop consuming; deliveries already received stay unacked."""
-        consumers, self._consumers = self._consumers, []
+    def cancel_consumers(self, tags: Optional[list[str]] = None) -> None:
+        """Stop consuming (the consumers of ``tags``, or all); deliveries
+        already received stay unacked."""
         with self._read_lock, self._write_lock:
-            if self._channel is None:
+            tags = list(self._consumers) if tags is None else tags
+            for tag in tags:
+                self._consumers.pop(tag, None)
+            if self._channel is None or self._broken:
                 return
             try:
-                for _spec, tag, _callback, _cursor in consumers:
+                for tag in tags:
                     self._channel.basic_cancel(tag)
             except RECOVERABLE as ex:
                 LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
+                self._broken = True
 
     def check_queue(self, name: str) -> None:
         """Make sure queue ``name`` still exists, re-declaring it if lost.
@@ -434,7 +451,7 @@ class Connection:
         for nothing forever. A few checks in the seconds after a reconnect
         find such a queue (404) and declare it again.
         """
-        for spec, _tag, _callback, _cursor in list(self._consumers):
+        for spec, _callback, _cursor in list(self._consumers.values()):
             try:
                 self.check_queue(spec.name)
             except exceptions.MessageDeliveryFailure as ex:
