@@ -2,8 +2,9 @@
 
 ``AMQPDriverBase`` turns sends, listens and notifications into the wire
 format of WIRE.md on top of a pool of send connections, one reply waiter
-and one listening connection per listener. A subclass says how to make a
-connection (``_make_connection``) from its URL and options.
+and a hub of listening connections that all listeners share (see
+consumer_hub.py). A subclass says how to make a connection
+(``_make_connection``) from its URL and options.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from messaging import exceptions
 from messaging.drivers import base, common
 from messaging.drivers.pool import ConnectionContext, ConnectionPool
 from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.consumer_hub import ConsumerHub
 from messaging.drivers.rabbit.declarations import Declarations
 from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListener,
                                                RpcListener)
@@ -55,6 +57,7 @@ class AMQPDriverBase(base.BaseDriver):
             lambda: self._make_connection(listening=False),
             max_size=self.options.rpc_conn_pool_size,
             min_size=self.options.conn_pool_min_size, ttl=self.options.conn_pool_ttl)
+        self._hub = ConsumerHub(lambda: self._make_connection(listening=True, shared=True))
         self._reply_waiter = ReplyWaiter(
             lambda: self._make_connection(listening=True),
             self._declarations.new_reply_queue,
@@ -74,8 +77,11 @@ class AMQPDriverBase(base.BaseDriver):
                 self._listeners = set()
             self._start_afresh()
 
-    def _make_connection(self, listening: bool) -> Connection:
-        """A new, not yet connected, connection to the transport's brokers."""
+    def _make_connection(self, listening: bool, shared: bool = False) -> Connection:
+        """A new, not yet connected, connection to the transport's brokers.
+
+        :param shared: a listening connection of the hub (SharedConnection).
+        """
         raise NotImplementedError
 
     def _borrow(self, timeout: Optional[float] = None) -> ConnectionContext:
@@ -192,7 +198,7 @@ class AMQPDriverBase(base.BaseDriver):
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]
                ) -> RpcListener:
         self._check_fork()
-        listener = RpcListener(self._make_connection(listening=True), self._reply_sender,
+        listener = RpcListener(self._hub.attach(), self._reply_sender,
                                **self._listener_kwargs(batch_size, batch_timeout))
         exchange = self._exchange_name(target)
         server_key = '%s.%s' % (target.topic, target.server)
@@ -202,7 +208,7 @@ class AMQPDriverBase(base.BaseDriver):
                 listener.consume(self._declarations.topic_queue(key, [(exchange, key)]))
             listener.consume_fanout(fanout, self._declarations.fanout_queues_are_private)
         except BaseException:
-            listener.connection.close()
+            self._abandon(listener)
             raise
         self._track(listener)
         LOG.info('Listening on %s, %s and %s (exchange %s)', target.topic, server_key,
@@ -228,7 +234,7 @@ class AMQPDriverBase(base.BaseDriver):
                                 batch_size: int, batch_timeout: Optional[float]
                                 ) -> NotificationListener:
         self._check_fork()
-        listener = NotificationListener(self._make_connection(listening=True),
+        listener = NotificationListener(self._hub.attach(),
                                         **self._listener_kwargs(batch_size, batch_timeout))
         bindings = [(self._exchange_name(target), '%s.%s' % (target.topic, priority))
                     for target, priority in targets_and_priorities]
@@ -241,7 +247,7 @@ class AMQPDriverBase(base.BaseDriver):
             for spec in queues:
                 listener.consume(spec)
         except BaseException:
-            listener.connection.close()
+            self._abandon(listener)
             raise
         self._track(listener)
         return listener
@@ -279,8 +285,23 @@ class AMQPDriverBase(base.BaseDriver):
             self._listeners.add(listener)
 
     def _untrack(self, listener: RabbitListener) -> None:
+        """A listener was cleaned up: forget it, and free its place on the hub."""
         with self._listeners_lock:
+            if listener not in self._listeners:
+                return
             self._listeners.discard(listener)
+        self._hub.detach(listener.connection)
+
+    def _abandon(self, listener: RabbitListener) -> None:
+        """A listener that failed to start: cancel the consumers it has
+        (the other listeners' stay) and free its place on the hub."""
+        listener.stop()
+        try:
+            listener.release()
+        except Exception as ex:  # the reason it failed may fail this too
+            LOG.debug('Could not cancel the consumers of a listener that failed to '
+                      'start: %s', ex)
+        self._hub.detach(listener.connection)
 
     def cleanup(self) -> None:
         """Stop the reply waiter, close listeners' and pooled connections."""
@@ -289,6 +310,6 @@ class AMQPDriverBase(base.BaseDriver):
             listeners, self._listeners = list(self._listeners), set()
         for listener in listeners:
             listener.stop()
-            listener.connection.close()
+        self._hub.close()
         self._pool.close()
 

@@ -20,6 +20,7 @@ from messaging.drivers.rabbit import options as rabbit_options
 from messaging.drivers.rabbit import queue_manager
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.io_loop import SharedConnection
 
 LOG = logging.getLogger(__name__)
 
@@ -133,10 +134,11 @@ class RabbitDriver(AMQPDriverBase):
                          queue_manager=queue_manager.from_options(options, conf))
         LOG.debug('Rabbit driver for %s', url.to_string())
 
-    def _make_connection(self, listening: bool) -> Connection:
+    def _make_connection(self, listening: bool, shared: bool = False) -> Connection:
         urls = list(self._broker_urls)
         # Spread processes over the cluster: each connection starts on a
         # random host and fails over through the others.
         random.shuffle(urls)
-        return Connection(self.options, urls, ssl=self._ssl, confirm=not listening,
-                          codec_=self._codec)
+        kind = SharedConnection if shared else Connection
+        return kind(self.options, urls, ssl=self._ssl, confirm=not listening,
+                    codec_=self._codec)

@@ -286,3 +286,28 @@ def test_tls_transports_keep_py_amqp_reading():
         link.amqp.transport = SimpleNamespace(sock=link.sock)
         frame_reader.install(link.amqp)
         assert 'blocking_read' not in vars(link.amqp)
+
+
+def test_has_buffered_frame_tells_a_whole_frame_from_a_part_of_one():
+    data = frames(deliver(1, b'x' * 10), deliver(2, b'y'))
+    with Link(patched=True) as link:
+        assert frame_reader.has_buffered_frame(link.amqp) is False
+        link.peer.sendall(data)
+        link.sock.settimeout(1)
+        link.amqp.blocking_read(1)  # one frame read: the others wait in the buffer
+        assert frame_reader.has_buffered_frame(link.amqp) is True
+        link.sock.settimeout(IDLE)
+        while frame_reader.has_buffered_frame(link.amqp):
+            link.amqp.blocking_read(IDLE)
+        assert [event[0] for event in link.events] == ['deliver', 'deliver']
+        # Half a frame is not a frame: reading it would wait on the socket.
+        half = frames(deliver(3, b'z'))
+        link.peer.sendall(half[:5])
+        with pytest.raises(socket.timeout):
+            link.amqp.blocking_read(IDLE)
+        assert frame_reader.has_buffered_frame(link.amqp) is False
+
+
+def test_has_buffered_frame_is_unknown_on_py_amqps_own_path():
+    with Link(patched=False) as link:
+        assert frame_reader.has_buffered_frame(link.amqp) is None

@@ -30,3 +30,10 @@ def test_a_cancelled_consumer_reads_the_new_stream_from_its_tail():
     with pytest.raises(ConsumerCancelled):
         cursor.on_cancel('3')
     assert cursor.consumer_arguments() == {'x-stream-offset': 'next'}
+
+
+def test_deliveries_taken_out_of_order_never_move_the_cursor_back():
+    cursor = StreamCursor('t_fanout')
+    cursor.handled(delivery(9))
+    cursor.handled(delivery(8))
+    assert cursor.consumer_arguments() == {'x-stream-offset': 10}

@@ -3,7 +3,9 @@ retry path every broker operation of the driver goes through.
 
 A ``Connection`` is either a *send* connection (publisher confirms on, taken
 from the pool by one user at a time) or a *listen* connection (consumers,
-drained by one thread). Two locks keep frames whole: ``_read_lock`` is held
+kept by consuming.ConsumingMixin: the reply waiter's, drained by its
+thread, or a SharedConnection of many listeners, read by its I/O thread,
+io_loop.py). Two locks keep frames whole: ``_read_lock`` is held
 by whoever reads from the socket (and for every synchronous round trip),
 ``_write_lock`` by whoever writes a frame, so that another thread can ack a
 message or send a heartbeat while the listening thread waits for the next
@@ -12,6 +14,7 @@ delivery.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -27,8 +30,8 @@ from messaging import exceptions
 from messaging.drivers.rabbit import backoff, codec, frame_reader, frames
 from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
-from messaging.drivers.rabbit.declarations import (ChannelDeclarer, ExchangeSpec, QueueSpec,
-                                                   consumer_arguments)
+from messaging.drivers.rabbit.consuming import ConsumingMixin
+from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.heartbeat import Heartbeat
 from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRefusal,
                                              DurableMismatch, PublishTimeout, fatal,
@@ -37,8 +40,6 @@ from messaging.drivers.rabbit.options import PROCESS_NAME
 
 LOG = logging.getLogger(__name__)
 
-# How long one wait on the socket lasts: bounds how late a stop is noticed.
-DRAIN_SLICE = 0.25
 # Seconds after a reconnect at which the queues declared again are checked
 # (see Connection._check_redeclared_queues).
 RECHECKS_AFTER_RECONNECT = (1.0, 3.0, 10.0)
@@ -52,7 +53,7 @@ def connection_name() -> str:
     return '%s:%d:%s' % (PROCESS_NAME, os.getpid(), uuid.uuid4())
 
 
-class Connection:
+class Connection(ConsumingMixin):
     """One AMQP connection and its channel, reconnected on demand.
 
     :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
@@ -81,7 +82,10 @@ class Connection:
         self._write_lock = threading.RLock()
         self._channel: Optional[amqp.Channel] = None
         self._declarer = ChannelDeclarer(lambda: self.host)
-        self._consumers: list[tuple[QueueSpec, str, Callable, Any]] = []
+        # By consumer tag: (spec, callback, cursor). Tags come from a
+        # counter that outlives reconnects: never reused on this connection.
+        self._consumers: dict[str, tuple[QueueSpec, Callable, Any]] = {}
+        self._tags = itertools.count(1)
         self._rechecks: tuple[float, ...] = ()
         # The backoff of drain(): failed reconnects in a row, and when the
         # next may start (see ensure's ``background``).
@@ -125,14 +129,17 @@ class Connection:
         self._channel = channel
         self._declarer.forget()
         self._broken = False
-        for spec, tag, callback, cursor in self._consumers:
-            self._declare_and_consume(spec, tag, callback, cursor)
+        self._replay_consumers()
         if self._consumers:
             now = time.monotonic()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
+        self._start_heartbeat()
+        LOG.debug('Connected %s to %s', self.name, self.host)
+
+    def _start_heartbeat(self) -> None:
+        """Start the heartbeat thread (once)."""
         self._heartbeat.start(self._conf.heartbeat_timeout_threshold,
                               self._conf.heartbeat_rate)
-        LOG.debug('Connected %s to %s', self.name, self.host)
 
     def _reset(self) -> None:
         """Drop the channel and socket; the next operation reconnects."""
@@ -335,117 +342,7 @@ class Connection:
             LOG.error('%s', ex)
             raise
 
-    # -- consuming -----------------------------------------------------------
-
-    def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
-                         deadline: Optional[float] = None, cursor: Any = None) -> str:
-        """Declare ``spec`` (exchanges, queue, bindings) and consume it.
-
-        Kept and replayed after every reconnect. Returns the consumer tag
-        (``"1"``, ``"2"``... in declaration order).
-
-        :param deadline: ``time.monotonic()`` instant to give up at (a
-            call's reply queue); None keeps trying while the broker cannot
-            be reached. What the broker refuses (credentials, vhost,
-            permissions, TLS) fails at once: a server that never started
-            says so to whoever starts it (as oslo.messaging does).
-        :param cursor: for a stream, its StreamCursor (stream_fanout.py):
-            gives the consumer arguments (the offset) at each consume and
-            hears of the broker cancelling the consumer.
-        """
-        tag = str(len(self._consumers) + 1)
-
-        def _declare(channel: amqp.Channel) -> None:
-            self._declare_and_consume(spec, tag, callback, cursor)
-
-        self.ensure(_declare, what='declare consumer of %s' % spec.name, deadline=deadline)
-        self._consumers.append((spec, tag, callback, cursor))
-        return tag
-
-    def _declare_and_consume(self, spec: QueueSpec, tag: str, callback: Callable,
-                             cursor: Any) -> None:
-        channel = self._channel
-        self._declarer.queue(channel, spec)
-        if cursor is not None:
-            channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
-                                  callback=callback, arguments=cursor.consumer_arguments(),
-                                  on_cancel=cursor.on_cancel)
-            return
-        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False, callback=callback,
-                              arguments=consumer_arguments(
-                                  spec, self._conf.enable_cancel_on_failover))
-
-    def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""
-        rechecks = self._rechecks
-        if rechecks and time.monotonic() >= rechecks[0]:
-            self._rechecks = rechecks[1:]
-            self._check_redeclared_queues()
-
-        def _drain(channel: amqp.Channel) -> None:
-            link = channel.connection
-            # py-amqp sets the socket's timeout before each wait and puts the
-            # old one back after: two ioctl syscalls per wait, i.e. per
-            # delivery. Left set here, py-amqp finds it in place and skips
-            # both; ensure() restores blocking mode before any other method.
-            set_socket_timeout(link, timeout)
-            try:
-                link.drain_events(timeout=timeout)
-            except socket.timeout:
-                pass
-
-        retry_at = self._retry_at
-        if retry_at is not None and retry_at > time.monotonic():
-            # The connection is down: this slice waits for the next try.
-            self._closing.wait(min(retry_at - time.monotonic(), timeout))
-            return
-        self.ensure(_drain, what='consume', writes=False, background=True)
-
-    def cancel_consumers(self) -> None:
-        """Stop consuming; deliveries already received stay unacked."""
-        consumers, self._consumers = self._consumers, []
-        with self._read_lock, self._write_lock:
-            if self._channel is None:
-                return
-            try:
-                for _spec, tag, _callback, _cursor in consumers:
-                    self._channel.basic_cancel(tag)
-            except RECOVERABLE as ex:
-                LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
-
-    def check_queue(self, name: str) -> None:
-        """Make sure queue ``name`` still exists, re-declaring it if lost.
-
-        A passive declare answers 404 for a queue the broker no longer has;
-        the retry path then reconnects and declares this connection's
-        consumers again, that queue among them.
-
-        :raises MessageDeliveryFailure: the broker cannot be reached.
-        """
-        self.ensure(lambda channel: channel.queue_declare(name, passive=True), retry=1,
-                    what='check that queue %s exists' % name)
-
-    def _check_redeclared_queues(self) -> None:
-        """Check that the queues consumed again after a reconnect exist.
-
-        While a cluster node stops, a classic queue it owned can still answer
-        declare-ok and consume-ok on another node, then vanish with the node
-        without the broker cancelling our consumer, which would then wait
-        for nothing forever. A few checks in the seconds after a reconnect
-        find such a queue (404) and declare it again.
-        """
-        for spec, _tag, _callback, _cursor in list(self._consumers):
-            try:
-                self.check_queue(spec.name)
-            except exceptions.MessageDeliveryFailure as ex:
-                LOG.warning('Could not check that queue %s exists on %s: %s', spec.name,
-                            self.host, ex)
-                return
-
-    def delete_queue(self, name: str) -> None:
-        """Delete a queue (a server's fanout queue on graceful stop)."""
-        self.ensure(lambda channel: channel.queue_delete(name), retry=1,
-                    what='delete queue %s' % name)
+    # -- settling deliveries -----------------------------------------------
 
     def ack(self, channel: amqp.Channel, delivery_tag: int, requeue: Optional[bool] = None
             ) -> None:

@@ -107,6 +107,14 @@ class FrameReader:
             else:
                 self._receive(_HEADER, initial=True)
 
+    def has_frame(self) -> bool:
+        """Whether a whole frame is buffered: ``read_frame`` returns it
+        without a system call (and a wait on the socket would miss it)."""
+        start = self._start
+        if self._end - start < _HEADER:
+            return False
+        return start + _HEADER + unpack_from('>I', self._buf, start + 3)[0] + 1 <= self._end
+
     def _receive(self, frame_size: int, initial: bool) -> None:
         """One ``recv_into`` after the buffered part of the current frame
         (``frame_size`` bytes in all), with py-amqp's error handling.
@@ -278,6 +286,16 @@ class FastDispatch:
                 self._amqp_content.discard(channel_id)
             return done
         return self._fallback(frame)
+
+
+def has_buffered_frame(link: amqp.Connection) -> Optional[bool]:
+    """Whether ``link``'s lean reader holds a whole unread frame; None when
+    ``link`` reads through py-amqp's own path (TLS), whose buffers are not
+    visible, so that a caller cannot rely on the socket's readiness alone."""
+    reader = getattr(getattr(link.transport, 'read_frame', None), '__self__', None)
+    if type(reader) is not FrameReader or reader._transport is not link.transport:
+        return None
+    return reader.has_frame()
 
 
 def install(link: amqp.Connection) -> None:

@@ -1,10 +1,13 @@
 """Listeners for RPC servers and notification listeners, and the incoming
 messages they yield.
 
-A listener owns one listening connection. Deliveries are queued by the
-consumer callback and turned into incoming messages by the polling thread;
-a body that cannot be decoded is logged and rejected (requeue=False) and
-never reaches, or stops, the server.
+A listener consumes through a connection it shares with other listeners of
+the driver (consumer_hub.py), whose I/O thread routes each delivery to it.
+A polled listener queues its deliveries for ``poll()``; a pushing one
+(``start_push``) hands each to the server as a :class:`RabbitDelivery`,
+turned into an incoming message by ``take()`` on the handling thread. A body
+that cannot be decoded is logged and rejected (requeue=False) and never
+reaches, or stops, the server.
 """
 from __future__ import annotations
 
@@ -16,8 +19,8 @@ import time
 from typing import Any, Callable, Optional
 
 from messaging.drivers import base, common
-from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
 from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
+from messaging.drivers.rabbit.io_loop import SharedConnection
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.stream_fanout import StreamCursor
 
@@ -28,31 +31,73 @@ DEDUP_SIZE = 16
 
 
 class RecentIds:
-    """The last ``DEDUP_SIZE`` ids seen; a tiny FIFO set."""
+    """The last ``DEDUP_SIZE`` ids seen; a tiny FIFO set, safe across the
+    threads that take a pushing listener's deliveries."""
 
     def __init__(self, size: int = DEDUP_SIZE) -> None:
         self._ids: collections.deque = collections.deque(maxlen=size)
+        self._lock = threading.Lock()
 
     def seen(self, unique_id: Optional[str]) -> bool:
         """True if ``unique_id`` is among the recent ones (None never is)."""
-        return unique_id is not None and unique_id in self._ids
+        if unique_id is None:
+            return False
+        with self._lock:
+            return unique_id in self._ids
 
     def add(self, unique_id: Optional[str]) -> None:
         """Remember ``unique_id``."""
         if unique_id is not None:
-            self._ids.append(unique_id)
+            with self._lock:
+                self._ids.append(unique_id)
+
+
+class RabbitDelivery(base.Delivery):
+    """One delivery a pushing listener received, not yet settled."""
+
+    __slots__ = ('_listener', '_raw', '_settled')
+
+    def __init__(self, listener: 'RabbitListener', raw: Any) -> None:
+        self._listener = listener
+        self._raw = raw
+        self._settled = False
+
+    def take(self) -> Optional[base.IncomingMessage]:
+        if self._settled:
+            raise RuntimeError('delivery %s was taken or given back already'
+                               % self._raw.delivery_tag)
+        self._settled = True
+        return self._listener._take(self._raw)
+
+    def give_back(self) -> None:
+        """Requeue it; a delivery taken already stays with its taker."""
+        if self._settled:
+            LOG.debug('Not giving back delivery %s: it was settled already',
+                      self._raw.delivery_tag)
+            return
+        self._settled = True
+        self._listener._give_back(self._raw)
 
 
 class RabbitListener(base.Listener):
-    """Polls one listening connection; subclasses turn deliveries into messages."""
+    """Receives from consumers on a shared connection; subclasses turn
+    deliveries into messages."""
 
-    def __init__(self, connection: Connection, batch_size: int,
+    def __init__(self, connection: SharedConnection, batch_size: int,
                  batch_timeout: Optional[float], prefetch_size: int,
                  on_cleanup: Callable[['RabbitListener'], None]) -> None:
         super().__init__(batch_size, batch_timeout, prefetch_size)
         self.connection = connection
         self.queue_names: list[str] = []
+        # Consumer tag -> queue, for log lines and to cancel them.
+        self._queue_of: dict[str, str] = {}
         self._deliveries: collections.deque = collections.deque()
+        # Guards _deliveries, _push and _delivering; notified on arrival,
+        # on stop and when a push call ends.
+        self._arrived = threading.Condition()
+        self._push: Optional[Callable[[base.Delivery], None]] = None
+        # Threads inside the push callback now (thread id -> calls).
+        self._delivering: collections.Counter = collections.Counter()
         self._stopped = threading.Event()
         self._recent = RecentIds()
         self._on_cleanup = on_cleanup
@@ -62,28 +107,84 @@ class RabbitListener(base.Listener):
 
         :param cursor: where to read ``spec`` from, when it is a stream.
         """
-        tag = self.connection.declare_consumer(spec, self._deliveries.append, cursor=cursor)
+        tag = self.connection.declare_consumer(spec, self._on_delivery, cursor=cursor)
+        self._queue_of[tag] = spec.name
         self.queue_names.append(spec.name)
         return tag
 
+    def _on_delivery(self, raw: Any) -> None:
+        """A consumer callback (on the reading thread): queue or push ``raw``."""
+        me = threading.get_ident()
+        with self._arrived:
+            if self._stopped.is_set():
+                push = None
+            elif self._push is None:
+                self._deliveries.append(raw)
+                self._arrived.notify()
+                return
+            else:
+                push = self._push
+                self._delivering[me] += 1
+        if push is None:
+            self._give_back(raw)
+            return
+        try:
+            push(RabbitDelivery(self, raw))
+        except Exception:
+            LOG.exception('The server did not take delivery %s from queue %s; it is '
+                          'given back', raw.delivery_tag, self.queue_of(raw))
+            self._give_back(raw)
+        finally:
+            with self._arrived:
+                self._delivering[me] -= 1
+                if not self._delivering[me]:
+                    del self._delivering[me]
+                    self._arrived.notify_all()
+
+    def start_push(self, deliver: Callable[[base.Delivery], None]) -> bool:
+        """Push deliveries to ``deliver`` from now on (batch_size 1 only);
+        deliveries queued for ``poll()`` already are pushed first."""
+        if self.batch_size != 1:
+            return False
+        with self._arrived:
+            self._push = deliver
+            queued = list(self._deliveries)
+            self._deliveries.clear()
+        for raw in queued:
+            deliver(RabbitDelivery(self, raw))
+        return True
+
     def _poll_one(self, timeout: Optional[float]) -> Optional[base.IncomingMessage]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._stopped.is_set():
-            if self._deliveries:
+        while True:
+            with self._arrived:
+                while not self._deliveries:
+                    if self._stopped.is_set():
+                        return None
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return None
+                    self._arrived.wait(left)
+                if self._stopped.is_set():
+                    return None
                 raw = self._deliveries.popleft()
-                # A delivery from a channel lost since is requeued by the
-                # broker and will come again: this copy cannot be acked.
-                if raw.channel is not self.connection.channel:
-                    continue
-                message = self._incoming(raw)
-                if message is not None:
-                    return message
-                continue
-            left = DRAIN_SLICE if deadline is None else deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.connection.drain(min(left, DRAIN_SLICE))
-        return None
+            message = self._take(raw)
+            if message is not None:
+                return message
+
+    def _take(self, raw: Any) -> Optional[base.IncomingMessage]:
+        # A delivery from a channel lost since is requeued by the broker
+        # and will come again: this copy cannot be acked.
+        if raw.channel is not self.connection.channel:
+            return None
+        return self._incoming(raw)
+
+    def _give_back(self, raw: Any) -> None:
+        """Requeue an unhandled delivery. A stream's cannot be rejected
+        (540): it is acked, and its cursor stays, so that a reconnect reads
+        it again."""
+        self.connection.ack(raw.channel, raw.delivery_tag,
+                            requeue=None if self._from_stream(raw) else True)
 
     def _decode(self, raw: Any) -> Optional[dict]:
         """The message dict of a delivery, or None after rejecting it."""
@@ -109,24 +210,40 @@ class RabbitListener(base.Listener):
         return False
 
     def queue_of(self, raw: Any) -> str:
-        """The queue a delivery came from (consumer tags count from "1")."""
+        """The queue a delivery came from (its consumer tag if unknown)."""
         tag = raw.delivery_info.get('consumer_tag', '')
-        index = int(tag) - 1 if tag.isdigit() else -1
-        return self.queue_names[index] if 0 <= index < len(self.queue_names) else tag
+        return self._queue_of.get(tag, tag)
 
     @abc.abstractmethod
     def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
         """The incoming message for a delivery, or None if it was dropped."""
 
     def stop(self) -> None:
-        self._stopped.set()
+        """No more deliveries: a poll returns, and once this returns no push
+        call is under way on another thread or will be made."""
+        me = threading.get_ident()
+        with self._arrived:
+            self._stopped.set()
+            self._arrived.notify_all()
+            while any(thread != me for thread in self._delivering):
+                self._arrived.wait()
 
     def cleanup(self) -> None:
-        self._stopped.set()
-        self.connection.cancel_consumers()
+        """Cancel this listener's consumers, requeue what it did not hand
+        over, and leave the shared connection."""
+        self.stop()
+        self.release()
         self._delete_own_queues()
         self._on_cleanup(self)
-        self.connection.close()
+
+    def release(self) -> None:
+        """Cancel the consumers and requeue the deliveries still queued."""
+        self.connection.cancel_consumers(list(self._queue_of))
+        with self._arrived:
+            queued = list(self._deliveries)
+            self._deliveries.clear()
+        for raw in queued:
+            self._give_back(raw)
 
     def _delete_own_queues(self) -> None:
         """Delete queues nobody else uses; shared queues stay."""
@@ -163,7 +280,8 @@ class RpcIncoming(base.RpcIncomingMessage):
 class RpcListener(RabbitListener):
     """Consumes ``topic``, ``topic.server`` and a fanout queue of its own."""
 
-    def __init__(self, connection: Connection, sender: ReplySender, **kwargs: Any) -> None:
+    def __init__(self, connection: SharedConnection, sender: ReplySender, **kwargs: Any
+                 ) -> None:
         super().__init__(connection, **kwargs)
         self._sender = sender
         self.fanout_queue: Optional[str] = None

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 from messaging import exceptions
 from messaging.drivers import common
-from messaging.drivers.rabbit.connection import DRAIN_SLICE, Connection
+from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.consuming import DRAIN_SLICE
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import PublishTimeout
 from messaging.drivers.rabbit.reply_turns import Mailbox, ReadingTurns

@@ -45,10 +45,15 @@ class StreamCursor:
         return {OFFSET_ARGUMENT: self.next_offset}
 
     def handled(self, raw: Any) -> None:
-        """Move past the delivery ``raw``, which the server has taken."""
+        """Move past the delivery ``raw``, which the server has taken.
+
+        Never back: the threads handling a pushing server's deliveries may
+        take them out of order.
+        """
         headers = raw.properties.get('application_headers') or {}
         offset = headers.get(OFFSET_ARGUMENT)
-        if isinstance(offset, int):
+        if isinstance(offset, int) and not (isinstance(self.next_offset, int)
+                                            and offset < self.next_offset):
             self.next_offset = offset + 1
 
     def on_cancel(self, consumer_tag: str) -> None:
