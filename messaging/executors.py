@@ -40,7 +40,8 @@ class _BoundedExecutor(abc.ABC):
             while self._running >= self._max_workers:
                 self._idle.wait()
             self._running += 1
-        self._start_or_release(fn, args)
+            alone = self._running == 1
+        self._start_or_release(fn, args, alone)
 
     def offer(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` now if a worker is free, else after the work
@@ -50,7 +51,8 @@ class _BoundedExecutor(abc.ABC):
                 self._backlog.append((fn, args))
                 return
             self._running += 1
-        self._start_or_release(fn, args)
+            alone = self._running == 1
+        self._start_or_release(fn, args, alone)
 
     def take_backlog(self) -> list[tuple]:
         """Remove and return the ``args`` of all work not started yet."""
@@ -67,9 +69,9 @@ class _BoundedExecutor(abc.ABC):
             while self._running:
                 self._idle.wait()
 
-    def _start_or_release(self, fn: Callable[..., Any], args: tuple) -> None:
+    def _start_or_release(self, fn: Callable[..., Any], args: tuple, alone: bool) -> None:
         try:
-            self._start(self._run, fn, args)
+            self._start(self._run, fn, args, alone)
         except BaseException:
             self._finished()
             raise
@@ -93,16 +95,23 @@ class _BoundedExecutor(abc.ABC):
             self._idle.notify_all()
 
     @abc.abstractmethod
-    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple) -> None:
-        """Start ``run(fn, args)`` on a worker of this kind."""
+    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple,
+               alone: bool) -> None:
+        """Start ``run(fn, args)`` on a worker of this kind; ``alone``: no
+        other handler of this executor runs."""
 
 
 class ThreadingExecutor(_BoundedExecutor):
-    """Handles messages on the process's shared pool of OS threads, at
-    most ``max_workers`` of this server's at once."""
+    """Handles messages on the process's shared pool of OS threads
+    (worker_pool), at most ``max_workers`` of this server's at once."""
 
-    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple) -> None:
-        worker_pool.shared().run(run, fn, args)
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers)
+        worker_pool.shared().allow(max_workers)
+
+    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple,
+               alone: bool) -> None:
+        worker_pool.shared().run(run, fn, args, own_thread=alone)
 
     @staticmethod
     def spawn(fn: Callable[[], Any], name: str) -> '_Joinable':
@@ -126,7 +135,8 @@ class EventletExecutor(_BoundedExecutor):
         super().__init__(max_workers)
         self._eventlet = eventlet
 
-    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple) -> None:
+    def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple,
+               alone: bool) -> None:
         self._eventlet.spawn_n(run, fn, args)
 
     def spawn(self, fn: Callable[[], Any], name: str) -> '_Joinable':

@@ -4,8 +4,13 @@ process runs its handlers on.
 A pool per server would keep a thread per server once each had a message
 (a service with a hundred servers, a hundred idle threads). Here a thread
 is started only when a handler is due and no thread of the pool is idle,
-and a thread idle for ``IDLE_EXIT`` seconds ends. How many handlers of
-one server run at once is bounded by its executor, not by this pool.
+and a thread idle for ``IDLE_EXIT`` seconds ends.
+
+Past ``limit`` threads (the largest executor's bound: a process with one
+server behaves as with a pool of its own), handlers wait in the pool's
+queue, except an executor's only running handler: it always gets a
+thread, so that a server whose handlers wait for another server of the
+same process (a call between them) cannot starve it.
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ class WorkerPool:
         self._idle = 0
         self._threads = 0
         self._started = 0
+        self._limit = 1
 
     @property
     def threads(self) -> int:
@@ -43,37 +49,49 @@ class WorkerPool:
         """Worker threads waiting for work now."""
         return self._idle
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on a worker: an idle one, or a new one.
+    def allow(self, threads: int) -> None:
+        """Let the pool grow to ``threads`` threads (never shrinks the limit)."""
+        with self._lock:
+            self._limit = max(self._limit, threads)
+
+    def run(self, fn: Callable[..., Any], *args: Any, own_thread: bool = False) -> None:
+        """Run ``fn(*args)`` on an idle worker, a new one, or the first to
+        be free once the pool is at its limit.
 
         Never blocks; an exception from ``fn`` is logged, not raised.
+
+        :param own_thread: past the limit, start a thread for this task
+            anyway (an executor's only running handler).
         """
+        task = (fn, args)
         with self._lock:
-            self._tasks.append((fn, args))
-            if self._idle > len(self._tasks) - 1:
+            if self._idle > len(self._tasks):
+                self._tasks.append(task)
                 self._lock.notify()
+                return
+            if self._threads >= self._limit and not own_thread:
+                self._tasks.append(task)
                 return
             self._threads += 1
             self._started += 1
             name = '%s-%d' % (THREAD_NAME, self._started)
         try:
-            threading.Thread(target=self._work, name=name, daemon=True).start()
+            threading.Thread(target=self._work, args=(task,), name=name,
+                             daemon=True).start()
         except BaseException:
             with self._lock:
                 self._threads -= 1
             raise
 
-    def _work(self) -> None:
-        while True:
-            task = self._next_task()
-            if task is None:
-                return
+    def _work(self, task: Optional[tuple]) -> None:
+        while task is not None:
             fn, args = task
             try:
                 fn(*args)
             except Exception:
                 LOG.exception('Unhandled error in %s', getattr(fn, '__qualname__', fn))
-            del task, fn, args
+            del fn, args
+            task = self._next_task()
 
     def _next_task(self) -> Optional[tuple]:
         """The next task, waiting up to the idle time; None ends the thread."""

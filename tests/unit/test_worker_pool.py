@@ -27,6 +27,7 @@ def test_sequential_work_reuses_one_idle_thread():
 
 def test_busy_workers_make_the_pool_start_another():
     pool = worker_pool.WorkerPool(idle_exit=LONG)
+    pool.allow(3)
     release = threading.Event()
     started = threading.Semaphore(0)
 
@@ -141,7 +142,7 @@ def test_a_worker_that_cannot_start_frees_its_slot(monkeypatch):
     executor = executors.ThreadingExecutor(1)
 
     class NoThreads:
-        def run(self, *args):
+        def run(self, *args, own_thread=False):
             raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(worker_pool, 'shared', lambda: NoThreads())
@@ -151,3 +152,44 @@ def test_a_worker_that_cannot_start_frees_its_slot(monkeypatch):
     done = threading.Event()
     executor.offer(done.set)
     assert done.wait(LONG)
+
+
+def test_past_its_limit_the_pool_queues_work_for_the_first_free_thread():
+    pool = worker_pool.WorkerPool(idle_exit=LONG)
+    pool.allow(2)
+    gate = Gate()
+    for n in range(4):
+        pool.run(gate.task, n)
+    assert gate.started.acquire(timeout=LONG) and gate.started.acquire(timeout=LONG)
+    assert pool.threads == 2
+    gate.release.set()
+    for _ in range(2):
+        assert gate.started.acquire(timeout=LONG)
+    assert gate.most == 2 and sorted(gate.order) == [0, 1, 2, 3]
+
+
+def test_an_executors_only_handler_gets_a_thread_past_the_limit():
+    # Two servers of one process: the first's handlers all wait for the
+    # second's, which must still run although the pool is at its limit.
+    pool = worker_pool.WorkerPool(idle_exit=LONG)
+    pool.allow(2)
+    gate = Gate()
+    for n in range(2):
+        pool.run(gate.task, n)
+    assert gate.started.acquire(timeout=LONG) and gate.started.acquire(timeout=LONG)
+    ran = threading.Event()
+    pool.run(ran.set, own_thread=True)
+    assert ran.wait(LONG)
+    gate.release.set()
+
+
+def test_the_pool_grows_to_the_largest_executors_bound():
+    pool = worker_pool.shared()
+    executors.ThreadingExecutor(3)
+    executors.ThreadingExecutor(2)
+    gate = Gate()
+    for n in range(3):
+        pool.run(gate.task, n)
+    for _ in range(3):
+        assert gate.started.acquire(timeout=LONG)
+    gate.release.set()
