@@ -111,7 +111,7 @@ class ThreadingExecutor(_BoundedExecutor):
 
     def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple,
                alone: bool) -> None:
-        worker_pool.shared().run(run, fn, args, own_thread=alone)
+        worker_pool.shared().run(run, fn, args, first=alone)
 
     @staticmethod
     def spawn(fn: Callable[[], Any], name: str) -> '_Joinable':

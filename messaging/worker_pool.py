@@ -8,9 +8,11 @@ and a thread idle for ``IDLE_EXIT`` seconds ends.
 
 Past ``limit`` threads (the largest executor's bound: a process with one
 server behaves as with a pool of its own), handlers wait in the pool's
-queue, except an executor's only running handler: it always gets a
-thread, so that a server whose handlers wait for another server of the
-same process (a call between them) cannot starve it.
+queue; an executor's only running handler goes to the front of it. Should
+the queue not move for ``STUCK_AFTER`` seconds (every thread busy, say
+with handlers that wait for another server of the same process), one more
+thread is started, and so on until it moves: a full pool delays work but
+cannot deadlock it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ LOG = logging.getLogger(__name__)
 
 # Seconds a worker waits for more work before it ends.
 IDLE_EXIT = 30.0
+# Seconds the queue of a full pool may stand still before another thread starts.
+STUCK_AFTER = 1.0
 THREAD_NAME = 'messaging-worker'
 
 
@@ -38,6 +42,9 @@ class WorkerPool:
         self._threads = 0
         self._started = 0
         self._limit = 1
+        # Tasks taken from the queue so far, and whether a check is due.
+        self._taken = 0
+        self._check_pending = False
 
     @property
     def threads(self) -> int:
@@ -54,14 +61,14 @@ class WorkerPool:
         with self._lock:
             self._limit = max(self._limit, threads)
 
-    def run(self, fn: Callable[..., Any], *args: Any, own_thread: bool = False) -> None:
+    def run(self, fn: Callable[..., Any], *args: Any, first: bool = False) -> None:
         """Run ``fn(*args)`` on an idle worker, a new one, or the first to
         be free once the pool is at its limit.
 
         Never blocks; an exception from ``fn`` is logged, not raised.
 
-        :param own_thread: past the limit, start a thread for this task
-            anyway (an executor's only running handler).
+        :param first: when it must wait, it goes before the waiting work
+            (an executor's only running handler).
         """
         task = (fn, args)
         with self._lock:
@@ -69,9 +76,17 @@ class WorkerPool:
                 self._tasks.append(task)
                 self._lock.notify()
                 return
-            if self._threads >= self._limit and not own_thread:
-                self._tasks.append(task)
+            if self._threads >= self._limit:
+                if first:
+                    self._tasks.appendleft(task)
+                else:
+                    self._tasks.append(task)
+                self._watch_queue()
                 return
+        self._start_thread(task)
+
+    def _start_thread(self, task: Optional[tuple]) -> None:
+        with self._lock:
             self._threads += 1
             self._started += 1
             name = '%s-%d' % (THREAD_NAME, self._started)
@@ -83,7 +98,32 @@ class WorkerPool:
                 self._threads -= 1
             raise
 
+    def _watch_queue(self) -> None:
+        """Under the lock: check in ``STUCK_AFTER`` s that the queue moved."""
+        if self._check_pending:
+            return
+        self._check_pending = True
+        timer = threading.Timer(STUCK_AFTER, self._check_queue_moved, (self._taken,))
+        timer.daemon = True
+        timer.start()
+
+    def _check_queue_moved(self, taken_before: int) -> None:
+        with self._lock:
+            self._check_pending = False
+            if not self._tasks:
+                return
+            stuck = self._taken == taken_before
+            self._watch_queue()
+        if stuck:
+            LOG.warning('All %d message handler threads were busy for %.0f s with %d '
+                        'more message(s) waiting; starting another (handlers that wait '
+                        'for servers of the same process can cause this)',
+                        self._threads, STUCK_AFTER, len(self._tasks))
+            self._start_thread(None)
+
     def _work(self, task: Optional[tuple]) -> None:
+        if task is None:
+            task = self._next_task()
         while task is not None:
             fn, args = task
             try:
@@ -103,6 +143,7 @@ class WorkerPool:
                 if not woken and not self._tasks:
                     self._threads -= 1
                     return None
+            self._taken += 1
             return self._tasks.popleft()
 
 

@@ -142,7 +142,7 @@ def test_a_worker_that_cannot_start_frees_its_slot(monkeypatch):
     executor = executors.ThreadingExecutor(1)
 
     class NoThreads:
-        def run(self, *args, own_thread=False):
+        def run(self, *args, first=False):
             raise RuntimeError("can't start new thread")
 
     monkeypatch.setattr(worker_pool, 'shared', lambda: NoThreads())
@@ -168,9 +168,10 @@ def test_past_its_limit_the_pool_queues_work_for_the_first_free_thread():
     assert gate.most == 2 and sorted(gate.order) == [0, 1, 2, 3]
 
 
-def test_an_executors_only_handler_gets_a_thread_past_the_limit():
+def test_a_full_pool_whose_queue_stands_still_starts_another_thread(monkeypatch):
     # Two servers of one process: the first's handlers all wait for the
     # second's, which must still run although the pool is at its limit.
+    monkeypatch.setattr(worker_pool, 'STUCK_AFTER', 0.05)
     pool = worker_pool.WorkerPool(idle_exit=LONG)
     pool.allow(2)
     gate = Gate()
@@ -178,9 +179,23 @@ def test_an_executors_only_handler_gets_a_thread_past_the_limit():
         pool.run(gate.task, n)
     assert gate.started.acquire(timeout=LONG) and gate.started.acquire(timeout=LONG)
     ran = threading.Event()
-    pool.run(ran.set, own_thread=True)
+    pool.run(ran.set, first=True)
     assert ran.wait(LONG)
+    assert pool.threads == 3
     gate.release.set()
+
+
+def test_an_executors_only_handler_waits_before_the_rest():
+    pool = worker_pool.WorkerPool(idle_exit=LONG)
+    gate = Gate()
+    pool.run(gate.task, 0)
+    assert gate.started.acquire(timeout=LONG)
+    pool.run(gate.task, 1)
+    pool.run(gate.task, 2, first=True)
+    gate.release.set()
+    for _ in range(2):
+        assert gate.started.acquire(timeout=LONG)
+    assert gate.order == [0, 2, 1]
 
 
 def test_the_pool_grows_to_the_largest_executors_bound():
