@@ -362,3 +362,39 @@ def test_thread_and_connection_counts_stay_flat(rabbit_transport, unique_name,
         for listener in listeners:
             listener.stop()
             listener.cleanup()
+
+
+def test_listeners_declare_promptly_while_the_shared_connection_is_busy(
+        rabbit_transport, unique_name, broker_cleanup):
+    driver = rabbit_transport()._driver
+    busy, *others = names_for(unique_name, broker_cleanup, 16, 'hubbusy')
+    target = messaging.Target(topic=busy, server='srv')
+    listener = driver.listen(target, 1, None)
+    handled = []
+    listener.start_push(lambda delivery: handled.append(delivery.take()))
+    done = threading.Event()
+
+    def flood():
+        while not done.is_set():
+            driver.send(target, {}, {'method': 'm', 'args': 0})
+
+    senders = [threading.Thread(target=flood) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    started = []
+    try:
+        wait_for(lambda: len(handled) > 100)
+        for topic in others:
+            began = time.monotonic()
+            started.append(driver.listen(messaging.Target(topic=topic, server='srv'), 1,
+                                         None))
+            assert time.monotonic() - began < 1.0
+        received = len(handled)
+        wait_for(lambda: len(handled) > received + 100)
+    finally:
+        done.set()
+        for sender in senders:
+            sender.join(WAIT)
+        for each in started + [listener]:
+            each.stop()
+            each.cleanup()

@@ -235,6 +235,31 @@ def test_a_client_trusting_the_ca_and_checking_the_host_name_connects_and_calls(
         server.wait()
 
 
+def test_servers_share_one_tls_connection_and_start_and_answer_promptly(
+        tls_node, transports):
+    # Over TLS the frame reader's buffer is hidden: the shared connection's
+    # I/O thread reads in short bounded slices instead (io_loop.py).
+    transport = transports('127.0.0.1:%d' % tls_node.port, **files(tls_node))
+    topics = ['tls_hub_%s_%d' % (uuid.uuid4().hex[:6], n) for n in range(10)]
+    began = time.monotonic()
+    servers = [messaging.get_rpc_server(transport, messaging.Target(topic=topic, server='s'),
+                                        [Echo()], executor='threading') for topic in topics]
+    for server in servers:
+        server.start()
+    try:
+        assert time.monotonic() - began < 10
+        assert len(transport._driver._hub.connections) == 1
+        for topic in topics:
+            client = messaging.get_rpc_client(transport, messaging.Target(topic=topic),
+                                              timeout=WAIT)
+            assert client.call({}, 'echo', value=topic) == topic
+    finally:
+        for server in servers:
+            server.stop()
+        for server in servers:
+            server.wait()
+
+
 _REFUSED_BY_BROKER = (r'(?i)certificate.required|unknown.ca|EOF occurred in violation of '
                       r'protocol|Connection reset by peer')
 
