@@ -135,24 +135,34 @@ class RabbitListener(base.Listener):
                           'given back', raw.delivery_tag, self.queue_of(raw))
             self._give_back(raw)
         finally:
-            with self._arrived:
-                self._delivering[me] -= 1
-                if not self._delivering[me]:
-                    del self._delivering[me]
-                    self._arrived.notify_all()
+            self._done_delivering(me)
 
     def start_push(self, deliver: Callable[[base.Delivery], None]) -> bool:
         """Push deliveries to ``deliver`` from now on (batch_size 1 only);
         deliveries queued for ``poll()`` already are pushed first."""
         if self.batch_size != 1:
             return False
+        me = threading.get_ident()
         with self._arrived:
             self._push = deliver
             queued = list(self._deliveries)
             self._deliveries.clear()
-        for raw in queued:
-            deliver(RabbitDelivery(self, raw))
+            # Counted as a push under way, so that a stop waits for it too.
+            self._delivering[me] += 1
+        try:
+            for raw in queued:
+                deliver(RabbitDelivery(self, raw))
+        finally:
+            self._done_delivering(me)
         return True
+
+    def _done_delivering(self, me: int) -> None:
+        """Thread ``me`` left a push call; a waiting stop may go on."""
+        with self._arrived:
+            self._delivering[me] -= 1
+            if not self._delivering[me]:
+                del self._delivering[me]
+                self._arrived.notify_all()
 
     def _poll_one(self, timeout: Optional[float]) -> Optional[base.IncomingMessage]:
         deadline = None if timeout is None else time.monotonic() + timeout
