@@ -311,6 +311,12 @@ def test_missed_heartbeats_are_detected_and_the_connections_replaced(own_node, d
     try:
         with rpc_setup(url) as (client, _endpoint, transport):
             driver = transport._driver
+            # The caller can have its reply before the server's reply
+            # connection, still awaiting its confirm, is back in the pool;
+            # nothing signals its return.
+            deadline = time.monotonic() + JOIN_BOUND
+            while not driver._pool._idle and time.monotonic() < deadline:
+                time.sleep(0.01)
             senders = {connection.name for connection, _ in driver._pool._idle}
             listeners = {listener.connection.name for listener in driver._listeners}
             listeners.add(driver._reply_waiter._connection.name)

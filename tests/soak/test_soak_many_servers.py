@@ -116,7 +116,7 @@ def test_soak_of_100_servers_and_100_listeners_in_one_process(
             servers.append(messaging.get_rpc_server(
                 server_transport, messaging.Target(topic=topic, server=server_name,
                                                    exchange=exchange),
-                [Endpoint(casts, calls)], executor='threading'))
+                [Endpoint(casts, calls)]))
             clients.append(messaging.get_rpc_client(
                 client_transport, messaging.Target(topic=topic, server=server_name,
                                                    exchange=exchange),
@@ -125,7 +125,7 @@ def test_soak_of_100_servers_and_100_listeners_in_one_process(
             broker_cleanup.queue(listen_topic + '.info')
             servers.append(messaging.get_notification_listener(
                 listen_transport, [messaging.Target(topic=listen_topic)],
-                [NotificationEndpoint(notified)], executor='threading'))
+                [NotificationEndpoint(notified)]))
             notifiers.append(messaging.Notifier(notify_transport, publisher_id='soak',
                                                 driver='messaging', topics=[listen_topic]))
         for server in servers:
