@@ -71,3 +71,21 @@ def test_charts_with_an_extension_of_no_format_are_refused_before_the_run(capsys
 def test_progress_is_on_unless_turned_off():
     assert cli.parse_args([]).progress is True
     assert cli.parse_args(['--no-progress']).progress is False
+
+
+@pytest.mark.parametrize('extra', [['--bare'], ['--rounds', '2'], ['--charts', 'b.svg']])
+def test_scale_runs_once_and_alone(extra, capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--scale', '3'] + extra)
+    assert '--scale runs once, without' in capsys.readouterr().err
+
+
+def test_scale_needs_a_server():
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--scale', '0'])
+
+
+def test_steps_follow_the_mode():
+    args = cli.parse_args(['--sizes', '100,1KB'])
+    assert (cli.steps('messaging', args), cli.steps('amqp', args)) == (8, 4)
+    assert cli.steps('messaging', cli.parse_args(['--scale', '3'])) == 5
