@@ -1,5 +1,6 @@
 """The benchmark's command line and the merging of its rounds."""
 import argparse
+import importlib
 import sys
 
 import pytest
@@ -89,3 +90,14 @@ def test_steps_follow_the_mode():
     args = cli.parse_args(['--sizes', '100,1KB'])
     assert (cli.steps('messaging', args), cli.steps('amqp', args)) == (8, 4)
     assert cli.steps('messaging', cli.parse_args(['--scale', '3'])) == 5
+
+
+def test_the_interop_variable_names_the_default_oslo_interpreter(monkeypatch, tmp_path):
+    python = tmp_path / 'python'
+    python.write_text('')
+    monkeypatch.setenv('MESSAGING_INTEROP_PYTHON', str(python))
+    try:
+        assert importlib.reload(cli).parse_args(['--compare', 'oslo']).oslo_python == str(python)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(cli)
