@@ -10,7 +10,8 @@ process does, with the library's default options. It measures the time
 until all are started and every server has answered a call, then ``COUNT``
 sequential calls to one server and ``COUNT`` round-robin over all N, and
 one notification to each listener, and then, with everything running, the
-process's OS threads, its TCP connections to the broker and its RSS.
+process's OS threads, its TCP connections to the broker and its RSS (also
+under ``after_start``, as they were before the calls).
 Everything is stopped and every queue and exchange made (all with a unique
 suffix) is deleted at the end. Run by path, like ``workload.py``; one JSON
 object with the results goes to stdout.
@@ -205,6 +206,10 @@ def run(library: str, url: str, servers: int, count: int) -> dict:
     try:
         rig.start()
         results['start_seconds'] = time.perf_counter() - started
+        # Before the load: executors (oslo's) grow their pools on demand.
+        results['after_start'] = {'threads': process_threads(),
+                                  'connections': broker_connections(port),
+                                  'rss_mb': rss_mb()}
         workload.progress('%s: %d calls to one server' % (library, count))
         elapsed, latencies = workload.timed_loop(
             count, 1, functools.partial(call_one, rig.clients[0]))

@@ -62,6 +62,8 @@ def _check_scale(results: dict, libraries: set[str], servers: int) -> None:
     for figures in results['libraries'].values():
         for key in ('threads', 'connections', 'rss_mb', 'start_seconds', 'notify_seconds'):
             assert figures[key] > 0, key
+        assert all(figures['after_start'][key] > 0
+                   for key in ('threads', 'connections', 'rss_mb'))
         for key in ('one_server', 'all_servers'):
             assert figures[key]['rate'] > 0 and figures[key]['p99_ms'] > 0
 
