@@ -79,6 +79,13 @@ def _aligned(rows: list[list[str]]) -> str:
     return '\n'.join(lines)
 
 
+def _then_and_at_start(figures: dict, start: dict, key: str) -> str:
+    """``after (at start)``, or the one figure of a run without ``after_start``."""
+    if key not in start:
+        return str(figures[key])
+    return '%d (%d)' % (figures[key], start[key])
+
+
 def format_scale(results: dict) -> str:
     """The table of a ``--scale`` run, a row per library.
 
@@ -88,13 +95,16 @@ def format_scale(results: dict) -> str:
     'all_servers': summary}}}``.
     """
     servers = results['servers']
-    rows = [['library', 'threads', 'connections', 'RSS MB', 'start s', 'notify all s',
-             'calls/s one server', 'calls/s across %d' % servers]]
+    # Threads and connections after the calls, and right after the start.
+    rows = [['library', 'threads (at start)', 'connections (at start)', 'RSS MB', 'start s',
+             'notify all s', 'calls/s one server', 'calls/s across %d' % servers]]
     for lib in ('messaging', 'oslo_messaging'):
         figures = results['libraries'].get(lib)
         if figures is None:
             continue
-        rows.append([LIBRARY_LABELS[lib], str(figures['threads']), str(figures['connections']),
+        start = figures.get('after_start', {})
+        rows.append([LIBRARY_LABELS[lib], _then_and_at_start(figures, start, 'threads'),
+                     _then_and_at_start(figures, start, 'connections'),
                      '%.0f' % figures['rss_mb'], '%.2f' % figures['start_seconds'],
                      '%.2f' % figures['notify_seconds'],
                      '%.0f' % figures['one_server']['rate'],
