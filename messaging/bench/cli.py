@@ -3,8 +3,10 @@
 Each library runs :mod:`messaging.bench.workload` in a subprocess of its own
 (oslo.messaging with the interpreter of its own virtualenv), so that both
 libraries run the same code and neither's imports or threads disturb the
-other. With ``--rounds`` above 1 the libraries alternate, round after round,
-and the best round of each workload is reported.
+other; ``--bare`` runs the floors of :mod:`messaging.bench.bare` the same
+way. With ``--rounds`` above 1 the libraries alternate, round after round,
+and the best round of each workload is reported. ``--scale N`` runs
+:mod:`messaging.bench.scale` instead: N servers and listeners per library.
 """
 from __future__ import annotations
 
@@ -16,14 +18,16 @@ import subprocess
 import sys
 from typing import Optional
 
-from messaging.bench import chart, progress, report, stats, workload
+from messaging.bench import bare, chart, goals, progress, report, scale, stats, workload
 
 DEFAULT_URL = 'rabbit://guest:guest@127.0.0.1:5672/'
 DEFAULT_SIZES = '100,10240,1048576'
 # Seconds the broker has to answer before the benchmark starts.
 BROKER_CHECK_TIMEOUT = 10.0
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULT_OSLO_PYTHON = os.path.join(_REPO, '.interop-venv', 'bin', 'python')
+# The interop tests' variable names the same interpreter.
+DEFAULT_OSLO_PYTHON = (os.environ.get('MESSAGING_INTEROP_PYTHON')
+                       or os.path.join(_REPO, '.interop-venv', 'bin', 'python'))
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -67,6 +71,10 @@ def build_parser(prog: str = 'python -m messaging.bench') -> argparse.ArgumentPa
                         help='a Python with oslo.messaging (%(default)s)')
     parser.add_argument('--bare', action='store_true',
                         help='also run the loops on the bare amqp client (the floor)')
+    parser.add_argument('--scale', type=int, metavar='N',
+                        help='instead of the workloads: N RPC servers and N listeners '
+                             'per library in one process, its threads, broker '
+                             'connections, RSS, start time and call rates')
     parser.add_argument('--json', metavar='FILE', help='write the results to FILE')
     parser.add_argument('--charts', metavar='FILE',
                         help='draw every chart, named after FILE, in the format of its '
@@ -88,6 +96,13 @@ def parse_args(argv: Optional[list[str]], prog: str = 'python -m messaging.bench
     for name in ('count', 'threads', 'rounds'):
         if getattr(args, name) < 1:
             parser.error('--%s must be at least 1' % name)
+    if args.scale is not None:
+        if args.scale < 1:
+            parser.error('--scale must be at least 1')
+        for option, given in (('--bare', args.bare), ('--charts', args.charts),
+                              ('--rounds', args.rounds > 1)):
+            if given:
+                parser.error('--scale runs once, without %s' % option)
     if args.charts:
         try:
             chart.check_format(args.charts)
@@ -109,15 +124,35 @@ def libraries(args: argparse.Namespace) -> list[tuple[str, str]]:
     return runs
 
 
+def steps(library: str, args: argparse.Namespace) -> int:
+    """How many progress steps one round of ``library`` has."""
+    if args.scale is not None:
+        return scale.STEPS
+    if library == 'amqp':
+        return bare.steps(args.sizes)
+    return workload.steps(args.sizes)
+
+
 def run_workload(library: str, python: str, args: argparse.Namespace,
                  bar: progress.RunProgress) -> dict:
-    """One round of every workload of ``library`` in a subprocess."""
+    """One round of every workload of ``library`` (the floors for ``amqp``;
+    the scale run with ``--scale``) in a subprocess."""
+    sizes = ','.join(str(size) for size in args.sizes)
+    if args.scale is not None:
+        arguments = [scale.__file__, library, args.url, str(args.scale), str(args.count)]
+    elif library == 'amqp':
+        arguments = [bare.__file__, args.url, sizes, str(args.count)]
+    else:
+        arguments = [workload.__file__, library, args.url, sizes, str(args.count),
+                     str(args.threads)]
+    return run_child(library, [python, '-W', 'ignore'] + arguments, bar)
+
+
+def run_child(library: str, command: list[str], bar: progress.RunProgress) -> dict:
+    """Run ``command`` for ``library``; the JSON object it printed."""
     env = dict(os.environ)
     if library == 'messaging':
         env['PYTHONPATH'] = os.pathsep.join(filter(None, [_REPO, env.get('PYTHONPATH')]))
-    command = [python, '-W', 'ignore', workload.__file__, library, args.url,
-               ','.join(str(size) for size in args.sizes), str(args.count),
-               str(args.threads)]
     if _STOP.signal is not None:
         raise Stopped()
     with bar.child() as (progress_env, progress_fds):
@@ -204,7 +239,7 @@ def check_broker(url: str, timeout: float = BROKER_CHECK_TIMEOUT) -> None:
 def collect(args: argparse.Namespace) -> dict:
     """Run every round of every library; the summarized results."""
     rounds: dict[str, list[dict]] = {library: [] for library, _ in libraries(args)}
-    total = args.rounds * sum(workload.steps(library, args.sizes) for library in rounds)
+    total = args.rounds * sum(steps(library, args) for library in rounds)
     with progress.for_run(total, args.progress) as bar:
         for number in range(1, args.rounds + 1):
             for library, python in libraries(args):
@@ -213,6 +248,21 @@ def collect(args: argparse.Namespace) -> dict:
     return {'url_host': args.url.rsplit('@', 1)[-1], 'threads': args.threads,
             'count': args.count, 'rounds': args.rounds,
             'libraries': {library: merge_rounds(runs) for library, runs in rounds.items()}}
+
+
+def collect_scale(args: argparse.Namespace) -> dict:
+    """The ``--scale`` run of every library, call rates summarized."""
+    runs = libraries(args)
+    results: dict = {'url_host': args.url.rsplit('@', 1)[-1], 'servers': args.scale,
+                     'count': args.count, 'libraries': {}}
+    with progress.for_run(len(runs) * scale.STEPS, args.progress) as bar:
+        for library, python in runs:
+            bar.start(library, 1, 1)
+            figures = run_workload(library, python, args, bar)
+            for key in ('one_server', 'all_servers'):
+                figures[key] = stats.summarize(figures[key])
+            results['libraries'][library] = figures
+    return results
 
 
 def merge_rounds(runs: list[dict]) -> dict:
@@ -237,7 +287,7 @@ def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.benc
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         check_broker(args.url)
-        results = collect(args)
+        results = collect_scale(args) if args.scale is not None else collect(args)
     except RuntimeError as ex:
         sys.stderr.write('benchmark failed: %s\n' % ex)
         return 1
@@ -248,7 +298,14 @@ def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.benc
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    print(report.format_table(results))
+    if args.scale is not None:
+        results['goals'] = goals.scale_goals(results)
+        print(report.format_scale(results))
+    else:
+        results['goals'] = goals.workload_goals(results)
+        print(report.format_table(results))
+    print('\nGoals of issue 18:')
+    print(goals.format_goals(results['goals']))
     if args.json:
         report.write_json(args.json, results)
     if args.charts:

@@ -67,11 +67,49 @@ def format_table(results: dict) -> str:
             rows.append(row)
     rows.append(['', 'peak RSS'] + ['%.0f MB' % libraries[lib]['peak_rss_mb']
                                     for lib in order])
-    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(header))]
+    return _aligned(rows)
+
+
+def _aligned(rows: list[list[str]]) -> str:
+    """Rows as fixed-width columns, the first row a header with a rule."""
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(len(rows[0]))]
     lines = ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
              for row in rows]
     lines.insert(1, '  '.join('-' * width for width in widths))
     return '\n'.join(lines)
+
+
+def _then_and_at_start(figures: dict, start: dict, key: str) -> str:
+    """``after (at start)``, or the one figure of a run without ``after_start``."""
+    if key not in start:
+        return str(figures[key])
+    return '%d (%d)' % (figures[key], start[key])
+
+
+def format_scale(results: dict) -> str:
+    """The table of a ``--scale`` run, a row per library.
+
+    ``results`` is what :func:`messaging.bench.cli.collect_scale` returns:
+    ``{'servers': N, 'libraries': {lib: {'threads', 'connections',
+    'rss_mb', 'start_seconds', 'notify_seconds', 'one_server': summary,
+    'all_servers': summary}}}``.
+    """
+    servers = results['servers']
+    # Threads and connections after the calls, and right after the start.
+    rows = [['library', 'threads (at start)', 'connections (at start)', 'RSS MB', 'start s',
+             'notify all s', 'calls/s one server', 'calls/s across %d' % servers]]
+    for lib in ('messaging', 'oslo_messaging'):
+        figures = results['libraries'].get(lib)
+        if figures is None:
+            continue
+        start = figures.get('after_start', {})
+        rows.append([LIBRARY_LABELS[lib], _then_and_at_start(figures, start, 'threads'),
+                     _then_and_at_start(figures, start, 'connections'),
+                     '%.0f' % figures['rss_mb'], '%.2f' % figures['start_seconds'],
+                     '%.2f' % figures['notify_seconds'],
+                     '%.0f' % figures['one_server']['rate'],
+                     '%.0f' % figures['all_servers']['rate']])
+    return _aligned(rows)
 
 
 def write_json(path: str, results: dict) -> None:

@@ -2,13 +2,14 @@
 
     python workload.py LIBRARY URL SIZES COUNT THREADS
 
-``LIBRARY`` is ``messaging``, ``oslo_messaging`` or ``amqp`` (the bare
-client, the floor). The library is imported by name, so ``messaging`` and
-``oslo_messaging`` run exactly the same code; this file imports nothing else
-of ``messaging`` and is run by path, so the oslo.messaging interpreter can run
-it too. The RPC server and the notification listener run in the same process
-as the client, as in the issue's reference figures. Progress goes to stderr;
-one JSON object with the results goes to stdout. Every queue and exchange
+``LIBRARY`` is ``messaging`` or ``oslo_messaging``, imported by name, so
+both run exactly the same code; this file imports nothing else of
+``messaging`` and is run by path, so the oslo.messaging interpreter can run
+it too (``bare.py`` has the floors on the bare ``amqp`` client, ``scale.py``
+the many-servers mode; both use the helpers here). The RPC server and the
+notification listener run in the same process as the client, as in the
+issue's reference figures. Progress goes to stderr; one JSON object with
+the results goes to stdout. Every queue and exchange
 declared (all with a unique suffix) is deleted at the end.
 """
 from __future__ import annotations
@@ -48,9 +49,9 @@ def progress(text: str) -> None:
     _progress_stream.flush()
 
 
-def steps(library: str, sizes: list[int]) -> int:
-    """How many times :func:`run` reports progress for ``library``."""
-    return len(sizes) * (2 if library == 'amqp' else 4)
+def steps(sizes: list[int]) -> int:
+    """How many times :func:`run` reports progress."""
+    return len(sizes) * 4
 
 
 def count_for(count: int, size: int) -> int:
@@ -203,10 +204,8 @@ class LibraryRig:
 
     def declared(self) -> tuple[list[str], list[str]]:
         """The queues and exchanges this rig made, to delete after."""
-        driver = self.transport._driver
-        reply_queue = (getattr(driver, 'reply_queue_name', None)  # messaging
-                       or getattr(driver, '_reply_q', None))  # oslo.messaging
-        queues = [self.topic, self.topic + '.s1', self.topic + '.info', reply_queue]
+        queues = [self.topic, self.topic + '.s1', self.topic + '.info',
+                  reply_queue_of(self.transport)]
         return [q for q in queues if q], [self.exchange, self.topic + '_fanout']
 
     def close(self) -> None:
@@ -217,74 +216,19 @@ class LibraryRig:
         self.notify_transport.cleanup()
 
 
-class BareRig:
-    """The same request/reply and publish loops on the bare ``amqp`` client:
-    no envelope, no confirms, no framework; the floor."""
-
-    def __init__(self, url: str, suffix: str) -> None:
-        import amqp
-
-        self._amqp = amqp
-        self.topic = 'bench_bare_%s' % suffix
-        self.reply_queue = 'bench_bare_reply_%s' % suffix
-        self.counter = Counter()
-        self._replies: list = []
-        self._stopping = threading.Event()
-        self.client = connect(url)
-        self._client_channel = self.client.channel()
-        self._server = connect(url)
-        self._server_channel = self._server.channel()
-        for channel in (self._client_channel, self._server_channel):
-            channel.queue_declare(self.topic, auto_delete=False)
-            channel.queue_declare(self.reply_queue, auto_delete=False)
-        self._server_channel.basic_consume(self.topic, callback=self._serve, no_ack=False)
-        self._client_channel.basic_consume(self.reply_queue, no_ack=True,
-                                           callback=self._replies.append)
-        self._thread = threading.Thread(target=self._run_server, daemon=True)
-        self._thread.start()
-
-    def _serve(self, message: Any) -> None:
-        channel = self._server_channel
-        channel.basic_ack(message.delivery_tag)
-        request = json.loads(message.body)
-        if request.get('reply'):
-            channel.basic_publish(self._amqp.Message(json.dumps(request['value'])),
-                                  '', self.reply_queue)
-        else:
-            self.counter.hit()
-
-    def _run_server(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self._server.drain_events(timeout=0.25)
-            except TimeoutError:
-                pass
-
-    def _publish(self, value: str, reply: bool) -> None:
-        body = json.dumps({'value': value, 'reply': reply})
-        self._client_channel.basic_publish(self._amqp.Message(body), '', self.topic)
-
-    def call(self, value: str) -> Any:
-        self._publish(value, True)
-        while not self._replies:
-            self.client.drain_events(timeout=CALL_TIMEOUT)
-        return json.loads(self._replies.pop().body)
-
-    def cast(self, value: str) -> None:
-        self._publish(value, False)
-
-    def declared(self) -> tuple[list[str], list[str]]:
-        return [self.topic, self.reply_queue], []
-
-    def close(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-        self.client.close()
-        self._server.close()
+def reply_queue_of(transport: Any) -> Any:
+    """The name of the reply queue ``transport`` declared for its calls (None
+    before its first call), so that the run can delete it: neither library
+    has a public name for it, and oslo.messaging's outlives the process by
+    half an hour."""
+    driver = transport._driver
+    return (getattr(driver, 'reply_queue_name', None)  # messaging
+            or getattr(driver, '_reply_q', None))  # oslo.messaging
 
 
-def connect(url: str) -> Any:
-    """A bare ``amqp`` connection to a ``rabbit://`` URL's first host."""
+def connect(url: str, **options: Any) -> Any:
+    """A bare ``amqp`` connection to a ``rabbit://`` URL's first host;
+    ``options`` go to ``amqp.Connection``."""
     import amqp
 
     parts = parse.urlsplit(url)
@@ -292,7 +236,7 @@ def connect(url: str) -> Any:
     connection = amqp.Connection('%s:%d' % (parts.hostname or 'localhost', parts.port or 5672),
                                  userid=parse.unquote(parts.username or 'guest'),
                                  password=parse.unquote(parts.password or 'guest'),
-                                 virtual_host=vhost)
+                                 virtual_host=vhost, **options)
     connection.connect()
     return connection
 
@@ -312,7 +256,7 @@ def delete_declared(url: str, queues: list[str], exchanges: list[str]) -> None:
 def run(library: str, url: str, sizes: list[int], count: int, threads: int) -> dict:
     """Every workload at every size; the results as a JSON-able dict."""
     suffix = uuid.uuid4().hex[:10]
-    rig: Any = BareRig(url, suffix) if library == 'amqp' else LibraryRig(library, url, suffix)
+    rig = LibraryRig(library, url, suffix)
     results: dict = {'library': library, 'sizes': {}}
     try:
         rig.call('warm-up')
@@ -326,18 +270,15 @@ def run(library: str, url: str, sizes: list[int], count: int, threads: int) -> d
             progress('%s: %d B: %d casts' % (library, size, n))
             elapsed, published = end_to_end(n, rig.counter, functools.partial(rig.cast, value))
             sized['cast'] = {'count': n, 'seconds': elapsed, 'publish_seconds': published}
-            # The bare client's connection is not thread-safe, and it has
-            # no notifications: its floor is the two loops above.
-            if isinstance(rig, LibraryRig):
-                progress('%s: %d B: %d calls on %d threads' % (library, size, n, threads))
-                elapsed, latencies = timed_loop(n, threads, functools.partial(rig.call, value))
-                sized['concurrent_call'] = {'count': n, 'seconds': elapsed,
-                                            'threads': threads, 'latencies': latencies}
-                progress('%s: %d B: %d notifications' % (library, size, n))
-                elapsed, published = end_to_end(n, rig.counter,
-                                                functools.partial(rig.notify, value))
-                sized['notify'] = {'count': n, 'seconds': elapsed,
-                                   'publish_seconds': published}
+            progress('%s: %d B: %d calls on %d threads' % (library, size, n, threads))
+            elapsed, latencies = timed_loop(n, threads, functools.partial(rig.call, value))
+            sized['concurrent_call'] = {'count': n, 'seconds': elapsed,
+                                        'threads': threads, 'latencies': latencies}
+            progress('%s: %d B: %d notifications' % (library, size, n))
+            elapsed, published = end_to_end(n, rig.counter,
+                                            functools.partial(rig.notify, value))
+            sized['notify'] = {'count': n, 'seconds': elapsed,
+                               'publish_seconds': published}
             results['sizes'][str(size)] = sized
     finally:
         queues, exchanges = rig.declared()

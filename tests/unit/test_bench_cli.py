@@ -1,5 +1,6 @@
 """The benchmark's command line and the merging of its rounds."""
 import argparse
+import importlib
 import sys
 
 import pytest
@@ -71,3 +72,32 @@ def test_charts_with_an_extension_of_no_format_are_refused_before_the_run(capsys
 def test_progress_is_on_unless_turned_off():
     assert cli.parse_args([]).progress is True
     assert cli.parse_args(['--no-progress']).progress is False
+
+
+@pytest.mark.parametrize('extra', [['--bare'], ['--rounds', '2'], ['--charts', 'b.svg']])
+def test_scale_runs_once_and_alone(extra, capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--scale', '3'] + extra)
+    assert '--scale runs once, without' in capsys.readouterr().err
+
+
+def test_scale_needs_a_server():
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--scale', '0'])
+
+
+def test_steps_follow_the_mode():
+    args = cli.parse_args(['--sizes', '100,1KB'])
+    assert (cli.steps('messaging', args), cli.steps('amqp', args)) == (8, 4)
+    assert cli.steps('messaging', cli.parse_args(['--scale', '3'])) == 5
+
+
+def test_the_interop_variable_names_the_default_oslo_interpreter(monkeypatch, tmp_path):
+    python = tmp_path / 'python'
+    python.write_text('')
+    monkeypatch.setenv('MESSAGING_INTEROP_PYTHON', str(python))
+    try:
+        assert importlib.reload(cli).parse_args(['--compare', 'oslo']).oslo_python == str(python)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(cli)

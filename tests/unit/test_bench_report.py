@@ -46,3 +46,26 @@ def test_json_round_trips(tmp_path):
     path = tmp_path / 'results.json'
     report.write_json(str(path), _results())
     assert json.loads(path.read_text()) == _results()
+
+
+def test_scale_table_has_a_row_per_library():
+    figures = {'threads': 30, 'connections': 3, 'rss_mb': 40.4, 'start_seconds': 1.5,
+               'notify_seconds': 0.125, 'one_server': {'count': 10, 'rate': 1000.4},
+               'all_servers': {'count': 10, 'rate': 950.0}}
+    table = report.format_scale({'servers': 20, 'libraries': {
+        'messaging': figures, 'oslo_messaging': dict(figures, threads=300)}})
+    header, rule, ours, oslo = table.splitlines()
+    assert [cell.strip() for cell in header.split('  ') if cell] == [
+        'library', 'threads (at start)', 'connections (at start)', 'RSS MB', 'start s',
+        'notify all s', 'calls/s one server', 'calls/s across 20']
+    assert ours.split() == ['messaging', '30', '3', '40', '1.50', '0.12', '1000', '950']
+    assert oslo.split()[:2] == ['oslo', '300']
+
+
+def test_scale_table_shows_the_figures_at_start_beside_those_after_the_calls():
+    figures = {'threads': 300, 'connections': 12, 'rss_mb': 40.0, 'start_seconds': 1.5,
+               'notify_seconds': 0.1, 'after_start': {'threads': 64, 'connections': 11},
+               'one_server': {'count': 10, 'rate': 400.0},
+               'all_servers': {'count': 10, 'rate': 300.0}}
+    table = report.format_scale({'servers': 3, 'libraries': {'oslo_messaging': figures}})
+    assert table.splitlines()[2].split()[:5] == ['oslo', '300', '(64)', '12', '(11)']
