@@ -152,13 +152,14 @@ Confirms = Dict[int, Tuple[amqp.Channel, Callable[[int, bool], Any],
 class _Delivery:
     """A ``basic.deliver`` to a registered consumer, awaiting its content."""
 
-    __slots__ = ('expected', 'msg', 'chunks', 'channel', 'callback')
+    __slots__ = ('expected', 'msg', 'chunks', 'consumer_tag', 'channel', 'callback')
 
-    def __init__(self, msg: Message, channel: amqp.Channel,
+    def __init__(self, msg: Message, consumer_tag: str, channel: amqp.Channel,
                  callback: Callable[[Message], Any]) -> None:
         self.expected = 2  # the frame type that must come next
         self.msg = msg
         self.chunks: list[bytes] = []
+        self.consumer_tag = consumer_tag
         self.channel = channel
         self.callback = callback
 
@@ -203,12 +204,13 @@ class FastDispatch:
             if class_id == _BASIC_CLASS:
                 if method_id == _DELIVER[1]:
                     size = payload[4]
-                    consumer = self._consumers.get(
-                        (channel_id, payload[5:5 + size].decode('utf-8', 'surrogatepass')))
+                    tag = payload[5:5 + size].decode('utf-8', 'surrogatepass')
+                    consumer = self._consumers.get((channel_id, tag))
                     if consumer is not None:
                         self._link.bytes_recv += 1
                         self._partial[channel_id] = _Delivery(
-                            Message(frame_method=_DELIVER, frame_args=payload), *consumer)
+                            Message(frame_method=_DELIVER, frame_args=payload), tag,
+                            *consumer)
                         return False
                 elif method_id == _ACK[1] or method_id == _NACK[1]:
                     confirm = self._confirms.get(channel_id)
@@ -269,9 +271,7 @@ class FastDispatch:
             except Exception:  # py-amqp keeps the body undecoded then
                 pass
         args = msg.frame_args
-        size = args[4]
-        consumer_tag = args[5:5 + size].decode('utf-8', 'surrogatepass')
-        offset = 5 + size
+        offset = 5 + args[4]  # after the consumer tag
         delivery_tag, bits = unpack_from('>QB', args, offset)
         offset += 9
         size = args[offset]
@@ -280,7 +280,7 @@ class FastDispatch:
         size = args[offset]
         routing_key = args[offset + 1:offset + 1 + size].decode('utf-8', 'surrogatepass')
         msg.channel = channel
-        msg.delivery_info = {'consumer_tag': consumer_tag, 'delivery_tag': delivery_tag,
+        msg.delivery_info = {'consumer_tag': delivery.consumer_tag, 'delivery_tag': delivery_tag,
                              'redelivered': bits & 1 == 1, 'exchange': exchange,
                              'routing_key': routing_key}
         delivery.callback(msg)
