@@ -17,9 +17,9 @@ import time
 import uuid
 
 import amqp
-import kombu
 
 from messaging.drivers.rabbit import frames
+from messaging.drivers.rabbit.amqp_link import KombuConnection
 
 PROPERTIES = {'content_type': 'application/json', 'content_encoding': 'utf-8',
               'application_headers': {}, 'delivery_mode': 2, 'priority': 0,
@@ -43,7 +43,7 @@ def main() -> None:
     body = b'x' * args.size
     routing_key = 'publish-cpu-nowhere-%s' % uuid.uuid4().hex
 
-    with kombu.Connection(args.url) as connection:
+    with KombuConnection(args.url) as connection:
         channel = connection.default_channel
 
         def with_py_amqp() -> None:

@@ -3,7 +3,6 @@ or nack, bounded by a deadline, and the broker's blocked state that the
 timeout error then names."""
 from __future__ import annotations
 
-import collections
 import socket
 import time
 from types import SimpleNamespace
@@ -30,11 +29,15 @@ class FakeLink:
 
 
 class FakeChannel:
-    """Records confirm_select; keeps py-amqp's event callback sets."""
+    """Records confirm_select, and the confirm handlers registered with its
+    connection (an amqp_link.AmqpLink's ``register_confirms``)."""
 
     def __init__(self) -> None:
         self.confirm_mode = False
-        self.events = collections.defaultdict(set)
+        self.handlers: list = []
+        self.connection = SimpleNamespace(
+            register_confirms=lambda channel, on_ack, on_nack: self.handlers.append(
+                (channel, on_ack, on_nack)))
 
     def confirm_select(self) -> None:
         self.confirm_mode = True
@@ -92,8 +95,9 @@ def test_a_new_channel_is_put_in_confirm_mode_and_counts_from_one(confirms):
     assert channel.confirm_mode
     _publish(confirms, 1)
     # The fresh channel's first publish is delivery tag 1: its ack settles it.
-    for on_ack in channel.events['basic_ack']:
-        on_ack(1, False)
+    [(registered, on_ack, _on_nack)] = channel.handlers
+    assert registered is channel
+    on_ack(1, False)
     confirms.wait(FakeLink(), time.monotonic() + 0.2, 0.2)
 
 

@@ -74,8 +74,7 @@ def test_a_publish_timed_out_while_blocked_names_the_broker_alarm(connection):
         raise socket.timeout('timed out')
 
     stalled = SimpleNamespace(transport=SimpleNamespace(sock=None), frame_max=4096,
-                              _transport=SimpleNamespace(write=write),
-                              frame_writer=lambda *args: None)
+                              write_frames=lambda chunks: [write(c) for c in chunks])
     connection._connect = lambda deadline=None: setattr(
         connection, '_channel', SimpleNamespace(connection=stalled, channel_id=1))
     connection._kombu.transport_options['on_blocked']('low on memory')

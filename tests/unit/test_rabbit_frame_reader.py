@@ -1,6 +1,7 @@
 """frame_reader against py-amqp's own inbound path: the same bytes, fed over
-socketpairs at awkward boundaries, must give the same frames, messages,
-confirms, errors and written replies on a patched and an unpatched link."""
+a local TCP connection at awkward boundaries, must give the same frames,
+messages, confirms, errors and written replies on an AmqpLink (our reader
+and dispatch) and on kombu's py-amqp connection."""
 from __future__ import annotations
 
 import socket
@@ -12,45 +13,75 @@ import pytest
 from amqp import spec
 from amqp.basic_message import Message
 from amqp.exceptions import UnexpectedFrame
-from amqp.method_framing import frame_handler, frame_writer
+from amqp.method_framing import frame_writer
 from amqp.serialization import dumps
-from amqp.transport import TCPTransport
+from amqp.transport import SSLTransport
+from kombu.transport import pyamqp
 
-from messaging.drivers.rabbit import frame_reader
+from messaging.drivers.rabbit import amqp_link
 
 # Small, so that bodies span several frames.
 WRITER_FRAME_MAX = 1024
-# A read that finds no (more) bytes gives up after this long.
+# A read that finds no (more) bytes gives up after this long; after the
+# last chunk, after SETTLE (what loopback TCP still carries arrives).
 IDLE = 0.002
+SETTLE = 0.05
 
 
 class Link:
-    """A py-amqp connection with channel 1 over one end of a socketpair,
-    recording what reaches consumers and confirm listeners."""
+    """A py-amqp connection, handshake done, with channel 1 consuming as
+    ``ctag``, over TCP to a peer socket that plays the broker; records what
+    reaches the consumer and the confirm and return listeners.
 
-    def __init__(self, patched: bool) -> None:
-        self.sock, self.peer = socket.socketpair()
-        transport = TCPTransport('127.0.0.1:5672')
-        transport.sock = self.sock
-        transport._setup_transport()
-        transport.connected = True
-        self.transport = transport
-        self.amqp = amqp.Connection()
-        self.amqp.transport = transport
-        self.amqp.on_inbound_frame = frame_handler(self.amqp, self.amqp.on_inbound_method)
-        self.amqp.frame_writer = frame_writer(self.amqp, transport)
-        self.channel = amqp.Channel(self.amqp, 1)
+    :param lean: an ``AmqpLink`` (else kombu's py-amqp connection).
+    :param confirms: listen to channel 1's acks and nacks.
+    """
+
+    def __init__(self, lean: bool, confirms: bool = True) -> None:
+        listener = socket.create_server(('127.0.0.1', 0))
+        accepted: list = []
+
+        def play_broker() -> None:
+            peer, _address = listener.accept()
+            # Each chunk fed goes out at once, not held back for an ack.
+            peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            peer.settimeout(5)
+            header = b''
+            while len(header) < 8:  # b'AMQP\x00\x00\x09\x01'
+                header += peer.recv(8 - len(header))
+            peer.sendall(HANDSHAKE)
+            accepted.append(peer)
+
+        broker = threading.Thread(target=play_broker, daemon=True)
+        broker.start()
+        connection_cls = amqp_link.AmqpLink if lean else pyamqp.Connection
+        self.amqp = connection_cls(host='127.0.0.1:%d' % listener.getsockname()[1],
+                                   userid='guest', password='guest', connect_timeout=5)
+        try:
+            self.amqp.connect()
+            broker.join(timeout=5)
+        finally:
+            listener.close()
+        self.peer = accepted[0]
+        self.transport = self.amqp.transport
+        self.sock = self.transport.sock
+        self.channel = self.amqp.channel(1)
         self.events: list = []
-        self.channel.callbacks['ctag'] = lambda msg: self.events.append(('deliver', msg))
-        for name in ('basic_ack', 'basic_nack'):
-            self.channel.events[name].add(
-                lambda tag, multiple, name=name: self.events.append((name, tag, multiple)))
+        self.channel.basic_consume('q', consumer_tag='ctag',
+                                   callback=lambda msg: self.events.append(('deliver', msg)))
+        if confirms:
+            on_ack, on_nack = (
+                lambda tag, multiple, name=name: self.events.append((name, tag, multiple))
+                for name in ('basic_ack', 'basic_nack'))
+            if lean:
+                self.amqp.register_confirms(self.channel, on_ack, on_nack)
+            else:
+                self.channel.events['basic_ack'].add(on_ack)
+                self.channel.events['basic_nack'].add(on_nack)
         self.channel.events['basic_return'].add(
             lambda exc, exchange, key, msg: self.events.append(
                 ('return', type(exc), exchange, key, msg)))
-        if patched:
-            frame_reader.install(self.amqp)
-            assert isinstance(transport.read_frame.__self__, frame_reader.FrameReader)
+        self.written()  # the handshake's answers
 
     def __enter__(self) -> 'Link':
         return self
@@ -64,9 +95,10 @@ class Link:
         self.sock.settimeout(IDLE)
         for i in range(0, len(data), chunk):
             self.peer.sendall(data[i:i + chunk])
+            last = i + chunk >= len(data)
             while True:
                 try:
-                    self.amqp.drain_events(timeout=IDLE)
+                    self.amqp.drain_events(timeout=SETTLE if last else IDLE)
                 except socket.timeout:
                     break
                 except Exception as ex:  # compared with py-amqp's, by kind and text
@@ -96,7 +128,6 @@ def _plain(event: tuple) -> tuple:
                     delivery_info=last.delivery_info, frame_method=last.frame_method,
                     frame_args=last.frame_args, body_size=last.body_size,
                     body_received=last.body_received, ready=last.ready,
-                    pending_chunks=last._pending_chunks,
                     channel=getattr(last.channel, 'channel_id', None))
     return tuple(head) + (last,)
 
@@ -114,6 +145,16 @@ def frames(*methods: tuple) -> bytes:
             channel, sig, argsig, args, content = method
             writer(1, channel, sig, dumps(argsig, args), content)
     return bytes(out)
+
+
+# What the peer answers a client's handshake with, all at once: connection
+# start, tune and open-ok, then channel 1's open-ok and basic.consume-ok.
+HANDSHAKE = frames(
+    (0, spec.Connection.Start, 'ooFSS', (0, 9, {}, 'AMQPLAIN PLAIN', 'en_US'), None),
+    (0, spec.Connection.Tune, 'BlB', (0, 131072, 0), None),
+    (0, spec.Connection.OpenOk, '', (), None),
+    (1, spec.Channel.OpenOk, '', (), None),
+    (1, spec.Basic.ConsumeOk, 's', ('ctag',), None))
 
 
 def deliver(tag: int, body: bytes, consumer: str = 'ctag', **properties) -> tuple:
@@ -146,10 +187,11 @@ STREAM = frames(
 
 
 def compare(data: bytes, chunk: int) -> tuple[list, list]:
-    """The events of a patched and an unpatched link fed the same way."""
+    """The events of an AmqpLink and of kombu's py-amqp connection fed the
+    same way."""
     results = []
-    for patched in (True, False):
-        with Link(patched) as link:
+    for lean in (True, False):
+        with Link(lean) as link:
             events = link.feed(data, chunk)
             results.append((events, link.written(), link.amqp.bytes_recv))
     return results[0], results[1]
@@ -192,7 +234,7 @@ def test_non_hot_methods_reach_py_amqp_intact():
 
 
 def test_a_timeout_keeps_the_partial_frame_for_the_next_read():
-    with Link(patched=True) as link:
+    with Link(lean=True) as link:
         data = frames(deliver(9, b'z' * 5000))
         link.sock.settimeout(IDLE)
         link.peer.sendall(data[:10])
@@ -205,7 +247,7 @@ def test_a_timeout_keeps_the_partial_frame_for_the_next_read():
 
 
 def test_a_delivery_interrupted_by_a_timeout_completes_on_the_next_drain():
-    with Link(patched=True) as link:
+    with Link(lean=True) as link:
         data = frames(deliver(9, b'z' * 5000))
         link.sock.settimeout(IDLE)
         link.peer.sendall(data[:-300])
@@ -217,9 +259,9 @@ def test_a_delivery_interrupted_by_a_timeout_completes_on_the_next_drain():
         assert link.events[0][1].body == b'z' * 5000
 
 
-@pytest.mark.parametrize('patched', [True, False])
-def test_eof_raises_and_marks_the_transport_disconnected(patched):
-    link = Link(patched)
+@pytest.mark.parametrize('lean', [True, False])
+def test_eof_raises_and_marks_the_transport_disconnected(lean):
+    link = Link(lean)
     try:
         link.peer.sendall(frames(ack(1))[:5])
         link.peer.close()
@@ -230,16 +272,16 @@ def test_eof_raises_and_marks_the_transport_disconnected(patched):
         link.sock.close()
 
 
-@pytest.mark.parametrize('patched', [True, False])
-def test_a_bad_frame_end_raises_unexpected_frame(patched):
-    with Link(patched) as link:
+@pytest.mark.parametrize('lean', [True, False])
+def test_a_bad_frame_end_raises_unexpected_frame(lean):
+    with Link(lean) as link:
         link.peer.sendall(frames(ack(1))[:-1] + b'\x00')
         with pytest.raises(UnexpectedFrame, match='frame_end 0x00'):
             link.amqp.drain_events(timeout=1)
 
 
 def test_frames_larger_than_the_buffer_are_read_whole():
-    with Link(patched=True) as link:
+    with Link(lean=True) as link:
         payload = bytes(range(256)) * 1000  # 256000 bytes, beyond BUFFER_SIZE
         data = (b'\x03\x00\x01' + len(payload).to_bytes(4, 'big') + payload + b'\xce') * 2
         link.sock.settimeout(5)
@@ -253,51 +295,49 @@ def test_frames_larger_than_the_buffer_are_read_whole():
             sender.join(timeout=5)
 
 
-def test_bytes_py_amqp_read_ahead_are_taken_over_at_install():
-    with Link(patched=False) as link:
-        data = frames(ack(1), ack(2))
-        link.transport._read_buffer = data[:9]
-        frame_reader.install(link.amqp)
-        link.peer.sendall(data[9:])
-        link.sock.settimeout(1)
-        link.amqp.drain_events(timeout=1)
-        link.amqp.drain_events(timeout=1)
-        assert link.events == [('basic_ack', 1, False), ('basic_ack', 2, False)]
-
-
 def test_a_wait_with_another_timeout_restores_the_socket_timeout():
-    with Link(patched=True) as link:
+    with Link(lean=True) as link:
         link.sock.settimeout(5.0)
         with pytest.raises(socket.timeout):
             link.amqp.drain_events(timeout=IDLE)
         assert link.sock.gettimeout() == 5.0
 
 
-def test_a_synchronous_wait_for_a_confirm_is_served_by_py_amqp():
-    with Link(patched=True) as link:
+def test_a_channel_without_registered_confirms_leaves_them_to_py_amqp():
+    with Link(lean=True, confirms=False) as link:
         link.sock.settimeout(1)
         link.peer.sendall(frames(ack(3, True)))
         assert link.channel.wait(spec.Basic.Ack, returns_tuple=True) == (3, True)
-        assert link.events == [('basic_ack', 3, True)]
 
 
-def test_tls_transports_keep_py_amqp_reading():
-    with Link(patched=False) as link:
-        link.amqp.transport = SimpleNamespace(sock=link.sock)
-        frame_reader.install(link.amqp)
-        assert 'blocking_read' not in vars(link.amqp)
+def test_a_consumer_is_registered_until_the_broker_confirms_its_cancel():
+    with Link(lean=True) as link:
+        assert link.amqp.consumers[(1, 'ctag')][0] is link.channel
+        link.sock.settimeout(1)
+        # A delivery still in flight when the cancel is sent is delivered.
+        link.peer.sendall(frames(deliver(1, b'in flight'),
+                                 (1, spec.Basic.CancelOk, 's', ('ctag',), None)))
+        link.channel.basic_cancel('ctag')
+        assert (1, 'ctag') not in link.amqp.consumers
+        assert [event[0] for event in link.events] == ['deliver']
+
+
+def test_tls_keeps_py_amqps_transport_and_plain_tcp_gets_ours():
+    link = amqp_link.AmqpLink(host='127.0.0.1:1')
+    assert isinstance(link.Transport('127.0.0.1:1', 1, ssl=True), SSLTransport)
+    assert type(link.Transport('127.0.0.1:1', 1)) is amqp_link.LinkTransport
 
 
 def test_has_buffered_frame_tells_a_whole_frame_from_a_part_of_one():
     data = frames(deliver(1, b'x' * 10), deliver(2, b'y'))
-    with Link(patched=True) as link:
-        assert frame_reader.has_buffered_frame(link.amqp) is False
+    with Link(lean=True) as link:
+        assert amqp_link.has_buffered_frame(link.amqp) is False
         link.peer.sendall(data)
         link.sock.settimeout(1)
         link.amqp.blocking_read(1)  # one frame read: the others wait in the buffer
-        assert frame_reader.has_buffered_frame(link.amqp) is True
+        assert amqp_link.has_buffered_frame(link.amqp) is True
         link.sock.settimeout(IDLE)
-        while frame_reader.has_buffered_frame(link.amqp):
+        while amqp_link.has_buffered_frame(link.amqp):
             link.amqp.blocking_read(IDLE)
         assert [event[0] for event in link.events] == ['deliver', 'deliver']
         # Half a frame is not a frame: reading it would wait on the socket.
@@ -305,9 +345,9 @@ def test_has_buffered_frame_tells_a_whole_frame_from_a_part_of_one():
         link.peer.sendall(half[:5])
         with pytest.raises(socket.timeout):
             link.amqp.blocking_read(IDLE)
-        assert frame_reader.has_buffered_frame(link.amqp) is False
+        assert amqp_link.has_buffered_frame(link.amqp) is False
 
 
 def test_has_buffered_frame_is_unknown_on_py_amqps_own_path():
-    with Link(patched=False) as link:
-        assert frame_reader.has_buffered_frame(link.amqp) is None
+    with Link(lean=False) as link:
+        assert amqp_link.has_buffered_frame(link.amqp) is None

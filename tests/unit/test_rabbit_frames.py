@@ -1,10 +1,10 @@
 """The frames encoded directly for publish, ack and reject are byte for byte
-those py-amqp's generic frame writer produces, and writing them keeps
-py-amqp's errors, write lock and heartbeat traffic count."""
+those py-amqp's generic frame writer produces, and writing them (through
+amqp_link's frame writer) keeps py-amqp's errors, never interleaves with
+py-amqp's own frames and counts as heartbeat traffic."""
 from __future__ import annotations
 
 import socket
-import threading
 from types import SimpleNamespace
 
 import amqp
@@ -16,7 +16,7 @@ from amqp.serialization import dumps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.drivers.rabbit import frames
+from messaging.drivers.rabbit import amqp_link, frames
 
 FRAME_MAX = 4096
 CHUNK = FRAME_MAX - frames.FRAME_OVERHEAD
@@ -25,9 +25,11 @@ OUR_PROPERTIES = {'content_type': 'application/json', 'content_encoding': 'utf-8
 
 
 class FakeTransport:
-    """Collects what is written; ``fail`` is raised by the next write."""
+    """Collects what is written; ``fail`` is raised by the next write;
+    ``sock`` None once closed, as py-amqp's transport."""
 
     def __init__(self) -> None:
+        self.sock = object()
         self.writes: list[bytes] = []
         self.fail: BaseException | None = None
         self.on_write = lambda: None
@@ -39,27 +41,27 @@ class FakeTransport:
         self.writes.append(bytes(data))
 
 
-def _link(frame_max: int = FRAME_MAX) -> SimpleNamespace:
-    """An amqp connection as far as frame writing goes, with py-amqp's own
-    frame writer on the same fake transport."""
+def _link(frame_max: int = FRAME_MAX) -> tuple[amqp_link.AmqpLink, FakeTransport]:
+    """An AmqpLink as far as frame writing goes: with the frame writer its
+    connect() builds, over a fake transport."""
     transport = FakeTransport()
-    link = SimpleNamespace(frame_max=frame_max, bytes_sent=0, _transport=transport)
-    link.frame_writer = frame_writer(link, transport)
-    return link
+    link = amqp_link.AmqpLink(frame_max=frame_max)
+    link.frame_writer = link.frame_writer_cls(link, transport)
+    return link, transport
 
 
-def _channel(link: SimpleNamespace, channel_id: int = 1) -> SimpleNamespace:
+def _channel(link: amqp_link.AmqpLink | None, channel_id: int = 1) -> SimpleNamespace:
     return SimpleNamespace(connection=link, channel_id=channel_id)
 
 
 def _amqp_publish(exchange: str, routing_key: str, body: bytes, properties: dict,
                   mandatory: bool, frame_max: int = FRAME_MAX, channel_id: int = 1) -> bytes:
     """The bytes py-amqp's basic_publish writes for the same message."""
-    link = _link(frame_max)
+    transport = FakeTransport()
+    writer = frame_writer(SimpleNamespace(frame_max=frame_max, bytes_sent=0), transport)
     args = dumps('Bssbb', (0, exchange, routing_key, mandatory, False))
-    link.frame_writer(1, channel_id, spec.Basic.Publish, args,
-                      amqp.Message(body, **properties))
-    return b''.join(link._transport.writes)
+    writer(1, channel_id, spec.Basic.Publish, args, amqp.Message(body, **properties))
+    return b''.join(transport.writes)
 
 
 def _our_publish(exchange: str, routing_key: str, body: bytes, properties: dict,
@@ -139,32 +141,28 @@ def test_a_routing_key_over_255_bytes_is_refused_as_py_amqp_refuses_it():
 def test_ack_and_reject_are_what_py_amqp_writes(delivery_tag, flag):
     for method, ours in ((spec.Basic.Ack, frames.encode_ack(7, delivery_tag, flag)),
                          (spec.Basic.Reject, frames.encode_reject(7, delivery_tag, flag))):
-        link = _link()
+        link, transport = _link()
         link.frame_writer(1, 7, method, dumps('Lb', (delivery_tag, flag)), None)
-        assert link._transport.writes == [ours]
+        assert transport.writes == [ours]
 
 
-def _lock_of(link: SimpleNamespace) -> threading.Lock:
-    writer = link.frame_writer
-    return writer.__closure__[writer.__code__.co_freevars.index('buffer_lock')].cell_contents
-
-
-def test_a_publish_is_one_write_under_py_amqps_frame_lock_and_counts_as_traffic():
-    link = _link()
-    lock = _lock_of(link)
+def test_our_writes_and_py_amqps_take_the_one_frame_writer_lock_and_count_as_traffic():
+    link, transport = _link()
+    lock = link.frame_writer.lock
     held = []
-    link._transport.on_write = lambda: held.append(lock.locked())
+    transport.on_write = lambda: held.append(lock.locked())
     frames.publish(_channel(link), 'x', 'k', b'{}', frames.encode_properties({}), True)
     frames.ack(_channel(link), 1)
     frames.reject(_channel(link), 2, requeue=True)
-    assert held == [True, True, True]
-    assert len(link._transport.writes) == 3 and link.bytes_sent == 3
+    link.send_heartbeat()  # py-amqp's own frame
+    assert held == [True, True, True, True]
+    assert len(transport.writes) == 4 and link.bytes_sent == 4
     assert not lock.locked()
 
 
 def test_a_write_timeout_is_py_amqps_recoverable_timed_out_error():
-    link = _link()
-    link._transport.fail = socket.timeout('timed out')
+    link, transport = _link()
+    transport.fail = socket.timeout('timed out')
     with pytest.raises(RecoverableConnectionError, match='basic_publish: timed out'):
         frames.publish(_channel(link), '', 'q', b'x', frames.encode_properties({}))
     assert link.bytes_sent == 0
@@ -174,8 +172,8 @@ def test_a_write_timeout_is_py_amqps_recoverable_timed_out_error():
 
 
 def test_other_socket_errors_pass_through():
-    link = _link()
-    link._transport.fail = ConnectionResetError('reset by peer')
+    link, transport = _link()
+    transport.fail = ConnectionResetError('reset by peer')
     with pytest.raises(ConnectionResetError):
         frames.publish(_channel(link), '', 'q', b'x', frames.encode_properties({}))
 
@@ -185,7 +183,10 @@ def test_a_closed_channel_or_connection_raises_py_amqps_errors():
         frames.publish(_channel(None), '', 'q', b'x', frames.encode_properties({}))
     with pytest.raises(RecoverableConnectionError, match='connection already closed'):
         frames.ack(_channel(None), 1)
-    link = _link()
-    link._transport = None
+    link, transport = _link()
+    transport.sock = None  # what py-amqp's collect() leaves
     with pytest.raises(RecoverableConnectionError, match='connection already closed'):
         frames.reject(_channel(link), 1, requeue=False)
+    never_connected = amqp_link.AmqpLink()
+    with pytest.raises(RecoverableConnectionError, match='connection already closed'):
+        frames.ack(_channel(never_connected), 1)

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import amqp
 
 from messaging import exceptions
-from messaging.drivers.rabbit.amqp_socket import set_publish_timeout
+from messaging.drivers.rabbit.amqp_link import set_publish_timeout
 from messaging.drivers.rabbit.errors import PublishTimeout, publish_timeout
 
 LOG = logging.getLogger(__name__)
@@ -43,13 +43,13 @@ class PublishConfirms:
         """Start over on a fresh channel (and socket): its delivery tags
         count from 1 and a new connection starts unblocked.
 
-        :param channel: put in confirm mode, its acks and nacks recorded
-            here; None for a connection that does not publish with confirms.
+        :param channel: a channel of an ``amqp_link.AmqpLink``, put in
+            confirm mode, its acks and nacks recorded here; None for a
+            connection that does not publish with confirms.
         """
         if channel is not None:
+            channel.connection.register_confirms(channel, self._on_ack, self._on_nack)
             channel.confirm_select()
-            channel.events['basic_ack'].add(self._on_ack)
-            channel.events['basic_nack'].add(self._on_nack)
         self._published = 0
         self._blocked_reason = None
 

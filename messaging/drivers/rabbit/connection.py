@@ -24,11 +24,11 @@ import uuid
 from typing import Any, Callable, Optional
 
 import amqp
-import kombu
 
 from messaging import exceptions
-from messaging.drivers.rabbit import backoff, codec, frame_reader, frames
-from messaging.drivers.rabbit.amqp_socket import set_publish_timeout, set_socket_timeout
+from messaging.drivers.rabbit import backoff, codec, frames
+from messaging.drivers.rabbit.amqp_link import (KombuConnection, set_publish_timeout,
+                                                set_socket_timeout)
 from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.consuming import ConsumingMixin
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
@@ -67,7 +67,7 @@ class Connection(ConsumingMixin):
         self.name = connection_name()
         self._confirms = PublishConfirms(lambda: self.host, self.name)
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
-        self._kombu = kombu.Connection(
+        self._kombu = KombuConnection(
             broker_urls, ssl=ssl, login_method=conf.rabbit_login_method,
             heartbeat=conf.heartbeat_timeout_threshold,
             failover_strategy=conf.kombu_failover_strategy,
@@ -121,7 +121,6 @@ class Connection(ConsumingMixin):
         self._kombu.connect_timeout = backoff.connect_timeout(deadline)
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
-        frame_reader.install(channel.connection)
         channel.events['basic_return'].add(self._on_return)
         self._confirms.new_channel(channel if self._confirm else None)
         if not self._confirm and self._conf.rabbit_qos_prefetch_count > 0:

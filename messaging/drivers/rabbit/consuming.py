@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 import amqp
 
 from messaging import exceptions
-from messaging.drivers.rabbit.amqp_socket import set_socket_timeout
+from messaging.drivers.rabbit.amqp_link import set_socket_timeout
 from messaging.drivers.rabbit.declarations import QueueSpec, consumer_arguments
 from messaging.drivers.rabbit.errors import RECOVERABLE
 

@@ -1,36 +1,33 @@
-"""A lean inbound path for py-amqp's plain-TCP connections.
+"""A lean inbound path for py-amqp connections: frames read from one buffer,
+deliveries and publisher confirms dispatched without py-amqp's generic path.
 
 py-amqp reads each frame with three exact-size reads that slice ``bytes``
-and copy the unread rest of its buffer, waits inside a context manager that
-asks the socket for its timeout, and routes every method through generic
-argument decoding and dispatch. For the methods on our hot path (deliveries
-and publisher confirms) that is most of the client's CPU per message.
+and copy the unread rest of its buffer, and routes every method through
+generic argument decoding and dispatch. For the methods on our hot path
+(deliveries and publisher confirms) that is most of the client's CPU per
+message. This module holds the two pure parts; amqp_link puts them into the
+py-amqp connection the driver uses:
 
-``install`` puts three replacements on a connected ``amqp.Connection``:
-
-- ``FrameReader.read_frame`` replaces the transport's: frames come out of
-  one receive buffer filled by ``recv_into``, with the semantics of
-  py-amqp's (timeouts keep partial frames, EOF and hard errors mark the
-  transport disconnected, a bad frame-end byte raises ``UnexpectedFrame``);
-- ``FastDispatch.on_frame`` replaces ``on_inbound_frame``: it assembles
-  ``basic.deliver`` with its content and hands ``basic.ack``/``basic.nack``
-  to the channel's own handlers, and passes every other frame to py-amqp's
-  handler unchanged;
-- ``blocking_read`` skips py-amqp's timeout context manager when the socket
-  has the wanted timeout already (our waits set it themselves).
-
-Installed once per connection, so everything that reads on it (py-amqp's
-synchronous methods too) goes through the one buffer.
+- ``FrameReader.read_frame`` is the ``read_frame`` of our TCP transport:
+  frames come out of one receive buffer filled by ``recv_into``, with the
+  semantics of py-amqp's (timeouts keep partial frames, EOF and hard errors
+  mark the transport disconnected, a bad frame-end byte raises
+  ``UnexpectedFrame``);
+- ``FastDispatch.on_frame`` is the connection's frame handler: it assembles
+  ``basic.deliver`` with its content for the consumers in our registry and
+  hands ``basic.ack``/``basic.nack`` to the confirm handlers in our
+  registry; every other frame, and any delivery or confirm nobody
+  registered, goes to py-amqp's handler unchanged.
 """
 from __future__ import annotations
 
 import errno
 import socket
 from struct import unpack_from
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Tuple
 
 import amqp
-from amqp import spec
+from amqp import method_framing, spec
 from amqp import transport as amqp_transport
 from amqp.basic_message import Message
 from amqp.exceptions import UnexpectedFrame
@@ -59,21 +56,18 @@ _CONTENT_METHODS = frozenset([spec.Basic.Return, spec.Basic.Deliver, spec.Basic.
 class FrameReader:
     """Reads AMQP frames of one TCP transport from a single buffer.
 
-    :param transport: py-amqp's ``TCPTransport``, connected; bytes it has
-        read ahead already are taken over.
+    :param transport: py-amqp's ``TCPTransport``, connected, that has read
+        nothing yet: every frame it receives is read here.
     """
 
     def __init__(self, transport: amqp_transport.TCPTransport) -> None:
         self._transport = transport
         self._sock = transport.sock
-        pending = transport._read_buffer
-        transport._read_buffer = amqp_transport.EMPTY_BUFFER
-        self._buf = bytearray(max(BUFFER_SIZE, len(pending)))
+        self._buf = bytearray(BUFFER_SIZE)
         self._view = memoryview(self._buf)
-        self._buf[:len(pending)] = pending
         # Unread bytes are _buf[_start:_end].
         self._start = 0
-        self._end = len(pending)
+        self._end = 0
 
     def read_frame(self) -> tuple[int, int, bytes]:
         """The next frame as ``(type, channel, payload)``, as py-amqp's.
@@ -156,19 +150,51 @@ class FrameReader:
         self._start, self._end = 0, len(unread)
 
 
-class FastDispatch:
-    """Routes inbound frames: deliveries and confirms here, the rest to py-amqp.
+# A consumer's callback, by channel id and consumer tag, with its channel.
+Consumers = Dict[Tuple[int, str], Tuple[amqp.Channel, Callable[[Message], Any]]]
+# A channel's confirm handlers (ack, nack), by channel id, with the channel.
+Confirms = Dict[int, Tuple[amqp.Channel, Callable[[int, bool], Any],
+                           Callable[[int, bool], Any]]]
 
-    :param link: the connected ``amqp.Connection``.
-    :param fallback: py-amqp's frame handler of ``link``.
+
+class _Delivery:
+    """A ``basic.deliver`` to a registered consumer, awaiting its content."""
+
+    __slots__ = ('expected', 'msg', 'chunks', 'consumer_tag', 'channel', 'callback')
+
+    def __init__(self, msg: Message, consumer_tag: str, channel: amqp.Channel,
+                 callback: Callable[[Message], Any]) -> None:
+        self.expected = 2  # the frame type that must come next
+        self.msg = msg
+        self.chunks: list[bytes] = []
+        self.consumer_tag = consumer_tag
+        self.channel = channel
+        self.callback = callback
+
+
+class FastDispatch:
+    """Routes inbound frames: deliveries and confirms for our registries
+    here, everything else to py-amqp's frame handler.
+
+    :param link: the ``amqp.Connection`` whose frames these are.
+    :param on_method: py-amqp's method callback of ``link``
+        (``on_inbound_method``), which its frame handler calls.
+    :param consumers: consumer callbacks; a delivery to a consumer not in
+        it is assembled and dispatched by py-amqp.
+    :param confirms: confirm handlers; an ack or nack on a channel not in
+        it goes to py-amqp.
     """
 
-    def __init__(self, link: amqp.Connection, fallback: Callable[[tuple], bool]) -> None:
+    def __init__(self, link: amqp.Connection, on_method: Callable[..., Any],
+                 consumers: Consumers, confirms: Confirms) -> None:
         self._link = link
-        self._fallback = fallback
-        # Deliveries awaiting content, by channel: [next frame type, Message].
-        self._partial: dict[int, list] = {}
-        # Channels where py-amqp assembles a content method (basic.return).
+        self._on_method = on_method
+        self._fallback = method_framing.frame_handler(link, on_method)
+        self._consumers = consumers
+        self._confirms = confirms
+        # Deliveries awaiting content, by channel.
+        self._partial: dict[int, _Delivery] = {}
+        # Channels where py-amqp assembles a content method.
         self._amqp_content: set[int] = set()
 
     def on_frame(self, frame: tuple[int, int, bytes]) -> bool:
@@ -185,57 +211,66 @@ class FastDispatch:
             class_id, method_id = unpack_from('>HH', payload, 0)
             if class_id == _BASIC_CLASS:
                 if method_id == _DELIVER[1]:
-                    self._link.bytes_recv += 1
-                    self._partial[channel_id] = [
-                        2, Message(frame_method=_DELIVER, frame_args=payload)]
-                    return False
-                if method_id == _ACK[1] or method_id == _NACK[1]:
-                    _channel, handler = self._handler(channel_id, (class_id, method_id))
-                    if handler is not None:
+                    size = payload[4]
+                    tag = payload[5:5 + size].decode('utf-8', 'surrogatepass')
+                    consumer = self._consumers.get((channel_id, tag))
+                    if consumer is not None:
+                        self._link.bytes_recv += 1
+                        self._partial[channel_id] = _Delivery(
+                            Message(frame_method=_DELIVER, frame_args=payload), tag,
+                            *consumer)
+                        return False
+                elif method_id == _ACK[1] or method_id == _NACK[1]:
+                    confirm = self._confirms.get(channel_id)
+                    if confirm is not None and self._live(channel_id, confirm[0]):
                         self._link.bytes_recv += 1
                         delivery_tag, bits = unpack_from('>QB', payload, 4)
+                        handler = confirm[1] if method_id == _ACK[1] else confirm[2]
                         handler(delivery_tag, bits & 1 == 1)
                         return True
         return self._pass(frame)
 
-    def _on_content(self, partial: list, frame_type: int, channel_id: int,
+    def _on_content(self, partial: _Delivery, frame_type: int, channel_id: int,
                     payload: bytes) -> bool:
-        expected, msg = partial
+        expected = partial.expected
         if frame_type != expected and frame_type != 8:
             raise UnexpectedFrame(
                 f'Received frame {frame_type} while expecting type: {expected}')
         self._link.bytes_recv += 1
+        msg = partial.msg
         if frame_type == 2:
             class_id, msg.body_size = unpack_from('>HxxQ', payload, 0)
             msg.properties = PROPERTY_CLASSES[class_id](payload, 12)[0]
             if msg.body_size:
-                partial[0] = 3
+                partial.expected = 3
                 return False
             msg.ready = True
         elif frame_type == 3:
             msg.body_received += len(payload)
-            chunks = msg._pending_chunks
+            chunks = partial.chunks
             if msg.body_received < msg.body_size:
                 chunks.append(payload)
                 return False
             if chunks:
                 chunks.append(payload)
                 msg.body = b''.join(chunks)
-                chunks[:] = []
             else:
                 msg.body = payload
             msg.ready = True
         else:
             return False  # a heartbeat between content frames
         del self._partial[channel_id]
-        self._deliver(channel_id, msg)
+        self._deliver(channel_id, partial)
         return True
 
-    def _deliver(self, channel_id: int, msg: Message) -> None:
-        """Dispatch a complete delivery as ``Channel.dispatch_method`` does."""
-        channel, handler = self._handler(channel_id, _DELIVER)
-        if handler is None:
-            self._link.on_inbound_method(channel_id, _DELIVER, msg.frame_args, msg)
+    def _deliver(self, channel_id: int, delivery: _Delivery) -> None:
+        """Dispatch a complete delivery as py-amqp's channel does
+        (``dispatch_method``, then ``basic.deliver``'s handler)."""
+        msg = delivery.msg
+        channel = delivery.channel
+        if not self._live(channel_id, channel):
+            # py-amqp's word on a delivery to a closing or closed channel.
+            self._on_method(channel_id, _DELIVER, msg.frame_args, msg)
             return
         encoding = msg.properties.get('content_encoding')
         if encoding is not None and channel.auto_decode:
@@ -244,9 +279,7 @@ class FastDispatch:
             except Exception:  # py-amqp keeps the body undecoded then
                 pass
         args = msg.frame_args
-        size = args[4]
-        consumer_tag = args[5:5 + size].decode('utf-8', 'surrogatepass')
-        offset = 5 + size
+        offset = 5 + args[4]  # after the consumer tag
         delivery_tag, bits = unpack_from('>QB', args, offset)
         offset += 9
         size = args[offset]
@@ -254,18 +287,18 @@ class FastDispatch:
         offset += 1 + size
         size = args[offset]
         routing_key = args[offset + 1:offset + 1 + size].decode('utf-8', 'surrogatepass')
-        handler(consumer_tag, delivery_tag, bits & 1 == 1, exchange, routing_key, msg)
+        msg.channel = channel
+        msg.delivery_info = {'consumer_tag': delivery.consumer_tag, 'delivery_tag': delivery_tag,
+                             'redelivered': bits & 1 == 1, 'exchange': exchange,
+                             'routing_key': routing_key}
+        delivery.callback(msg)
 
-    def _handler(self, channel_id: int, method_sig: tuple[int, int]
-                 ) -> tuple[Any, Optional[Callable[..., Any]]]:
-        """The channel and its handler of ``method_sig``; the handler is
-        None when py-amqp's generic dispatch must run (no such channel, a
-        closing channel, a synchronous wait for this method, no handler)."""
+    def _live(self, channel_id: int, channel: amqp.Channel) -> bool:
+        """Whether ``channel`` is still the link's open channel of that id
+        (py-amqp ignores methods on a closing channel)."""
         channels = self._link.channels
-        channel = channels.get(channel_id) if channels is not None else None
-        if channel is None or channel.is_closing or method_sig in channel._pending:
-            return channel, None
-        return channel, channel._callbacks.get(method_sig)
+        return (channels is not None and channels.get(channel_id) is channel
+                and not channel.is_closing)
 
     def _pass(self, frame: tuple[int, int, bytes]) -> bool:
         """Give ``frame`` to py-amqp, noting on which channels it assembles
@@ -286,41 +319,3 @@ class FastDispatch:
                 self._amqp_content.discard(channel_id)
             return done
         return self._fallback(frame)
-
-
-def has_buffered_frame(link: amqp.Connection) -> Optional[bool]:
-    """Whether ``link``'s lean reader holds a whole unread frame; None when
-    ``link`` reads through py-amqp's own path (TLS), whose buffers are not
-    visible, so that a caller cannot rely on the socket's readiness alone."""
-    reader = getattr(getattr(link.transport, 'read_frame', None), '__self__', None)
-    if type(reader) is not FrameReader or reader._transport is not link.transport:
-        return None
-    return reader.has_frame()
-
-
-def install(link: amqp.Connection) -> None:
-    """Put the lean inbound path on ``link``, a connected py-amqp connection.
-
-    TLS transports read through their own buffered ``SSLSocket`` and keep
-    py-amqp's path. A later reconnect of the same object (new transport)
-    falls back to py-amqp's path by itself.
-    """
-    transport = link.transport
-    if type(transport) is not amqp_transport.TCPTransport or transport.sock is None:
-        return
-    reader = FrameReader(transport)
-    read_frame = transport.read_frame = reader.read_frame
-    on_frame = link.on_inbound_frame = FastDispatch(link, link.on_inbound_frame).on_frame
-    sock = transport.sock
-    generic_read = link.blocking_read
-
-    def blocking_read(timeout: Optional[float] = None) -> bool:
-        # py-amqp sets the timeout around each read and restores it; our
-        # waits leave the socket with theirs, so that work is skipped.
-        # A new transport (connect() again) has neither reader nor dispatch.
-        if link._transport is not transport or (
-                timeout is not None and sock.gettimeout() != timeout):
-            return generic_read(timeout)
-        return on_frame(read_frame())
-
-    link.blocking_read = blocking_read

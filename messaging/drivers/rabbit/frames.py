@@ -7,15 +7,16 @@ call, and serialises content properties the same way: about half the CPU of
 publishing a small message. Here each frame has a precomputed layout and a
 whole publish goes to the socket in one write.
 
-Writes go through py-amqp's transport, so socket errors are py-amqp's own,
-and under py-amqp's frame-writer lock, so they never interleave with frames
-py-amqp writes itself (heartbeats, the close-ok it answers while reading).
+The frames are written by the connection's ``write_frames``
+(amqp_link.AmqpLink): through py-amqp's transport, so socket errors are
+py-amqp's own, and under the lock of the frame writer py-amqp writes
+through, so they never interleave with frames py-amqp writes itself
+(heartbeats, the close-ok it answers while reading).
 """
 from __future__ import annotations
 
-import contextlib
 import struct
-from typing import Any, Callable, ContextManager, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import amqp
 from amqp import serialization
@@ -150,36 +151,6 @@ def encode_reject(channel_id: int, delivery_tag: int, requeue: bool) -> bytes:
                         1 if requeue else 0, 0xCE)
 
 
-_NO_LOCK = contextlib.nullcontext()
-
-
-def _frame_writer_lock(link: amqp.Connection) -> ContextManager:
-    """The lock py-amqp's frame writer holds while it writes.
-
-    py-amqp keeps it in the writer's closure; a version without one writes
-    without a lock, and so may we.
-    """
-    writer = link.frame_writer
-    try:
-        index = writer.__code__.co_freevars.index('buffer_lock')
-    except (AttributeError, ValueError):
-        return _NO_LOCK
-    return writer.__closure__[index].cell_contents
-
-
-def _write(link: amqp.Connection, chunks: Iterator[bytes]) -> None:
-    # collect() drops the transport of a connection the broker closed
-    # (while another thread read); py-amqp's property would then reconnect.
-    transport = link._transport
-    if transport is None:
-        raise RecoverableConnectionError('connection already closed')
-    with _frame_writer_lock(link):
-        for chunk in chunks:
-            transport.write(chunk)
-        # The count of writes py-amqp's heartbeat_tick checks for traffic.
-        link.bytes_sent += 1
-
-
 def publish(channel: amqp.Channel, exchange: str, routing_key: str, body: bytes,
             properties: bytes, mandatory: bool = False) -> None:
     """Write a basic.publish of ``body`` on ``channel``, as
@@ -199,8 +170,8 @@ def publish(channel: amqp.Channel, exchange: str, routing_key: str, body: bytes,
     if link is None:
         raise RecoverableConnectionError('basic_publish: connection closed')
     try:
-        _write(link, encode_publish(channel.channel_id, link.frame_max, exchange,
-                                    routing_key, mandatory, properties, body))
+        link.write_frames(encode_publish(channel.channel_id, link.frame_max, exchange,
+                                         routing_key, mandatory, properties, body))
     except TimeoutError as ex:
         # py-amqp's word: a write timeout means the socket is dead, a
         # connection error for retries to reconnect.
@@ -230,4 +201,4 @@ def _settle(channel: amqp.Channel, frame: bytes) -> None:
     link = channel.connection
     if link is None:
         raise RecoverableConnectionError('connection already closed')
-    _write(link, (frame,))
+    link.write_frames((frame,))

@@ -13,7 +13,7 @@ connection (declaring, cancelling, checking or deleting a queue) announces
 itself (``_turn``), pokes the wake-up socket and gets the lock at once; the
 I/O thread waits for it to finish, then looks again for frames that thread
 may have left in the frame reader's buffer (see
-``frame_reader.has_buffered_frame``). Where that buffer cannot be seen (TLS,
+``amqp_link.has_buffered_frame``). Where that buffer cannot be seen (TLS,
 whose records py-amqp decrypts into buffers of its own), each wake-up reads
 until the socket stays quiet for ``HIDDEN_BUFFER_WAIT``.
 
@@ -34,8 +34,8 @@ from typing import Any, Callable, Iterator, Optional
 import amqp
 from amqp.exceptions import PreconditionFailed
 
-from messaging.drivers.rabbit import frame_reader
-from messaging.drivers.rabbit.amqp_socket import set_socket_timeout
+from messaging.drivers.rabbit import amqp_link
+from messaging.drivers.rabbit.amqp_link import set_socket_timeout
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import DurableMismatch
@@ -178,7 +178,7 @@ class SharedConnection(Connection):
         link = channel.connection
         if not self._tick(link, now):
             return
-        if not frame_reader.has_buffered_frame(link):
+        if not amqp_link.has_buffered_frame(link):
             wake_at = min([self._next_tick] + list(self._rechecks[:1]))
             self._wait_readable(getattr(link.transport, 'sock', None),
                                 wake_at - time.monotonic())
@@ -228,7 +228,7 @@ class SharedConnection(Connection):
         for _ in range(FRAMES_PER_TURN):
             if self._waiters or sock is None:
                 return
-            buffered = frame_reader.has_buffered_frame(link)
+            buffered = amqp_link.has_buffered_frame(link)
             if buffered is None:
                 timeout = HIDDEN_BUFFER_WAIT
             elif buffered or select.select([sock], [], [], 0)[0]:

@@ -1,0 +1,98 @@
+"""The rabbit driver's connections are amqp_link's on a real broker: our
+transport, frame writer and dispatch registries, for the first broker URL
+and for one reached by failover."""
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from messaging.drivers.rabbit import amqp_link
+from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.declarations import QueueSpec
+
+WAIT = 10
+# Nothing listens there: connecting is refused at once.
+DEAD_URL = 'amqp://guest:guest@127.0.0.1:1//'
+
+
+def _conf() -> SimpleNamespace:
+    return SimpleNamespace(
+        kombu_compression=None, max_message_size=0, rabbit_login_method='AMQPLAIN',
+        heartbeat_timeout_threshold=0, heartbeat_rate=2,
+        kombu_failover_strategy='round-robin', kombu_reconnect_delay=0.01,
+        kombu_reconnect_splay=0.0, rabbit_retry_interval=0.01, rabbit_retry_backoff=0.01,
+        rabbit_interval_max=0.05, rabbit_qos_prefetch_count=0, publish_timeout=5.0,
+        enable_cancel_on_failover=False)
+
+
+@pytest.fixture
+def kombu_url(rabbit_url) -> str:
+    return 'amqp://' + rabbit_url.split('://', 1)[1]
+
+
+@pytest.fixture
+def connections():
+    """Make driver Connections (``connections(urls, confirm=True)``);
+    closed after the test."""
+    made = []
+
+    def make(urls, confirm=True):
+        made.append(Connection(_conf(), urls, confirm=confirm))
+        return made[-1]
+
+    yield make
+    for connection in made:
+        connection.close()
+
+
+def _round_trip(send: Connection, listen: Connection, queue: str) -> dict:
+    """Consume ``queue`` on ``listen``, publish to it on ``send`` (with its
+    confirm) and return the message body received."""
+    received = []
+    arrived = threading.Event()
+
+    def on_message(message) -> None:
+        received.append(message)
+        listen.ack(message.channel, message.delivery_tag)
+        arrived.set()
+
+    listen.declare_consumer(QueueSpec(queue, durable=False, auto_delete=True), on_message)
+    send.publish(None, queue, {'hello': 'link'}, retry=None)
+    for _ in range(int(WAIT / 0.25)):
+        listen.drain(0.25)
+        if arrived.is_set():
+            break
+    assert arrived.is_set()
+    return listen.codec.decode(received[0])
+
+
+def _assert_lean(channel) -> amqp_link.AmqpLink:
+    link = channel.connection
+    assert isinstance(link, amqp_link.AmqpLink)
+    assert type(link.transport) is amqp_link.LinkTransport
+    return link
+
+
+def test_deliveries_and_confirms_go_through_our_registries(connections, kombu_url,
+                                                             unique_name, broker_cleanup):
+    queue = broker_cleanup.queue(unique_name('link'))
+    send, listen = connections([kombu_url]), connections([kombu_url], confirm=False)
+    assert _round_trip(send, listen, queue) == {'hello': 'link'}
+    sent = _assert_lean(send.channel)
+    assert sent.confirm_handlers[send.channel.channel_id][0] is send.channel
+    listened = _assert_lean(listen.channel)
+    assert listened.consumers[(listen.channel.channel_id, '1')][0] is listen.channel
+
+
+def test_a_broker_reached_by_failover_gets_our_link_too(connections, kombu_url,
+                                                        unique_name, broker_cleanup):
+    # kombu takes the next URL's scheme as its transport on failover: our
+    # kombu connection must keep ours for it.
+    queue = broker_cleanup.queue(unique_name('failover'))
+    send = connections([DEAD_URL, kombu_url])
+    listen = connections([DEAD_URL, kombu_url], confirm=False)
+    assert _round_trip(send, listen, queue) == {'hello': 'link'}
+    _assert_lean(send.channel)
+    _assert_lean(listen.channel)
