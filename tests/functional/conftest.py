@@ -122,6 +122,17 @@ def rabbitmqctl(*args: str) -> str:
                           timeout=30, check=True).stdout
 
 
+def close_connection(name: str) -> None:
+    """Have the broker close the one connection called ``name``."""
+    for line in rabbitmqctl('list_connections', '--no-table-headers', 'pid',
+                             'client_properties').splitlines():
+        pid, _, properties = line.partition('\t')
+        if '"connection_name","%s"' % name in properties:
+            rabbitmqctl('close_connection', pid, 'test: dropped by the broker')
+            return
+    raise AssertionError('no connection named %s on the broker' % name)
+
+
 def close_our_connections() -> int:
     """Have the broker close every connection of this process, and only those.
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import messaging
 from messaging.drivers.rabbit.errors import DeclarationMismatch
-from tests.functional.conftest import rabbitmqctl
+from tests.functional.conftest import close_connection, rabbitmqctl
 from tests.functional.rabbit_helpers import (FAST_RECONNECT, WAIT, Responder, catch,
                                              poll)
 
@@ -39,16 +39,6 @@ def consumers_of(queue_name: str) -> int:
         if name == queue_name:
             return int(count)
     return 0
-
-
-def close_connection(name: str) -> None:
-    for line in rabbitmqctl('list_connections', '--no-table-headers', 'pid',
-                             'client_properties').splitlines():
-        pid, _, properties = line.partition('\t')
-        if '"connection_name","%s"' % name in properties:
-            rabbitmqctl('close_connection', pid, 'test: dropped by the broker')
-            return
-    raise AssertionError('no connection named %s' % name)
 
 
 def wait_for(predicate, timeout=WAIT):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import messaging
-from tests.functional.conftest import queue_column, rabbitmqctl
+from tests.functional.conftest import close_connection, queue_column
 from tests.functional.rabbit_helpers import (FAST_RECONNECT_QUERY, WAIT, Responder,
                                              publish_raw, queues_of, run_service)
 
@@ -45,17 +45,6 @@ def fanout(driver, topic, marker):
 
 def markers(server):
     return [incoming.message['args']['marker'] for incoming in list(server.received)]
-
-
-def close_connection(name: str) -> None:
-    """Have the broker close the one connection called ``name``."""
-    for line in rabbitmqctl('list_connections', '--no-table-headers', 'pid',
-                             'client_properties').splitlines():
-        pid, _, properties = line.partition('\t')
-        if '"connection_name","%s"' % name in properties:
-            rabbitmqctl('close_connection', pid, 'test: dropped by the broker')
-            return
-    raise AssertionError('no connection named %s on the broker' % name)
 
 
 def stream_arguments(name: str) -> str:
