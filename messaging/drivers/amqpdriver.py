@@ -150,7 +150,7 @@ class AMQPDriverBase(base.BaseDriver):
             the reply queue must be there; None waits for it.
         """
         self._reply_waiter.start(deadline)
-        msg_id = common.unique_id()
+        msg_id = common.random_id()
         self._reply_waiter.register(msg_id)
         return msg_id
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import abc
 import logging
-import uuid
 from typing import Any, Optional, Union
 
 from oslo_utils import timeutils
 from stevedore import named
 
 from messaging import _inplace
+from messaging.drivers import common
 from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
@@ -179,7 +179,7 @@ class Notifier:
         """
         payload = self._serializer.serialize_entity(ctxt, payload)
         wire_ctxt = self._serializer.serialize_context(_sanitize_context(ctxt))
-        message = {'message_id': str(uuid.uuid4()),
+        message = {'message_id': common.unique_uuid(),
                    'publisher_id': publisher_id or self.publisher_id,
                    'event_type': event_type,
                    'priority': priority,

@@ -140,7 +140,7 @@ class Declarations:
     def _unique_suffix(self) -> str:
         if self._queue_manager is not None:
             return self._queue_manager.next_name()
-        return common.unique_id()
+        return common.random_id()
 
     def topic_exchange(self, name: str) -> ExchangeSpec:
         """The topic exchange ``E`` of RPC and notifications."""
