@@ -72,27 +72,29 @@ class WorkerPool:
         """
         task = (fn, args)
         with self._lock:
-            if self._idle > len(self._tasks):
+            # One queue, taken from in order, so that work starts in the
+            # order it came (a new thread takes the oldest task too).
+            waiting = len(self._tasks)
+            if first and self._threads >= self._limit:
+                self._tasks.appendleft(task)
+            else:
                 self._tasks.append(task)
+            if self._idle > waiting:
                 self._lock.notify()
                 return
             if self._threads >= self._limit:
-                if first:
-                    self._tasks.appendleft(task)
-                else:
-                    self._tasks.append(task)
                 self._watch_queue()
                 return
-        self._start_thread(task)
+        self._start_thread()
 
-    def _start_thread(self, task: Optional[tuple]) -> None:
+    def _start_thread(self) -> None:
+        """Start a worker, which takes the oldest task."""
         with self._lock:
             self._threads += 1
             self._started += 1
             name = '%s-%d' % (THREAD_NAME, self._started)
         try:
-            threading.Thread(target=self._work, args=(task,), name=name,
-                             daemon=True).start()
+            threading.Thread(target=self._work, name=name, daemon=True).start()
         except BaseException:
             with self._lock:
                 self._threads -= 1
@@ -119,11 +121,10 @@ class WorkerPool:
                         'more message(s) waiting; starting another (handlers that wait '
                         'for servers of the same process can cause this)',
                         self._threads, STUCK_AFTER, len(self._tasks))
-            self._start_thread(None)
+            self._start_thread()
 
-    def _work(self, task: Optional[tuple]) -> None:
-        if task is None:
-            task = self._next_task()
+    def _work(self) -> None:
+        task = self._next_task()
         while task is not None:
             fn, args = task
             try:
