@@ -115,16 +115,14 @@ class ReadingTurns:
         return False
 
     def _wake_next_reader(self) -> None:
-        """Under the lock: offer a free turn to one waiting caller, or to
-        the background thread when none waits."""
-        if self._reading:
+        """Under the lock: offer a free turn to one waiting caller. The
+        background thread is not woken: it reads only after calls have
+        idled a while, which its own timed wait finds out."""
+        if self._reading or not self._waiting:
             return
-        if self._waiting:
-            mailbox = next(iter(self._waiting))
-            del self._waiting[mailbox]
-            mailbox.wakeup.notify()
-        else:
-            self._background_wakeup.notify()
+        mailbox = next(iter(self._waiting))
+        del self._waiting[mailbox]
+        mailbox.wakeup.notify()
 
     def run_background(self, stopping: threading.Event) -> None:
         """Read whenever no caller has waited for a while, until ``stopping``."""
