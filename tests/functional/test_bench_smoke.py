@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from messaging.bench import bare, scale, workload
+from tests.interop.conftest import oslo_python  # noqa: F401,F811 -- fixture, built if missing
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-OSLO_PYTHON = os.environ.get('MESSAGING_INTEROP_PYTHON')
 
 
 def _bench(*arguments: str) -> subprocess.CompletedProcess:
@@ -83,12 +83,10 @@ def test_scale_mode_prints_its_table_and_goals(rabbit_url, tmp_path):
     assert len(steps) == scale.STEPS, done.stderr
 
 
-@pytest.mark.skipif(not OSLO_PYTHON, reason='MESSAGING_INTEROP_PYTHON names no '
-                                              'oslo.messaging interpreter')
-def test_scale_mode_compares_with_oslo(rabbit_url, tmp_path):
+def test_scale_mode_compares_with_oslo(rabbit_url, tmp_path, oslo_python):  # noqa: F811
     path = tmp_path / 'scale.json'
     done = _bench('--scale', '3', '--count', '10', '--url', rabbit_url, '--compare', 'oslo',
-                  '--oslo-python', OSLO_PYTHON, '--json', str(path))
+                  '--oslo-python', oslo_python, '--json', str(path))
     results = json.loads(path.read_text())
     _check_scale(results, {'messaging', 'oslo_messaging'}, 3)
     assert [entry['value'] > 0 for entry in results['goals']] == [True] * 6
