@@ -84,15 +84,18 @@ class _BoundedExecutor(abc.ABC):
                 LOG.exception('Unhandled error in %s', getattr(fn, '__qualname__', fn))
             with self._idle:
                 if not self._backlog:
-                    self._running -= 1
-                    self._idle.notify_all()
+                    self._finished_locked()
                     return
                 fn, args = self._backlog.popleft()
 
     def _finished(self) -> None:
         with self._idle:
-            self._running -= 1
-            self._idle.notify_all()
+            self._finished_locked()
+
+    def _finished_locked(self) -> None:
+        """Under the lock: one handler less; wake a full submit or a shutdown."""
+        self._running -= 1
+        self._idle.notify_all()
 
     @abc.abstractmethod
     def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple,

@@ -64,13 +64,12 @@ class ConsumingMixin:
         channel = self._channel
         self._declarer.queue(channel, spec)
         if cursor is not None:
-            channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
-                                  callback=callback, arguments=cursor.consumer_arguments(),
-                                  on_cancel=cursor.on_cancel)
-            return
+            arguments, on_cancel = cursor.consumer_arguments(), cursor.on_cancel
+        else:
+            arguments = consumer_arguments(spec, self._conf.enable_cancel_on_failover)
+            on_cancel = None
         channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False, callback=callback,
-                              arguments=consumer_arguments(
-                                  spec, self._conf.enable_cancel_on_failover))
+                              arguments=arguments, on_cancel=on_cancel)
 
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""

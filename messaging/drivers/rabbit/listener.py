@@ -51,6 +51,18 @@ class RecentIds:
             with self._lock:
                 self._ids.append(unique_id)
 
+    def add_if_new(self, unique_id: Optional[str]) -> bool:
+        """Remember ``unique_id`` and say True, or say False if it is among
+        the recent ones: one step, so that two threads taking copies of one
+        message cannot both find it new (None is always new)."""
+        if unique_id is None:
+            return True
+        with self._lock:
+            if unique_id in self._ids:
+                return False
+            self._ids.append(unique_id)
+            return True
+
 
 class RabbitDelivery(base.Delivery):
     """One delivery a pushing listener received, not yet settled."""
@@ -88,8 +100,8 @@ class RabbitListener(base.Listener):
                  on_cleanup: Callable[['RabbitListener'], None]) -> None:
         super().__init__(batch_size, batch_timeout, prefetch_size)
         self.connection = connection
-        self.queue_names: list[str] = []
-        # Consumer tag -> queue, for log lines and to cancel them.
+        # Consumer tag -> queue, in the order consumed: for log lines and
+        # to cancel them.
         self._queue_of: dict[str, str] = {}
         self._deliveries: collections.deque = collections.deque()
         # Guards _deliveries, _push and _delivering; notified on arrival,
@@ -109,8 +121,12 @@ class RabbitListener(base.Listener):
         """
         tag = self.connection.declare_consumer(spec, self._on_delivery, cursor=cursor)
         self._queue_of[tag] = spec.name
-        self.queue_names.append(spec.name)
         return tag
+
+    @property
+    def queue_names(self) -> list[str]:
+        """The queues this listener consumes, in the order it began."""
+        return list(self._queue_of.values())
 
     def _on_delivery(self, raw: Any) -> None:
         """A consumer callback (on the reading thread): queue or push ``raw``."""
@@ -326,11 +342,10 @@ class RpcListener(RabbitListener):
             self._reject(raw, ex, unique_id)
             return None
         self.connection.ack(raw.channel, raw.delivery_tag)
-        if self._recent.seen(unique_id):
+        if not self._recent.add_if_new(unique_id):
             LOG.info('Ignoring duplicate message %s from queue %s', common.shorten(unique_id),
                      self.queue_of(raw))
             return None
-        self._recent.add(unique_id)
         return RpcIncoming(self._sender, ctxt, message, msg_id, reply_q,
                            self.queue_of(raw))
 
