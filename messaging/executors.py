@@ -116,13 +116,6 @@ class ThreadingExecutor(_BoundedExecutor):
                alone: bool) -> None:
         worker_pool.shared().run(run, fn, args, first=alone)
 
-    @staticmethod
-    def spawn(fn: Callable[[], Any], name: str) -> '_Joinable':
-        """Run the poll loop on its own (daemon) thread."""
-        thread = threading.Thread(target=fn, name=name, daemon=True)
-        thread.start()
-        return _Joinable(thread.join)
-
 
 class EventletExecutor(_BoundedExecutor):
     """Handles messages on green threads (eventlet)."""
@@ -141,15 +134,3 @@ class EventletExecutor(_BoundedExecutor):
     def _start(self, run: Callable[..., None], fn: Callable[..., Any], args: tuple,
                alone: bool) -> None:
         self._eventlet.spawn_n(run, fn, args)
-
-    def spawn(self, fn: Callable[[], Any], name: str) -> '_Joinable':
-        """Run the poll loop on its own green thread."""
-        green = self._eventlet.spawn(fn)
-        return _Joinable(lambda timeout=None: green.wait())
-
-
-class _Joinable:
-    """A running poll loop that can be waited for."""
-
-    def __init__(self, join: Callable[..., Any]) -> None:
-        self.join = join

@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
-from messaging import _jsonutils
+from oslo_serialization import jsonutils
 
 __all__ = ['Serializer', 'NoOpSerializer', 'JsonPayloadSerializer',
            'RequestContextSerializer']
@@ -56,7 +56,7 @@ class JsonPayloadSerializer(NoOpSerializer):
 
     @staticmethod
     def serialize_entity(context: Any, entity: Any) -> Any:
-        return _jsonutils.to_primitive(entity, convert_instances=True)
+        return jsonutils.to_primitive(entity, convert_instances=True)
 
 
 class RequestContextSerializer(Serializer):

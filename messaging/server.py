@@ -11,7 +11,6 @@ import abc
 import functools
 import logging
 import sys
-import threading
 from typing import Any, Callable, Optional
 
 import debtcollector
@@ -22,6 +21,7 @@ from stevedore import driver as stevedore_driver
 from messaging import _lifecycle
 from messaging import exceptions
 from messaging import options
+from messaging.drivers.polling import PollStyleListenerAdapter
 
 LOG = logging.getLogger(__name__)
 
@@ -105,8 +105,6 @@ class MessageHandlingServer(service_base.ServiceBase):
     an oslo.service ``ServiceBase``: ``oslo_service.service.launch`` runs it.
     """
 
-    _POLL_RETRY_DELAY = 1.0
-
     @removals.removed_kwarg('executor', message=EXECUTOR_DEPRECATION)
     def __init__(self, transport, dispatcher, executor: Optional[str] = None) -> None:
         if executor and executor not in _EXECUTORS:
@@ -127,8 +125,6 @@ class MessageHandlingServer(service_base.ServiceBase):
         options.register_default_opts(self.conf)
         self.listener = None
         self._executor = None
-        self._poller = None
-        self._stop_event = threading.Event()
         self._lifecycle = _lifecycle.Lifecycle(TaskTimeout)
 
     @abc.abstractmethod
@@ -158,11 +154,15 @@ class MessageHandlingServer(service_base.ServiceBase):
             raise ServerListenError(getattr(self, 'target', None), ex) from ex
         LOG.debug('%s listening with the %s executor (%d workers)', self,
                   self.executor_type, size)
-        self._stop_event.clear()
-        # Listeners of drivers written for oslo's API only know poll().
         start_push = getattr(self.listener, 'start_push', None)
-        if start_push is None or not start_push(self._on_delivery):
-            self._poller = self._executor.spawn(self._poll_loop, name='messaging-poller')
+        if start_push is not None and start_push(self._on_delivery):
+            return
+        if not hasattr(self.listener, 'start'):
+            # One of our listeners that cannot push (batches): polled.
+            self.listener = PollStyleListenerAdapter(
+                self.listener, self.listener.batch_size, self.listener.batch_timeout)
+        # oslo's listener API: started with the function that takes its batches.
+        self.listener.start(self._on_incoming)
 
     def _on_delivery(self, delivery: Any) -> None:
         # Called on the listener's I/O thread: must not block.
@@ -173,21 +173,9 @@ class MessageHandlingServer(service_base.ServiceBase):
         if incoming is not None:
             self._handle([incoming])
 
-    def _poll_loop(self) -> None:
-        listener, executor = self.listener, self._executor
-        while not self._stop_event.is_set():
-            try:
-                incoming = listener.poll()
-            except Exception:
-                # A failed poll (e.g. a dropped connection) must not end the
-                # server: log it, pause so a persistent fault does not spin,
-                # and poll again (the driver reconnects).
-                LOG.exception('Polling for messages failed on %s; polling again in '
-                              '%s s', self, self._POLL_RETRY_DELAY)
-                self._stop_event.wait(self._POLL_RETRY_DELAY)
-                continue
-            if incoming:
-                executor.submit(self._handle, incoming)
+    def _on_incoming(self, incoming: list) -> None:
+        # Called on the polling thread with a batch: waits for a free worker.
+        self._executor.submit(self._handle, incoming)
 
     def _handle(self, incoming: list) -> None:
         try:
@@ -198,7 +186,6 @@ class MessageHandlingServer(service_base.ServiceBase):
     @_lifecycle_step
     def stop(self) -> None:
         """Stop taking new messages; messages being handled carry on."""
-        self._stop_event.set()
         if self.listener is not None:
             self.listener.stop()
         if self._executor is not None:
@@ -209,14 +196,15 @@ class MessageHandlingServer(service_base.ServiceBase):
     @_lifecycle_step
     def wait(self) -> None:
         """Wait for handled messages to finish, then release the listener."""
-        poller, executor, listener = self._poller, self._executor, self.listener
-        if poller is not None:
-            poller.join()
+        executor, listener = self._executor, self.listener
+        join = getattr(listener, 'join', None)
+        if join is not None:
+            join()
         if executor is not None:
             executor.shutdown(wait=True)
         if listener is not None:
             listener.cleanup()
-        self._poller = self._executor = self.listener = None
+        self._executor = self.listener = None
 
     def reset(self) -> None:
         """Part of oslo.service's ServiceBase (SIGHUP): nothing to reset here."""

@@ -12,6 +12,11 @@ import time
 from typing import Any, Callable, Optional
 
 from messaging import exceptions
+from messaging.drivers.polling import PollStyleListener, PollStyleListenerAdapter
+
+# oslo.messaging's driver API names, where drivers written for it look.
+__all__ = ['TransportDriverError', 'IncomingMessage', 'RpcIncomingMessage', 'Delivery',
+           'Listener', 'PollStyleListener', 'PollStyleListenerAdapter', 'BaseDriver']
 
 
 class TransportDriverError(exceptions.MessagingException):
@@ -75,20 +80,24 @@ class Delivery(abc.ABC):
         """Return the delivery to the broker unhandled (requeued)."""
 
 
-class Listener(abc.ABC):
+class Listener(PollStyleListener):
     """Yields incoming messages for one subscription (topic, server, pool...).
 
-    Subclasses implement :meth:`_poll_one`; :meth:`poll` gathers batches.
+    Subclasses implement :meth:`_poll_one`; :meth:`poll` gathers batches of
+    the listener's own ``batch_size`` and ``batch_timeout`` unless told
+    otherwise.
     """
 
     def __init__(self, batch_size: int = 1, batch_timeout: Optional[float] = None,
                  prefetch_size: int = 0) -> None:
+        super().__init__(prefetch_size)
         self.batch_size = max(1, batch_size or 1)
         if prefetch_size > 0:
             self.batch_size = min(self.batch_size, prefetch_size)
         self.batch_timeout = batch_timeout
 
-    def poll(self, timeout: Optional[float] = None) -> list[IncomingMessage]:
+    def poll(self, timeout: Optional[float] = None, batch_size: Optional[int] = None,
+             batch_timeout: Optional[float] = None) -> list[IncomingMessage]:
         """Up to ``batch_size`` messages.
 
         Waits at most ``batch_timeout`` (else ``timeout``; ``None`` = until
@@ -96,10 +105,11 @@ class Listener(abc.ABC):
         returns early when a wait ends empty. An empty list means time-out
         or stop.
         """
-        budget = self.batch_timeout or timeout
+        size = batch_size or self.batch_size
+        budget = batch_timeout or self.batch_timeout or timeout
         deadline = None if budget is None else time.monotonic() + budget
         batch: list[IncomingMessage] = []
-        while len(batch) < self.batch_size:
+        while len(batch) < size:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             message = self._poll_one(left)
             if message is None:

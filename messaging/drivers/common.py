@@ -18,7 +18,7 @@ from itertools import chain, compress
 from operator import is_
 from typing import Any, Iterable, Optional
 
-from messaging import _jsonutils
+from oslo_serialization import jsonutils
 from messaging._utils import version_is_compatible
 from messaging.drivers.base import TransportDriverError
 
@@ -143,7 +143,7 @@ def random_id() -> str:
 
 def serialize_msg(raw_msg: dict) -> dict:
     """Wrap a message dict in the 2.0 envelope."""
-    return {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: _jsonutils.dumps(raw_msg)}
+    return {VERSION_KEY: ENVELOPE_VERSION, MESSAGE_KEY: jsonutils.dumps(raw_msg)}
 
 
 def deserialize_msg(body: Any) -> dict:
@@ -166,7 +166,7 @@ def deserialize_msg(body: Any) -> dict:
         raise MalformedMessage('envelope field %s is a %s, not a JSON string'
                                % (MESSAGE_KEY, type(inner).__name__))
     try:
-        message = _jsonutils.loads(inner)
+        message = jsonutils.loads(inner)
     except (ValueError, RecursionError) as ex:
         raise MalformedMessage('envelope field %s is not valid JSON: %.200s'
                                % (MESSAGE_KEY, ex)) from None
@@ -273,16 +273,16 @@ def serialize_remote_exception(failure: BaseException) -> str:
         'kwargs': kwargs if isinstance(kwargs, dict) else {},
     }
     try:
-        return _jsonutils.dumps(data)
+        return jsonutils.dumps(data)
     except (TypeError, ValueError):
         data['args'] = [_safe_text(arg) for arg in failure.args]
         data['kwargs'] = {str(k): _safe_text(v) for k, v in data['kwargs'].items()}
-        return _jsonutils.dumps(data)
+        return jsonutils.dumps(data)
 
 
 def _safe_text(value: Any) -> Any:
     try:
-        _jsonutils.dumps(value)
+        jsonutils.dumps(value)
         return value
     except (TypeError, ValueError):
         return repr(value)
@@ -321,7 +321,7 @@ def _parse_failure(data: Any) -> dict:
     """The failure dict with every field present and of the right type."""
     try:
         if isinstance(data, (str, bytes)):
-            failure = _jsonutils.loads(data)
+            failure = jsonutils.loads(data)
             if may_nest_deeper(data if isinstance(data, str) else data.decode('latin-1')):
                 check_depth(failure)
         else:

@@ -29,7 +29,6 @@ server's heartbeats, so a call never waits longer than it must.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import queue
 import threading
@@ -37,7 +36,7 @@ import time
 import uuid
 from typing import Any, Callable, NamedTuple, Optional
 
-from messaging import _jsonutils
+from oslo_serialization import jsonutils
 from messaging import exceptions
 from messaging.drivers import base
 
@@ -67,28 +66,40 @@ def _server_key(exchange: str, topic: str, server: str) -> _QueueKey:
     return ('server', exchange, topic, server)
 
 
-class _Broker:
-    """The process's queues, and one condition every waiting consumer sleeps on."""
+class FakeExchangeManager:
+    """The process's queues, by exchange, and one condition every waiting
+    consumer sleeps on.
+
+    ``_exchanges`` (exchange name -> that exchange's queues) is a class
+    attribute read afresh by every operation, as in oslo.messaging's fake
+    driver: test fixtures reset it (``FakeExchangeManager._exchanges = {}``)
+    or patch it to drop every queued message between tests.
+    """
+
+    _exchanges: dict[str, dict[_QueueKey, list[_Delivery]]] = {}
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queues: dict[_QueueKey, list[_Delivery]] = {}
 
     def ensure_queue(self, key: _QueueKey) -> None:
         with self._cond:
             self._queue(key)
 
+    def _queues_of(self, exchange: str) -> dict[_QueueKey, list[_Delivery]]:
+        return self._exchanges.setdefault(exchange, {})
+
     def _queue(self, key: _QueueKey) -> list[_Delivery]:
-        found = self._queues.get(key)
+        kind, exchange, topic, pool = key
+        queues = self._queues_of(exchange)
+        found = queues.get(key)
         if found is None:
-            kind, exchange, topic, pool = key
             found = []
             if kind == 'topic' and pool is not None:
                 # A new pool sees what the topic already holds, as its own copy.
                 found = [d._replace(ctxt=copy.deepcopy(d.ctxt),
                                     message=copy.deepcopy(d.message))
                          for d in self._queue(_topic_key(exchange, topic))]
-            self._queues[key] = found
+            queues[key] = found
         return found
 
     def deliver(self, exchange: str, topic: str, ctxt: Any, message: Any,
@@ -103,13 +114,14 @@ class _Broker:
 
         delivery = _Delivery(ctxt, message, reply_q, requeue, client_timeout)
         with self._cond:
+            queues = self._queues_of(exchange)
             if fanout:
-                keys = [k for k in self._queues if k[:3] == ('server', exchange, topic)]
+                keys = [k for k in queues if k[0] == 'server' and k[2] == topic]
             elif server is not None:
                 keys = [_server_key(exchange, topic, server)]
             else:
                 self._queue(_topic_key(exchange, topic))
-                keys = [k for k in self._queues if k[:3] == ('topic', exchange, topic)]
+                keys = [k for k in queues if k[0] == 'topic' and k[2] == topic]
             for key in keys:
                 self._queue(key).append(delivery)
             self._cond.notify_all()
@@ -137,11 +149,11 @@ class _Broker:
 
     def clear(self) -> None:
         with self._cond:
-            self._queues.clear()
+            self._exchanges.clear()
 
 
 # Shared by every fake transport of the process, as oslo.messaging's is.
-_BROKER = _Broker()
+_BROKER = FakeExchangeManager()
 
 
 class FakeIncomingMessage(base.RpcIncomingMessage):
@@ -221,13 +233,7 @@ class FakeDriver(base.BaseDriver):
     @staticmethod
     def _check_serializable(message: Any) -> None:
         # What a real wire cannot carry fails here too, as with oslo's driver.
-        def convert(value: Any) -> Any:
-            try:
-                return _jsonutils.to_primitive(value)
-            except ValueError:
-                raise ValueError('Cannot convert %r to primitive' % (value,)) from None
-
-        json.dumps(message, default=convert)
+        jsonutils.dumps(message)
 
     def send(self, target, ctxt, message, wait_for_reply=None, timeout=None,
              call_monitor_timeout=None, retry=None, transport_options=None):
@@ -283,12 +289,14 @@ class FakeDriver(base.BaseDriver):
         _BROKER.deliver(self._exchange(target), target.topic, ctxt, message)
 
     def listen(self, target, batch_size, batch_timeout):
-        """A server's listener: its server queue first, then its topic queue."""
+        """A server's listener: its server queue first, then its topic queue;
+        polled on a thread of its own, as oslo's fake driver's is."""
         exchange = self._exchange(target)
         keys = [_topic_key(exchange, target.topic) if target.server is None
                 else _server_key(exchange, target.topic, target.server),
                 _topic_key(exchange, target.topic)]
-        return FakeListener(keys, batch_size, batch_timeout)
+        return base.PollStyleListenerAdapter(FakeListener(keys, batch_size, batch_timeout),
+                                             batch_size, batch_timeout)
 
     def listen_for_notification(self, targets_and_priorities, pool, batch_size,
                                 batch_timeout):
@@ -300,7 +308,8 @@ class FakeDriver(base.BaseDriver):
                              pool)
             if key not in keys:
                 keys.append(key)
-        return FakeListener(keys, batch_size, batch_timeout)
+        return base.PollStyleListenerAdapter(FakeListener(keys, batch_size, batch_timeout),
+                                             batch_size, batch_timeout)
 
     def cleanup(self) -> None:
         """Empty the shared broker, as oslo.messaging's fake driver does."""

@@ -12,9 +12,9 @@ import logging
 import warnings
 from typing import Optional
 
+from oslo_serialization import jsonutils
 from oslo_utils import strutils
 
-from messaging import _jsonutils
 from messaging.notify import notifier
 
 LOG = logging.getLogger(__name__)
@@ -42,4 +42,4 @@ class LogDriver(notifier.Driver):
             return
         logger = logging.getLogger('%s.%s' % (self.LOGGER_BASE, message.get('event_type')))
         if logger.isEnabledFor(level):
-            logger.log(level, _jsonutils.dumps(strutils.mask_dict_password(message)))
+            logger.log(level, jsonutils.dumps(strutils.mask_dict_password(message)))

@@ -12,21 +12,50 @@ from oslo_config import cfg
 
 import messaging
 from messaging import exceptions
-from messaging.drivers import impl_fake
+from messaging.drivers import base, impl_fake
 
 SHORT = 0.2     # a timeout we expect to expire
 LONG = 5.0      # a bound we never expect to reach
 
 
-@pytest.fixture
-def driver():
+class PolledFakeDriver(impl_fake.FakeDriver):
+    """The fake driver, its listeners handed to the test to poll itself
+    (the driver returns each wrapped in the adapter a server starts)."""
+
+    def listen(self, *args):
+        return super().listen(*args).poll_style_listener
+
+    def listen_for_notification(self, *args):
+        return super().listen_for_notification(*args).poll_style_listener
+
+
+def _driver(cls):
     conf = cfg.ConfigOpts()
     conf([])
     url = messaging.TransportURL.parse(conf, 'fake://')
-    driver = impl_fake.FakeDriver(conf, url, default_exchange='openstack',
-                                  allowed_remote_exmods=['oslo_messaging.exceptions'])
+    return cls(conf, url, default_exchange='openstack',
+               allowed_remote_exmods=['oslo_messaging.exceptions'])
+
+
+@pytest.fixture
+def driver():
+    driver = _driver(PolledFakeDriver)
     yield driver
     driver.cleanup()
+
+
+def test_listeners_are_poll_style_listeners_in_the_adapter_servers_start():
+    driver = _driver(impl_fake.FakeDriver)
+    try:
+        rpc = driver.listen(target(topic='t', server='s'), 1, None)
+        notifications = driver.listen_for_notification([(target(topic='n'), 'info')],
+                                                       None, 1, None)
+        for listener in (rpc, notifications):
+            assert isinstance(listener, base.PollStyleListenerAdapter)
+            assert isinstance(listener.poll_style_listener, base.PollStyleListener)
+            assert listener._started is False
+    finally:
+        driver.cleanup()
 
 
 def target(**kwargs):
@@ -514,7 +543,7 @@ def test_stopping_one_listener_leaves_others_polling(driver):
 
 def test_the_drivers_of_a_process_share_one_broker_that_any_cleanup_empties(driver):
     url = messaging.TransportURL.parse(driver.conf, 'fake://')
-    other = impl_fake.FakeDriver(driver.conf, url, 'openstack')
+    other = PolledFakeDriver(driver.conf, url, 'openstack')
     listener = other.listen(target(topic='t', server='s'), 1, None)
     cast(driver, target(topic='t'), 'across')
     assert poll_one(listener).message['method'] == 'across'

@@ -9,7 +9,7 @@ import pytest
 
 import messaging
 from messaging import server as server_mod
-from messaging.drivers import impl_fake
+from messaging.drivers import impl_fake, polling
 
 LONG = 5.0
 SHORT = 0.2
@@ -24,8 +24,9 @@ def transport(conf):
 
 def waiting_on_topic(transport, topic='t'):
     """How many messages wait in the fake broker's queue for ``topic``."""
-    key = ('topic', transport._driver._default_exchange, topic, None)
-    return len(impl_fake._BROKER._queues.get(key, []))
+    exchange = transport._driver._default_exchange
+    queues = impl_fake.FakeExchangeManager._exchanges.get(exchange, {})
+    return len(queues.get(('topic', exchange, topic, None), []))
 
 
 class HandlerServer(server_mod.MessageHandlingServer):
@@ -379,7 +380,10 @@ def test_exceptions_are_exported():
 
 
 class FlakyListener:
-    """Wraps a listener; its first poll raises, as a dropped connection would."""
+    """Wraps a polled listener; its first poll raises, as a dropped
+    connection would."""
+
+    batch_size, batch_timeout = 1, None
 
     def __init__(self, listener):
         self._listener = listener
@@ -398,17 +402,18 @@ class FlakyListener:
         self._listener.cleanup()
 
 
-def test_a_failing_poll_is_logged_and_the_server_keeps_taking_messages(transport, servers):
-    class FlakyServer(HandlerServer):
-        _POLL_RETRY_DELAY = 0.01
+def test_a_failing_poll_is_logged_and_the_server_keeps_taking_messages(
+        transport, servers, monkeypatch):
+    monkeypatch.setattr(polling, 'POLL_RETRY_DELAY', 0.01)
 
+    class FlakyServer(HandlerServer):
         def _create_listener(self):
-            self.flaky = FlakyListener(super()._create_listener())
+            self.flaky = FlakyListener(super()._create_listener().poll_style_listener)
             return self.flaky
 
     server = servers.add(FlakyServer(transport, TARGET, lambda m: 'still serving'))
     handler = _WarningSeen()
-    logger = logging.getLogger('messaging.server')
+    logger = logging.getLogger(polling.__name__)
     logger.addHandler(handler)
     try:
         server.start()
@@ -421,6 +426,8 @@ def test_a_failing_poll_is_logged_and_the_server_keeps_taking_messages(transport
 
 def test_stop_is_prompt_while_polls_keep_failing(transport):
     class BrokenListener:
+        batch_size, batch_timeout = 1, None
+
         def __init__(self):
             self.polled = threading.Event()
 
