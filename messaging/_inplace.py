@@ -26,6 +26,10 @@ OSLO_IMPORT_NAME = 'oslo_messaging'
 # Our entry-point namespaces are oslo's with this prefix removed
 # ('oslo.messaging.drivers' -> 'messaging.drivers').
 OSLO_NAMESPACE_PREFIX = 'oslo.'
+# oslo.messaging's subpackages that have another name here: services import
+# and patch names under them (``oslo_messaging._drivers.impl_fake``,
+# ``oslo_messaging._drivers.base.PollStyleListenerAdapter``).
+RENAMED_SUBPACKAGES = {'_drivers': 'drivers'}
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -51,20 +55,38 @@ class ModuleAliasFinder(importlib.abc.MetaPathFinder):
     """Finds ``alias.X`` as the module ``target.X`` itself.
 
     Only submodules go through the finder: the top-level alias is put in
-    ``sys.modules`` by :func:`install_alias`.
+    ``sys.modules`` by :func:`install_alias`. ``renamed`` maps a first-level
+    subpackage name under the alias to its name under the target. A name
+    the target lacks is not the finder's: it answers None and the import
+    system reports the missing module as usual.
     """
 
-    def __init__(self, alias: str, target: str) -> None:
+    def __init__(self, alias: str, target: str,
+                 renamed: Optional[dict[str, str]] = None) -> None:
         self.alias = alias
         self.target = target
+        self.renamed = dict(renamed or {})
+
+    def target_name(self, fullname: str) -> Optional[str]:
+        """The target module ``fullname`` stands for; None when it is not
+        under the alias."""
+        if not fullname.startswith(self.alias + '.'):
+            return None
+        first, dot, rest = fullname[len(self.alias) + 1:].partition('.')
+        return '%s.%s%s%s' % (self.target, self.renamed.get(first, first), dot, rest)
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None,
                   target: Optional[ModuleType] = None
                   ) -> Optional[importlib.machinery.ModuleSpec]:
-        if not fullname.startswith(self.alias + '.'):
+        target_name = self.target_name(fullname)
+        if target_name is None:
             return None
-        target_name = self.target + fullname[len(self.alias):]
-        target_spec = importlib.util.find_spec(target_name)
+        try:
+            target_spec = importlib.util.find_spec(target_name)
+        except (ImportError, ValueError):
+            # A parent the target lacks (ModuleNotFoundError), or a module
+            # in sys.modules without a spec: not a name we can serve.
+            return None
         if target_spec is None:
             return None
         return importlib.machinery.ModuleSpec(
@@ -75,9 +97,14 @@ class ModuleAliasFinder(importlib.abc.MetaPathFinder):
         return '%s(%r -> %r)' % (type(self).__name__, self.alias, self.target)
 
 
-def install_alias(alias: str, target: str) -> ModuleType:
+def install_alias(alias: str, target: str,
+                  renamed: Optional[dict[str, str]] = None) -> ModuleType:
     """Make ``alias`` and every ``alias.X`` the modules ``target`` and ``target.X``.
 
+    ``renamed`` maps subpackage names under the alias to the target's
+    (``{'_drivers': 'drivers'}``); each renamed subpackage is also an
+    attribute of the package under its alias name, as a module reached
+    only through the package (``oslo_messaging._drivers.impl_fake``) must be.
     Idempotent: a second call for the same alias installs nothing more.
     :returns: the target package, now also ``sys.modules[alias]``.
     """
@@ -87,8 +114,10 @@ def install_alias(alias: str, target: str) -> ModuleType:
     if not already:
         # First, so that the path finder never loads a second copy of a
         # target module from the target package's __path__.
-        sys.meta_path.insert(0, ModuleAliasFinder(alias, target))
+        sys.meta_path.insert(0, ModuleAliasFinder(alias, target, renamed))
     sys.modules[alias] = package
+    for alias_name in renamed or {}:
+        importlib.import_module('%s.%s' % (alias, alias_name))
     return package
 
 
@@ -102,7 +131,7 @@ def put_in_place() -> ModuleType:
     our records that logger's level and handlers, and root's after it, each
     once: the chain is ``messaging.X -> messaging -> oslo_messaging -> root``.
     """
-    package = install_alias(OSLO_IMPORT_NAME, LIBRARY)
+    package = install_alias(OSLO_IMPORT_NAME, LIBRARY, RENAMED_SUBPACKAGES)
     logging.getLogger(LIBRARY).parent = logging.getLogger(OSLO_IMPORT_NAME)
     return package
 

@@ -256,8 +256,12 @@ def local_module(module: str) -> str:
     return _rename_package(module, _OSLO_PACKAGE, _OUR_PACKAGE)
 
 
-def serialize_remote_exception(failure: BaseException) -> str:
-    """The JSON string a reply's ``failure`` field carries for ``failure``."""
+def serialize_remote_exception(failure: Any) -> str:
+    """The JSON string a reply's ``failure`` field carries for ``failure``:
+    the exception, or a ``sys.exc_info()`` tuple holding it (oslo's form,
+    which services' tests pass)."""
+    if isinstance(failure, tuple):
+        failure = failure[1]
     cls_name = type(failure).__name__
     module = type(failure).__module__
     if cls_name.endswith(REMOTE_SUFFIX) and module.endswith(REMOTE_SUFFIX):

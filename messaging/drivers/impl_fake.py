@@ -224,6 +224,12 @@ class FakeDriver(base.BaseDriver):
                  allowed_remote_exmods: Optional[list[str]] = None) -> None:
         super().__init__(conf, url, default_exchange, allowed_remote_exmods)
 
+    @property
+    def _exchange_manager(self) -> FakeExchangeManager:
+        # oslo's name for the driver's broker, which heat's service code
+        # reaches to reset it (``_exchange_manager._exchanges = {}``).
+        return _BROKER
+
     def require_features(self, requeue: bool = True) -> None:
         """Every feature is there: requeue included."""
 

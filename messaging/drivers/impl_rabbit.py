@@ -24,6 +24,10 @@ from messaging.drivers.rabbit.io_loop import SharedConnection
 
 LOG = logging.getLogger(__name__)
 
+# oslo.messaging's name for the [oslo_messaging_rabbit] options, which
+# services list for their sample configurations (ceilometer).
+rabbit_opts = rabbit_options.rabbit_opts
+
 DEFAULT_PORT = 5672
 _NO_HOST = ('localhost', 'guest', 'guest')
 

@@ -33,30 +33,36 @@ class NotificationFilter:
     def __init__(self, context: Optional[dict] = None, publisher_id: Optional[str] = None,
                  event_type: Optional[str] = None, metadata: Optional[dict] = None,
                  payload: Optional[dict] = None) -> None:
-        self._publisher_id = _compile(publisher_id)
-        self._event_type = _compile(event_type)
-        self._context = _compile(context)
-        self._metadata = _compile(metadata)
-        self._payload = _compile(payload)
+        # The attribute and hook names are oslo.messaging's: services
+        # subclass the filter and override the two hooks (watcher adds
+        # callables and nested rules that way).
+        self._regex_publisher_id = None if publisher_id is None else re.compile(publisher_id)
+        self._regex_event_type = None if event_type is None else re.compile(event_type)
+        self._regexs_context = self._build_regex_dict(context)
+        self._regexs_metadata = self._build_regex_dict(metadata)
+        self._regexs_payload = self._build_regex_dict(payload)
+
+    def _build_regex_dict(self, regex_list: Optional[dict]) -> dict:
+        """Hook: the compiled form of a dict of expressions (nested dicts kept)."""
+        if regex_list is None:
+            return {}
+        return {key: self._build_regex_dict(value) if isinstance(value, dict)
+                else re.compile(value) for key, value in regex_list.items()}
+
+    def _check_for_mismatch(self, data: Any, regex: Any) -> bool:
+        """Hook: whether ``data`` fails ``regex`` (a compiled expression, a
+        dict of them, or None/empty for no rule)."""
+        return bool(regex) and not _matches(data, regex)
 
     def match(self, context: Any, publisher_id: Any, event_type: Any,
               metadata: Any, payload: Any) -> bool:
         """Whether a notification passes this filter."""
         if context is not None and not isinstance(context, dict) and hasattr(context, 'to_dict'):
             context = context.to_dict()
-        return all(_matches(value, rule) for value, rule in (
-            (publisher_id, self._publisher_id), (event_type, self._event_type),
-            (context, self._context), (metadata, self._metadata),
-            (payload, self._payload)))
-
-
-def _compile(rule: Any) -> Any:
-    """Regex patterns compiled, keeping the shape of nested dicts."""
-    if rule is None:
-        return None
-    if isinstance(rule, dict):
-        return {key: _compile(value) for key, value in rule.items()}
-    return re.compile(rule)
+        return not any(self._check_for_mismatch(value, rule) for value, rule in (
+            (publisher_id, self._regex_publisher_id), (event_type, self._regex_event_type),
+            (context, self._regexs_context), (metadata, self._regexs_metadata),
+            (payload, self._regexs_payload)))
 
 
 def _matches(value: Any, rule: Any) -> bool:

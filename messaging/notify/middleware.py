@@ -29,15 +29,16 @@ LOG = logging.getLogger(__name__)
 _SECRET_ENVIRON_KEYS = frozenset(['HTTP_X_AUTH_TOKEN'])
 
 
-def _log_and_ignore_error(send: Callable[..., None]) -> Callable[..., None]:
-    """A failed notification is logged; the HTTP request goes on regardless."""
-    @functools.wraps(send)
-    def guarded(*args: Any, **kwargs: Any) -> None:
+def log_and_ignore_error(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` that logs an exception it raises (oslo.messaging's text) and
+    returns None instead: a failed notification never fails the HTTP request."""
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
-            send(*args, **kwargs)
+            return fn(*args, **kwargs)
         except Exception as ex:
-            LOG.exception('Sending the notification of an API call failed: %s', ex)
-    return guarded
+            LOG.exception('An exception occurred processing the API call: %s', ex)
+    return wrapped
 
 
 class RequestNotifier:
@@ -78,14 +79,14 @@ class RequestNotifier:
         return {key: value for key, value in environ.items()
                 if key.isupper() and key not in _SECRET_ENVIRON_KEYS}
 
-    @_log_and_ignore_error
+    @log_and_ignore_error
     def process_request(self, request: webob.Request) -> None:
         """Send ``http.request``, after naming the service in the environ."""
         request.environ['HTTP_X_SERVICE_NAME'] = self.service_name or request.host
         self.notifier.info({}, 'http.request',
                            {'request': self.environ_to_dict(request.environ)})
 
-    @_log_and_ignore_error
+    @log_and_ignore_error
     def process_response(self, request: webob.Request,
                          response: Optional[webob.Response],
                          exception: Optional[BaseException] = None,

@@ -78,3 +78,24 @@ with warnings.catch_warnings(record=True) as caught:
     driver.notify({}, {'event_type': 'e', 'payload': {}}, 'SAMPLE', None)
 observe('warnings', [(w.category.__name__, str(w.message)) for w in caught])
 """)
+
+
+def test_the_middleware_helper_logs_an_error_and_returns_the_result(same_answer):
+    same_answer("""
+import importlib, logging
+middleware = importlib.import_module(om.__name__ + '.notify.middleware')
+records = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        records.append((record.levelname, record.getMessage()))
+
+logging.getLogger().addHandler(Keep())
+
+def fails(x):
+    raise ValueError('no notifier: %s' % x)
+
+observe('returns', middleware.log_and_ignore_error(lambda x: x * 2)(21))
+observe('on error', middleware.log_and_ignore_error(fails)(1))
+observe('logged', records)
+""")

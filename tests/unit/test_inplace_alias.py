@@ -20,7 +20,7 @@ ALIAS = 'messaging_alias_under_test'
 @pytest.fixture
 def alias():
     """``ALIAS`` installed for the test; the finder and its modules removed after."""
-    package = _inplace.install_alias(ALIAS, 'messaging')
+    package = _inplace.install_alias(ALIAS, 'messaging', _inplace.RENAMED_SUBPACKAGES)
     yield package
     sys.meta_path[:] = [finder for finder in sys.meta_path
                         if getattr(finder, 'alias', None) != ALIAS]
@@ -84,6 +84,22 @@ def test_patching_through_the_alias_patches_our_module(alias):
 def test_a_module_the_library_lacks_is_not_found(alias):
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(ALIAS + '.no_such_module')
+
+
+def test_a_module_under_a_missing_package_is_not_found_and_the_finder_does_not_raise(alias):
+    finder = next(finder for finder in sys.meta_path
+                  if getattr(finder, 'alias', None) == ALIAS)
+    assert finder.find_spec(ALIAS + '.no_such_package.module') is None
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(ALIAS + '.no_such_package.module')
+
+
+def test_a_renamed_subpackage_is_ours_under_its_oslo_name(alias):
+    from messaging.drivers import base, impl_fake
+
+    assert importlib.import_module(ALIAS + '._drivers.impl_fake') is impl_fake
+    assert alias._drivers is importlib.import_module('messaging.drivers')
+    assert alias._drivers.base.PollStyleListenerAdapter is base.PollStyleListenerAdapter
 
 
 def test_installing_twice_adds_one_finder(alias):

@@ -50,11 +50,6 @@ ABSENT_NOTES = {
         'the notification dispatchers are provided'),
     'oslo_messaging.server.ordered': (
         'a helper of oslo.messaging\'s own server internals, not provided'),
-    'oslo_messaging.notify.middleware.RequestNotifier': (
-        'the WSGI request-notifier middleware is not provided: send the '
-        'notifications from the application with Notifier'),
-    'oslo_messaging.notify.middleware.log_and_ignore_error': (
-        'part of the WSGI middleware, not provided'),
 }
 
 # What migrating users ask for that oslo.messaging 18.3.1 no longer ships
