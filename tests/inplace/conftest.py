@@ -1,14 +1,16 @@
 """Fixtures for the in-place tests: messaging and inplace/ really installed.
 
 The wheels of both distributions are built once per session and installed
-with ``--no-deps`` into a venv of their own (``--system-site-packages``, so
-their dependencies come from this interpreter) or into a plain directory:
-nothing is installed into the interpreter running the tests.
+with ``--no-deps`` into a venv of their own (whose path lists this
+interpreter's site-packages after its own, so their dependencies come from
+the environment running the tests, itself a venv or not) or into a plain
+directory: nothing is installed into the interpreter running the tests.
 """
 from __future__ import annotations
 
 import json
 import os
+import site
 import subprocess
 import sys
 import textwrap
@@ -50,9 +52,16 @@ def wheels(tmp_path_factory) -> dict[str, Path]:
 def inplace_python(wheels, tmp_path_factory) -> str:
     """A venv's python with messaging and the in-place oslo.messaging installed."""
     venv = tmp_path_factory.mktemp('inplace-venv')
-    subprocess.run([sys.executable, '-m', 'venv', '--system-site-packages', str(venv)],
-                   check=True, timeout=PIP_TIMEOUT)
+    subprocess.run([sys.executable, '-m', 'venv', str(venv)], check=True, timeout=PIP_TIMEOUT)
     python = str(venv / 'bin' / 'python')
+    # Not --system-site-packages: inside a venv that names the base
+    # interpreter's packages, not this environment's. Plain path lines (no
+    # .pth processing there) also keep a checkout installed in develop mode
+    # here from shadowing the wheels.
+    own = subprocess.run([python, '-c', 'import sysconfig; print(sysconfig.get_path("purelib"))'],
+                         capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+    Path(own, 'outer-environment.pth').write_text(
+        ''.join(path + '\n' for path in site.getsitepackages()))
     _pip(python, 'install', '--quiet', '--no-deps', *map(str, wheels.values()))
     return python
 
