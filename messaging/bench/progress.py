@@ -5,8 +5,9 @@ The workloads run in subprocesses (one per library and round, some under
 oslo.messaging's interpreter), so each gets the write end of a pipe, named by
 ``PROGRESS_FD_ENV``, and writes a line per step to it
 (:func:`messaging.bench.workload.progress`); a thread here reads the lines
-and moves the bar. Without a terminal (CI logs) or without tqdm (the
-``bench`` extra) the same lines are printed as plain text instead.
+and moves the bar. Without a terminal (CI logs), on a terminal 0 columns
+wide or without tqdm (the ``bench`` extra) the same lines are printed as
+plain text instead.
 """
 from __future__ import annotations
 
@@ -14,9 +15,24 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from messaging.bench.workload import PROGRESS_FD_ENV
+
+
+def terminal_columns(stream: Any) -> Optional[int]:
+    """The width of the terminal ``stream`` writes to: ``COLUMNS`` when it
+    is set to a number, else what the terminal says; None when neither
+    says. A bar drawn 0 columns wide shows nothing at all, so at 0 the
+    plain lines are written instead."""
+    try:
+        return int(os.environ['COLUMNS'])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):  # no file, or not a terminal
+        return None
 
 
 class RunProgress:
@@ -26,7 +42,8 @@ class RunProgress:
         self._stream = sys.stderr if stream is None else stream
         self._finished = 0
         self._bar: Any = None
-        if enabled:
+        self._lock = threading.Lock()
+        if enabled and terminal_columns(self._stream) != 0:
             try:
                 from tqdm import tqdm
             except ImportError:
@@ -37,7 +54,6 @@ class RunProgress:
                                  dynamic_ncols=True, leave=True)
                 if self._bar.disable:
                     self._bar = None
-        self._lock = threading.Lock()
 
     def start(self, library: str, number: int, rounds: int) -> None:
         """A library's round begins."""

@@ -63,3 +63,52 @@ def test_disabled_progress_writes_lines_even_on_a_terminal():
 def test_steps_match_the_workloads_run_does():
     assert workload.steps([100, 1024]) == 8
     assert bare.steps([100]) == 2
+
+
+def test_without_tqdm_the_steps_are_plain_lines_after_a_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'tqdm', None)  # import tqdm raises ImportError
+    terminal = Terminal()
+    bar = progress.RunProgress(total=3, stream=terminal)
+    assert not bar.shows_bar
+    bar.start('a', 1, 1)
+    run_child(bar)
+    bar.close()
+    lines = terminal.getvalue().splitlines()
+    assert "pip install 'messaging[bench]'" in lines[0]
+    assert lines[-2:] == ['  a: 100 B: 5 casts', '  a: done']
+
+
+class SizedTerminal(Terminal):
+    """A terminal whose size :func:`os.get_terminal_size` is asked for."""
+
+    def fileno(self):
+        return 99
+
+
+def test_a_terminal_of_no_columns_gets_the_plain_lines(monkeypatch):
+    monkeypatch.delenv('COLUMNS', raising=False)
+    monkeypatch.setattr(os, 'get_terminal_size',
+                        lambda fd: os.terminal_size((0 if fd == 99 else 80, 24)))
+    terminal = SizedTerminal()
+    bar = progress.RunProgress(total=3, stream=terminal)
+    assert not bar.shows_bar
+    run_child(bar)
+    assert terminal.getvalue().splitlines()[-1] == '  a: done'
+
+
+def test_columns_set_to_zero_gets_the_plain_lines(monkeypatch):
+    monkeypatch.setenv('COLUMNS', '0')
+    terminal = Terminal()
+    bar = progress.RunProgress(total=3, stream=terminal)
+    assert not bar.shows_bar
+    run_child(bar)
+    assert terminal.getvalue().splitlines()[-1] == '  a: done'
+
+
+def test_terminal_columns_come_from_the_variable_then_the_terminal(monkeypatch):
+    monkeypatch.setattr(os, 'get_terminal_size', lambda fd: os.terminal_size((120, 24)))
+    monkeypatch.setenv('COLUMNS', '70')
+    assert progress.terminal_columns(SizedTerminal()) == 70
+    monkeypatch.setenv('COLUMNS', 'wide')
+    assert progress.terminal_columns(SizedTerminal()) == 120
+    assert progress.terminal_columns(io.StringIO()) is None
