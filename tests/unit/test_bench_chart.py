@@ -1,6 +1,8 @@
 """The benchmark's charts: their figures, the plain SVG, and the format
 chosen by the file's extension."""
 import json
+import os
+import subprocess
 import sys
 import xml.etree.ElementTree as ElementTree
 
@@ -111,3 +113,12 @@ def test_without_matplotlib_a_png_says_which_extra_to_install(tmp_path, monkeypa
     with pytest.raises(chart.ChartError, match=r"messaging\[bench\]"):
         chart.draw(RESULTS, str(tmp_path / 'c.png'))
     chart.draw(RESULTS, str(tmp_path / 'c.svg'))  # the plain SVG needs nothing
+
+
+def test_the_chart_module_runs_without_a_runpy_warning():
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(chart.__file__))))
+    done = subprocess.run([sys.executable, '-W', 'error::RuntimeWarning', '-m',
+                           'messaging.bench.chart', '--help'],
+                          cwd=repo, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and 'usage:' in done.stdout, done.stderr
+    assert 'RuntimeWarning' not in done.stderr
