@@ -4,7 +4,10 @@ Each library runs :mod:`messaging.bench.workload` in a subprocess of its own
 (oslo.messaging with the interpreter of its own virtualenv), so that both
 libraries run the same code and neither's imports or threads disturb the
 other; ``--bare`` runs the floors of :mod:`messaging.bench.bare` the same
-way. With ``--rounds`` above 1 the libraries alternate, round after round,
+way. By default each of them starts its RPC server and listener (the
+floors' echo server and consumer) in a process of its own,
+:mod:`messaging.bench.peer`; ``--same-process`` keeps them in the client's.
+With ``--rounds`` above 1 the libraries alternate, round after round,
 and the best round of each workload is reported. ``--scale N`` runs
 :mod:`messaging.bench.scale` instead: N servers and listeners per library.
 """
@@ -71,6 +74,10 @@ def build_parser(prog: str = 'python -m messaging.bench') -> argparse.ArgumentPa
                         help='a Python with oslo.messaging (%(default)s)')
     parser.add_argument('--bare', action='store_true',
                         help='also run the loops on the bare amqp client (the floor)')
+    parser.add_argument('--same-process', dest='cross_process', action='store_false',
+                        help='run the RPC server and the listener (the floors\' echo '
+                             'server and consumer) in the client\'s process, under one '
+                             'GIL, instead of a process of their own')
     parser.add_argument('--scale', type=int, metavar='N',
                         help='instead of the workloads: N RPC servers and N listeners '
                              'per library in one process, its threads, broker '
@@ -100,7 +107,8 @@ def parse_args(argv: Optional[list[str]], prog: str = 'python -m messaging.bench
         if args.scale < 1:
             parser.error('--scale must be at least 1')
         for option, given in (('--bare', args.bare), ('--charts', args.charts),
-                              ('--rounds', args.rounds > 1)):
+                              ('--rounds', args.rounds > 1),
+                              ('--same-process', not args.cross_process)):
             if given:
                 parser.error('--scale runs once, without %s' % option)
     if args.charts:
@@ -141,24 +149,38 @@ def run_workload(library: str, python: str, args: argparse.Namespace,
     if args.scale is not None:
         arguments = [scale.__file__, library, args.url, str(args.scale), str(args.count)]
     elif library == 'amqp':
-        arguments = [bare.__file__, args.url, sizes, str(args.count)]
+        arguments = [bare.__file__, args.url, sizes, str(args.count), mode(args)]
     else:
         arguments = [workload.__file__, library, args.url, sizes, str(args.count),
-                     str(args.threads)]
+                     str(args.threads), mode(args)]
     return run_child(library, [python, '-W', 'ignore'] + arguments, bar)
+
+
+def mode(args: argparse.Namespace) -> str:
+    """The mode of the run as its workload subprocesses name it."""
+    return workload.MODES[0] if args.cross_process else workload.MODES[1]
+
+
+def child_options(library: str = 'messaging') -> dict:
+    """The ``env`` and ``cwd`` of a subprocess running ``library``: ours is
+    imported from the package this benchmark is part of, whatever the
+    directory the benchmark was started in holds (a clone named
+    ``messaging``, say, which would shadow the package)."""
+    env = dict(os.environ)
+    if library == 'messaging':
+        env['PYTHONPATH'] = os.pathsep.join(filter(None, [_REPO, env.get('PYTHONPATH')]))
+    return {'env': env, 'cwd': _REPO}
 
 
 def run_child(library: str, command: list[str], bar: progress.RunProgress) -> dict:
     """Run ``command`` for ``library``; the JSON object it printed."""
-    env = dict(os.environ)
-    if library == 'messaging':
-        env['PYTHONPATH'] = os.pathsep.join(filter(None, [_REPO, env.get('PYTHONPATH')]))
+    options = child_options(library)
     if _STOP.signal is not None:
         raise Stopped()
     with bar.child() as (progress_env, progress_fds):
-        env.update(progress_env)
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, env=env,
-                                 pass_fds=progress_fds)
+        options['env'].update(progress_env)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, pass_fds=progress_fds,
+                                 **options)
         # Known to the signal handler from here; a signal that came while Popen
         # was still starting it is seen by the check below.
         _STOP.child = child
@@ -214,10 +236,35 @@ _STOP = _StopRequest()
 
 
 def check_broker(url: str, timeout: float = BROKER_CHECK_TIMEOUT) -> None:
-    """Connect once to ``url`` within ``timeout`` seconds before any workload.
+    """Connect once to ``url`` within ``timeout`` seconds before any workload,
+    in a subprocess that imports ``messaging`` as the workloads do (the
+    package of this benchmark, not a directory of that name where the
+    benchmark was started).
 
     :raises RuntimeError: saying why the broker cannot be used.
     """
+    code = ('import sys; from messaging.bench import cli; '
+            'sys.exit(cli.check_broker_here(sys.argv[1], float(sys.argv[2])))')
+    done = subprocess.run([sys.executable, '-c', code, url, str(timeout)],
+                          capture_output=True, text=True, check=False, **child_options())
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else 'the broker check failed (exit status %d)'
+                           % done.returncode)
+
+
+def check_broker_here(url: str, timeout: float) -> int:
+    """:func:`check_broker` in this process: 0, or 1 with the reason on
+    stderr."""
+    try:
+        _connect_once(url, timeout)
+    except RuntimeError as ex:
+        sys.stderr.write('%s\n' % ex)
+        return 1
+    return 0
+
+
+def _connect_once(url: str, timeout: float) -> None:
     from oslo_config import cfg
 
     import messaging
@@ -246,7 +293,7 @@ def collect(args: argparse.Namespace) -> dict:
                 bar.start(library, number, args.rounds)
                 rounds[library].append(run_workload(library, python, args, bar))
     return {'url_host': args.url.rsplit('@', 1)[-1], 'threads': args.threads,
-            'count': args.count, 'rounds': args.rounds,
+            'count': args.count, 'rounds': args.rounds, 'mode': mode(args),
             'libraries': {library: merge_rounds(runs) for library, runs in rounds.items()}}
 
 
@@ -266,13 +313,18 @@ def collect_scale(args: argparse.Namespace) -> dict:
 
 
 def merge_rounds(runs: list[dict]) -> dict:
-    """The best round of each workload and size, and the peak RSS of all."""
+    """The best round of each workload and size, and the peak RSS of all
+    (of the server's process too, when it had one)."""
     sizes: dict = {}
     for size in runs[0]['sizes']:
         sizes[size] = {key: stats.best_of([stats.summarize(run['sizes'][size][key])
                                            for run in runs])
                        for key in runs[0]['sizes'][size]}
-    return {'sizes': sizes, 'peak_rss_mb': max(run['peak_rss_mb'] for run in runs)}
+    merged = {'sizes': sizes}
+    for key in ('peak_rss_mb', 'server_peak_rss_mb'):
+        if key in runs[0]:
+            merged[key] = max(run[key] for run in runs)
+    return merged
 
 
 def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.bench') -> int:
@@ -303,8 +355,11 @@ def main(argv: Optional[list[str]] = None, prog: str = 'python -m messaging.benc
         print(report.format_scale(results))
     else:
         results['goals'] = goals.workload_goals(results)
+        print(report.format_mode(results))
         print(report.format_table(results))
-    print('\nGoals of issue 18:')
+        print('\nCPU per sequential call, by thread:')
+        print(report.format_cpu_by_thread(results))
+    print('\nGoals:')
     print(goals.format_goals(results['goals']))
     if args.json:
         report.write_json(args.json, results)

@@ -26,7 +26,54 @@ def _cell(summary: Optional[dict]) -> str:
     if 'p50_ms' in summary:
         text += ' (p50 %.2f p99 %.2f max %.1f ms)' % (
             summary['p50_ms'], summary['p99_ms'], summary['max_ms'])
+    if 'cpu_us' in summary:
+        text += ' cpu %.0f us' % summary['cpu_us']
     return text
+
+
+def _rss(figures: dict) -> str:
+    if 'server_peak_rss_mb' in figures:
+        return '%.0f + %.0f MB' % (figures['peak_rss_mb'], figures['server_peak_rss_mb'])
+    return '%.0f MB' % figures['peak_rss_mb']
+
+
+def format_mode(results: dict) -> str:
+    """What the run measured, in a line or two above the table."""
+    if results.get('mode') == 'same-process':
+        where = ('Client, RPC server and listener in one process per library '
+                 '(--same-process).')
+        rss = 'peak RSS of that process'
+    else:
+        where = ('RPC server and listener in one process, client in another '
+                 '(--same-process puts them in one).')
+        rss = 'peak RSS of client + server'
+    return ('%s\nRates end to end; cpu: microseconds of CPU per message, all threads '
+            'of all processes; %s.\n' % (where, rss))
+
+
+def format_cpu_by_thread(results: dict, workload: str = 'call') -> str:
+    """Where the CPU of ``workload`` went at the smallest size, a line per
+    library: the total per message, then each process's kinds of thread,
+    most first (``other``: threads that ended during the loop, and
+    rounding)."""
+    libraries = results['libraries']
+    lines = []
+    for lib in ('messaging', 'oslo_messaging', 'amqp'):
+        sizes = libraries.get(lib, {}).get('sizes', {})
+        if not sizes:
+            continue
+        size = min(sizes, key=int)
+        summary = sizes[size].get(workload) or {}
+        if 'cpu_us' not in summary:
+            continue
+        parts = sorted(summary['cpu_us_by_thread'].items(), key=lambda item: -item[1])
+        other = summary['cpu_us'] - sum(value for _, value in parts)
+        cells = ['%s %.0f' % (name, value) for name, value in parts if value >= 0.5]
+        if other >= 0.5:
+            cells.append('other %.0f' % other)
+        lines.append('%s, %s: %.0f us = %s' % (LIBRARY_LABELS[lib], size_label(int(size)),
+                                               summary['cpu_us'], ', '.join(cells)))
+    return '\n'.join(lines) or '(no CPU figures: /proc is not readable here)'
 
 
 def _ratio_cell(value: Optional[float]) -> str:
@@ -65,8 +112,7 @@ def format_table(results: dict) -> str:
                 row.append(_ratio_cell(ratio(ours and ours.get('p99_ms'),
                                              oslo and oslo.get('p99_ms'))))
             rows.append(row)
-    rows.append(['', 'peak RSS'] + ['%.0f MB' % libraries[lib]['peak_rss_mb']
-                                    for lib in order])
+    rows.append(['', 'peak RSS'] + [_rss(libraries[lib]) for lib in order])
     return _aligned(rows)
 
 

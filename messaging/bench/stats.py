@@ -21,14 +21,27 @@ def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
 
 
 def summarize(run: dict) -> dict:
-    """The figures of one workload run: rate per second and, when it has
-    latencies, p50/p99/max in milliseconds."""
-    summary = {'count': run['count'], 'rate': run['count'] / run['seconds']
+    """The figures of one workload run: rate per second; when it has
+    latencies, p50/p99/max in milliseconds; when it has CPU times, the
+    microseconds of CPU per message of all processes (``cpu_us``), of each
+    (``cpu_us_by_process``) and of each kind of thread
+    (``cpu_us_by_thread``, keyed ``process: thread``)."""
+    count = run['count']
+    summary = {'count': count, 'rate': count / run['seconds']
                if run['seconds'] > 0 else float('inf')}
     latencies = run.get('latencies')
     if latencies:
         for name, fraction in (('p50_ms', 0.5), ('p99_ms', 0.99), ('max_ms', 1.0)):
             summary[name] = percentile(latencies, fraction) * 1000.0
+    cpu = run.get('cpu')
+    if cpu:
+        per_message = 1e6 / count
+        summary['cpu_us'] = sum(used['seconds'] for used in cpu.values()) * per_message
+        summary['cpu_us_by_process'] = {role: used['seconds'] * per_message
+                                        for role, used in cpu.items()}
+        summary['cpu_us_by_thread'] = {'%s: %s' % (role, kind): seconds * per_message
+                                       for role, used in cpu.items()
+                                       for kind, seconds in used['threads'].items()}
     return summary
 
 

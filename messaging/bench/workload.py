@@ -1,16 +1,18 @@
 """The benchmark's workloads, run in a subprocess of their own per library.
 
-    python workload.py LIBRARY URL SIZES COUNT THREADS
+    python workload.py LIBRARY URL SIZES COUNT THREADS MODE
 
 ``LIBRARY`` is ``messaging`` or ``oslo_messaging``, imported by name, so
 both run exactly the same code; this file imports nothing else of
 ``messaging`` and is run by path, so the oslo.messaging interpreter can run
 it too (``bare.py`` has the floors on the bare ``amqp`` client, ``scale.py``
-the many-servers mode; both use the helpers here). The RPC server and the
-notification listener run in the same process as the client, as in the
-issue's reference figures. Progress goes to stderr; one JSON object with
-the results goes to stdout. Every queue and exchange
-declared (all with a unique suffix) is deleted at the end.
+the many-servers mode; both use the helpers here). ``MODE`` is
+``cross-process``, the RPC server and the notification listener in a
+process of their own (``peer.py``), as services deploy them, or
+``same-process``, beside the client. Each loop's CPU time is read for both
+processes (``cpu_time.py``). Progress goes to stderr; one JSON object with
+the results goes to stdout. Every queue and exchange declared (all with a
+unique suffix) is deleted at the end.
 """
 from __future__ import annotations
 
@@ -26,7 +28,14 @@ import uuid
 from typing import Any, Callable
 from urllib import parse
 
+if __package__:
+    from messaging.bench import cpu_time, peer
+else:  # run by path: the modules are beside this file
+    import cpu_time
+    import peer
+
 CALL_TIMEOUT = 60.0
+MODES = ('cross-process', 'same-process')
 END_TO_END_TIMEOUT = 300.0
 
 
@@ -164,34 +173,69 @@ def end_to_end(count: int, counter: Counter, one: Callable[[], Any]) -> tuple[fl
     return time.perf_counter() - started, published
 
 
-class LibraryRig:
-    """An RPC server, client, notifier and listener of ``messaging`` or
-    ``oslo_messaging`` on a unique topic and exchange."""
+def _library(library: str, exchange: str) -> Any:
+    """``library`` imported by name, its configuration read and its
+    default exchange set, as each process of a run does once."""
+    from oslo_config import cfg
+
+    lib = importlib.import_module(library)
+    cfg.CONF([], project='messaging_bench')
+    lib.set_transport_defaults(exchange)
+    return lib
+
+
+class LibraryServer:
+    """The RPC server and the notification listener of ``messaging`` or
+    ``oslo_messaging`` on the topic and exchange named after ``suffix``,
+    counting casts and notifications in :attr:`counter`."""
 
     def __init__(self, library: str, url: str, suffix: str) -> None:
         from oslo_config import cfg
 
-        self.lib = lib = importlib.import_module(library)
         self.topic = 'bench_%s' % suffix
         self.exchange = 'bench_x_%s' % suffix
+        lib = _library(library, self.exchange)
         self.counter = Counter()
-        cfg.CONF([], project='messaging_bench')
-        lib.set_transport_defaults(self.exchange)
         self.transport = lib.get_rpc_transport(cfg.CONF, url)
         self.notify_transport = lib.get_notification_transport(cfg.CONF, url)
         self.server = lib.get_rpc_server(
             self.transport, lib.Target(topic=self.topic, server='s1', exchange=self.exchange),
             [Endpoint(self.counter)], executor='threading')
-        self.client = lib.get_rpc_client(
-            self.transport, lib.Target(topic=self.topic, exchange=self.exchange),
-            timeout=CALL_TIMEOUT)
-        self.notifier = lib.Notifier(self.notify_transport, publisher_id='bench',
-                                     driver='messaging', topics=[self.topic])
         self.listener = lib.get_notification_listener(
             self.notify_transport, [lib.Target(topic=self.topic, exchange=self.exchange)],
             [NotificationEndpoint(self.counter)], executor='threading')
         self.server.start()
         self.listener.start()
+
+    def declared(self) -> tuple[list[str], list[str]]:
+        """The queues and exchanges the server and listener made."""
+        return ([self.topic, self.topic + '.s1', self.topic + '.info'],
+                [self.exchange, self.topic + '_fanout'])
+
+    def close(self) -> None:
+        for server in (self.server, self.listener):
+            server.stop()
+            server.wait()
+        self.transport.cleanup()
+        self.notify_transport.cleanup()
+
+
+class LibraryClient:
+    """The RPC client and the notifier of ``messaging`` or
+    ``oslo_messaging`` for the topic and exchange named after ``suffix``."""
+
+    def __init__(self, library: str, url: str, suffix: str) -> None:
+        from oslo_config import cfg
+
+        exchange = 'bench_x_%s' % suffix
+        lib = _library(library, exchange)
+        topic = 'bench_%s' % suffix
+        self.transport = lib.get_rpc_transport(cfg.CONF, url)
+        self.notify_transport = lib.get_notification_transport(cfg.CONF, url)
+        self.client = lib.get_rpc_client(
+            self.transport, lib.Target(topic=topic, exchange=exchange), timeout=CALL_TIMEOUT)
+        self.notifier = lib.Notifier(self.notify_transport, publisher_id='bench',
+                                     driver='messaging', topics=[topic])
 
     def call(self, value: str) -> Any:
         return self.client.call({}, 'echo', value=value)
@@ -203,15 +247,11 @@ class LibraryRig:
         self.notifier.info({}, 'bench.event', {'value': value})
 
     def declared(self) -> tuple[list[str], list[str]]:
-        """The queues and exchanges this rig made, to delete after."""
-        queues = [self.topic, self.topic + '.s1', self.topic + '.info',
-                  reply_queue_of(self.transport)]
-        return [q for q in queues if q], [self.exchange, self.topic + '_fanout']
+        """The reply queue the calls made."""
+        queue = reply_queue_of(self.transport)
+        return ([queue] if queue else []), []
 
     def close(self) -> None:
-        for server in (self.server, self.listener):
-            server.stop()
-            server.wait()
         self.transport.cleanup()
         self.notify_transport.cleanup()
 
@@ -253,45 +293,101 @@ def delete_declared(url: str, queues: list[str], exchanges: list[str]) -> None:
         connection.close()
 
 
-def run(library: str, url: str, sizes: list[int], count: int, threads: int) -> dict:
-    """Every workload at every size; the results as a JSON-able dict."""
+def timed_calls(sides: list, count: int, threads: int, one: Callable[[], Any]) -> dict:
+    """``count`` runs of ``one()`` on ``threads`` threads (:func:`timed_loop`):
+    the raw figures, with the CPU the processes of ``sides`` used."""
+    (elapsed, latencies), cpu = cpu_time.around(sides, lambda: timed_loop(count, threads, one))
+    figures = {'count': count, 'seconds': elapsed, 'latencies': latencies, 'cpu': cpu}
+    if threads > 1:
+        figures['threads'] = threads
+    return figures
+
+
+def timed_end_to_end(sides: list, count: int, counter: Any, one: Callable[[], Any]) -> dict:
+    """``count`` messages sent with ``one()`` until handled (:func:`end_to_end`):
+    the raw figures, with the CPU the processes of ``sides`` used."""
+    (elapsed, published), cpu = cpu_time.around(sides, lambda: end_to_end(count, counter, one))
+    return {'count': count, 'seconds': elapsed, 'publish_seconds': published, 'cpu': cpu}
+
+
+def sides_of(server: Any) -> list:
+    """The processes whose CPU the loops cost: this one, and the server's
+    when it is a :class:`peer.Peer`."""
+    if not isinstance(server, peer.Peer):
+        return [cpu_time.Side('process', os.getpid(), cpu_time.own_thread_names)]
+    return [cpu_time.Side('client', os.getpid(), cpu_time.own_thread_names),
+            cpu_time.Side('server', server.pid, server.thread_names)]
+
+
+def close_all(url: str, parts: list) -> None:
+    """Close each part of a run (any of them None: never started) and delete
+    what it declared."""
+    for part in parts:
+        if part is not None:
+            queues, exchanges = part.declared()
+            part.close()
+            delete_declared(url, queues, exchanges)
+
+
+def finish(results: dict, server: Any) -> dict:
+    """``results`` with the peak RSS of this process and of the server's
+    process, if it had one of its own."""
+    # ru_maxrss is in KiB on Linux.
+    results['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    if isinstance(server, peer.Peer):
+        results['server_peak_rss_mb'] = server.peak_rss_mb
+    return results
+
+
+def run(library: str, url: str, sizes: list[int], count: int, threads: int,
+        cross_process: bool = True) -> dict:
+    """Every workload at every size; the results as a JSON-able dict.
+
+    With ``cross_process`` the RPC server and the notification listener run
+    in a :class:`peer.Peer` process, else in this one, beside the client.
+    """
     suffix = uuid.uuid4().hex[:10]
-    rig = LibraryRig(library, url, suffix)
-    results: dict = {'library': library, 'sizes': {}}
+    server = (peer.Peer(library, url, suffix) if cross_process
+              else LibraryServer(library, url, suffix))
+    client = None
+    results: dict = {'library': library, 'cross_process': cross_process, 'sizes': {}}
     try:
-        rig.call('warm-up')
+        client = LibraryClient(library, url, suffix)
+        sides = sides_of(server)
+        client.call('warm-up')
         for size in sizes:
             value = 'x' * size
             n = count_for(count, size)
             sized: dict = {}
             progress('%s: %d B: %d sequential calls' % (library, size, n))
-            elapsed, latencies = timed_loop(n, 1, functools.partial(rig.call, value))
-            sized['call'] = {'count': n, 'seconds': elapsed, 'latencies': latencies}
+            sized['call'] = timed_calls(sides, n, 1, functools.partial(client.call, value))
             progress('%s: %d B: %d casts' % (library, size, n))
-            elapsed, published = end_to_end(n, rig.counter, functools.partial(rig.cast, value))
-            sized['cast'] = {'count': n, 'seconds': elapsed, 'publish_seconds': published}
+            sized['cast'] = timed_end_to_end(sides, n, server.counter,
+                                             functools.partial(client.cast, value))
             progress('%s: %d B: %d calls on %d threads' % (library, size, n, threads))
-            elapsed, latencies = timed_loop(n, threads, functools.partial(rig.call, value))
-            sized['concurrent_call'] = {'count': n, 'seconds': elapsed,
-                                        'threads': threads, 'latencies': latencies}
+            sized['concurrent_call'] = timed_calls(sides, n, threads,
+                                                   functools.partial(client.call, value))
             progress('%s: %d B: %d notifications' % (library, size, n))
-            elapsed, published = end_to_end(n, rig.counter,
-                                            functools.partial(rig.notify, value))
-            sized['notify'] = {'count': n, 'seconds': elapsed,
-                               'publish_seconds': published}
+            sized['notify'] = timed_end_to_end(sides, n, server.counter,
+                                               functools.partial(client.notify, value))
             results['sizes'][str(size)] = sized
     finally:
-        queues, exchanges = rig.declared()
-        rig.close()
-        delete_declared(url, queues, exchanges)
-    # ru_maxrss is in KiB on Linux.
-    results['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return results
+        close_all(url, [client, server])
+    return finish(results, server)
+
+
+def parse_mode(mode: str) -> bool:
+    """``cross-process`` (True) or ``same-process`` (False), as the benchmark
+    names the modes on the command lines of its subprocesses."""
+    if mode not in MODES:
+        raise ValueError('no mode %r (one of %s)' % (mode, ', '.join(MODES)))
+    return mode == MODES[0]
 
 
 def main(argv: list[str]) -> int:
-    library, url, sizes, count, threads = argv
-    results = run(library, url, [int(s) for s in sizes.split(',')], int(count), int(threads))
+    library, url, sizes, count, threads, mode = argv
+    results = run(library, url, [int(s) for s in sizes.split(',')], int(count), int(threads),
+                  cross_process=parse_mode(mode))
     json.dump(results, sys.stdout)
     return 0
 

@@ -1,7 +1,10 @@
 """The benchmark's command line and the merging of its rounds."""
 import argparse
 import importlib
+import os
+import subprocess
 import sys
+import types
 
 import pytest
 
@@ -101,3 +104,39 @@ def test_the_interop_variable_names_the_default_oslo_interpreter(monkeypatch, tm
     finally:
         monkeypatch.undo()
         importlib.reload(cli)
+
+
+def test_the_server_runs_in_a_process_of_its_own_unless_told_otherwise(capsys):
+    args = cli.parse_args([])
+    assert args.cross_process and cli.mode(args) == 'cross-process'
+    assert cli.mode(cli.parse_args(['--same-process'])) == 'same-process'
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--scale', '3', '--same-process'])
+    assert '--scale runs once, without --same-process' in capsys.readouterr().err
+
+
+def _shadowing_clone(tmp_path):
+    """A directory holding ``messaging/``, a clone's root: no package there."""
+    (tmp_path / 'messaging').mkdir()
+    (tmp_path / 'messaging' / 'README.md').write_text('a clone\n')
+    return tmp_path
+
+
+def test_subprocesses_import_this_package_wherever_the_bench_was_started(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(_shadowing_clone(tmp_path))
+    done = subprocess.run([sys.executable, '-c', 'import messaging; print(messaging.__file__)'],
+                          capture_output=True, text=True, check=True, timeout=60,
+                          **cli.child_options())
+    package = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))
+    assert done.stdout.strip() == os.path.join(package, '__init__.py')
+
+
+def test_the_broker_check_beside_a_clone_named_messaging_reads_the_url(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(_shadowing_clone(tmp_path))
+    # What `python -m messaging.bench` started there imports as `messaging`
+    # when the package is installed in editable mode: the clone's root.
+    monkeypatch.setitem(sys.modules, 'messaging', types.ModuleType('messaging'))
+    with pytest.raises(RuntimeError, match='^cannot use the broker of --url'):
+        cli.check_broker('rabbit://guest:guest@127.0.0.1:1/', timeout=1.0)

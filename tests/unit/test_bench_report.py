@@ -69,3 +69,32 @@ def test_scale_table_shows_the_figures_at_start_beside_those_after_the_calls():
                'all_servers': {'count': 10, 'rate': 300.0}}
     table = report.format_scale({'servers': 3, 'libraries': {'oslo_messaging': figures}})
     assert table.splitlines()[2].split()[:5] == ['oslo', '300', '(64)', '12', '(11)']
+
+
+def _cross_process():
+    results = _results(with_others=False)
+    ours = results['libraries']['messaging']
+    ours['server_peak_rss_mb'] = 35.0
+    ours['sizes']['100']['call'].update(
+        cpu_us=900.0, cpu_us_by_thread={'client: MainThread': 300.0, 'server: rabbit-io': 200.0,
+                                        'server: messaging-worker': 350.0})
+    results['mode'] = 'cross-process'
+    return results
+
+
+def test_cross_process_table_shows_cpu_and_the_rss_of_both_processes():
+    header, rule, call, cast, rss = report.format_table(_cross_process()).splitlines()
+    assert call.endswith('900/s (p50 1.00 p99 2.00 max 3.0 ms) cpu 900 us')
+    assert rss.split() == ['peak', 'RSS', '30', '+', '35', 'MB']
+
+
+def test_cpu_by_thread_lists_the_threads_most_first_and_the_rest():
+    assert report.format_cpu_by_thread(_cross_process()) == (
+        'messaging, 100 B: 900 us = server: messaging-worker 350, client: MainThread 300, '
+        'server: rabbit-io 200, other 50')
+
+
+def test_the_mode_is_said_above_the_table():
+    assert report.format_mode(_cross_process()).startswith(
+        'RPC server and listener in one process, client in another')
+    assert '(--same-process)' in report.format_mode({'mode': 'same-process'})

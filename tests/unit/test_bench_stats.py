@@ -45,3 +45,21 @@ def test_ratio_is_none_when_a_side_is_missing():
     assert stats.ratio(6.0, 2.0) == 3.0
     assert stats.ratio(None, 2.0) is None
     assert stats.ratio(1.0, 0.0) is None
+
+
+def test_summary_has_the_cpu_per_message_of_every_process_and_thread():
+    run = {'count': 1000, 'seconds': 2.0, 'latencies': [0.002] * 1000,
+           'cpu': {'client': {'seconds': 0.4, 'threads': {'MainThread': 0.3,
+                                                          'rabbit-reply-waiter': 0.1}},
+                   'server': {'seconds': 0.5, 'threads': {'rabbit-io': 0.2,
+                                                          'messaging-worker': 0.2}}}}
+    summary = stats.summarize(run)
+    assert summary['cpu_us'] == pytest.approx(900.0)
+    assert summary['cpu_us_by_process'] == pytest.approx({'client': 400.0, 'server': 500.0})
+    assert summary['cpu_us_by_thread'] == pytest.approx({
+        'client: MainThread': 300.0, 'client: rabbit-reply-waiter': 100.0,
+        'server: rabbit-io': 200.0, 'server: messaging-worker': 200.0})
+
+
+def test_summary_without_cpu_times_has_no_cpu_figures():
+    assert 'cpu_us' not in stats.summarize({'count': 10, 'seconds': 1.0, 'cpu': {}})
