@@ -85,20 +85,15 @@ class SizedTerminal(Terminal):
         return 99
 
 
-def test_a_terminal_of_no_columns_gets_the_plain_lines(monkeypatch):
-    monkeypatch.delenv('COLUMNS', raising=False)
+@pytest.mark.parametrize('columns, terminal_size', [('0', 80), (None, 0)])
+def test_a_terminal_of_no_columns_gets_the_plain_lines(columns, terminal_size, monkeypatch):
+    if columns is None:
+        monkeypatch.delenv('COLUMNS', raising=False)
+    else:
+        monkeypatch.setenv('COLUMNS', columns)
     monkeypatch.setattr(os, 'get_terminal_size',
-                        lambda fd: os.terminal_size((0 if fd == 99 else 80, 24)))
+                        lambda fd: os.terminal_size((terminal_size, 24)))
     terminal = SizedTerminal()
-    bar = progress.RunProgress(total=3, stream=terminal)
-    assert not bar.shows_bar
-    run_child(bar)
-    assert terminal.getvalue().splitlines()[-1] == '  a: done'
-
-
-def test_columns_set_to_zero_gets_the_plain_lines(monkeypatch):
-    monkeypatch.setenv('COLUMNS', '0')
-    terminal = Terminal()
     bar = progress.RunProgress(total=3, stream=terminal)
     assert not bar.shows_bar
     run_child(bar)
