@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 import queue
 import threading
 import time
@@ -40,8 +39,9 @@ from typing import Any, Callable, NamedTuple, Optional
 from messaging import _jsonutils
 from messaging import exceptions
 from messaging.drivers import base
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class _Delivery(NamedTuple):

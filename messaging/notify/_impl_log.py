@@ -16,8 +16,9 @@ from oslo_utils import strutils
 
 from messaging import _jsonutils
 from messaging.notify import notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 LOGGER_BASE = 'oslo.messaging.notification'
 

@@ -9,13 +9,13 @@ acknowledge it, or give it back to the broker (REQUEUE).
 from __future__ import annotations
 
 import itertools
-import logging
 from typing import Any, Callable, Iterable, Optional
 
 from messaging import serializer as msg_serializer
 from messaging.drivers import common
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['NotificationResult', 'NotificationDispatcher', 'BatchNotificationDispatcher',
            'PRIORITIES']

@@ -8,15 +8,15 @@ pool (each pool gets its own copy of every notification). See WIRE.md 7.6.
 from __future__ import annotations
 
 import itertools
-import logging
 from typing import Any, Iterable, Optional
 
 from messaging import observability
 from messaging import server as msg_server
 from messaging import transport as msg_transport
 from messaging.notify import dispatcher as notify_dispatcher
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['NotificationServerBase', 'NotificationServer', 'BatchNotificationServer',
            'get_notification_listener', 'get_batch_notification_listener']

@@ -6,13 +6,13 @@ envelope; both publish once per topic with routing key
 """
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 from messaging import target as msg_target
 from messaging.notify import notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class MessagingDriver(notifier.Driver):

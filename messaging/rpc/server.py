@@ -7,7 +7,6 @@ dispatched, and, for a call, answered with the result or the exception.
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from typing import Any, Callable, Optional
 
@@ -18,8 +17,9 @@ from messaging import observability
 from messaging import server as msg_server
 from messaging import transport as msg_transport
 from messaging.rpc import dispatcher as rpc_dispatcher
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # As oslo's: RPCServer is reached as messaging.rpc.server.RPCServer.
 __all__ = ['get_rpc_server', 'expected_exceptions', 'expose']

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import socket
 import threading
@@ -37,8 +36,9 @@ from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRef
                                              DurableMismatch, PublishTimeout, fatal,
                                              out_of_time)
 from messaging.drivers.rabbit.options import PROCESS_NAME
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # Seconds after a reconnect at which the queues declared again are checked
 # (see Connection._check_redeclared_queues).

@@ -6,15 +6,15 @@ broker returns the message) instead of the reply vanishing (WIRE.md §5.3).
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any, Callable, Optional
 
 from messaging import exceptions
 from messaging.drivers import common
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # oslo's values: a returned reply is retried this often, and a queue given up
 # on is remembered this long, for this many queues at most.
