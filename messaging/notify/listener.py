@@ -53,9 +53,9 @@ class NotificationServerBase(msg_server.MessageHandlingServer):
             else:
                 message.acknowledge()
         except Exception:
-            LOG.exception('Failed to %s notification %s',
-                          'requeue' if requeue and self._allow_requeue else 'acknowledge',
-                          message.message.get('message_id'))
+            LOG.exception('Fail to ack/requeue message.',
+                          extra={'message_id': message.message.get('message_id'),
+                                 'requeue': requeue and self._allow_requeue})
 
 
 class NotificationServer(NotificationServerBase):
@@ -76,8 +76,8 @@ class NotificationServer(NotificationServerBase):
             with observability.notification_dispatch(self.conf, message):
                 result = self.dispatcher.dispatch(message)
         except Exception:
-            LOG.exception('Error while dispatching notification %s',
-                          message.message.get('message_id'))
+            LOG.exception('Exception during message handling.',
+                          extra={'message_id': message.message.get('message_id')})
             result = notify_dispatcher.NotificationResult.REQUEUE
         self._settle(message, result == notify_dispatcher.NotificationResult.REQUEUE)
 
@@ -93,8 +93,8 @@ class BatchNotificationServer(NotificationServerBase):
         try:
             requeue = self.dispatcher.dispatch(incoming)
         except Exception:
-            LOG.exception('Error while dispatching a batch of %d notifications',
-                          len(incoming))
+            LOG.exception('Exception during messages handling.',
+                          extra={'batch_size': len(incoming)})
             requeue = set(incoming)
         for message in incoming:
             self._settle(message, message in requeue)

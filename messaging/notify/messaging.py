@@ -36,11 +36,12 @@ class MessagingDriver(notifier.Driver):
             try:
                 self.transport._send_notification(target, ctxt, message,
                                                   version=self.version, retry=retry)
-            except Exception as ex:
+            except Exception:
                 delivered = False
-                LOG.exception('Could not send notification %s (event %s) to %s: %s',
-                              message.get('message_id'), message.get('event_type'),
-                              target.topic, ex)
+                LOG.exception('Could not send notification to %(topic)s. Payload=%(message)s',
+                              {'topic': topic, 'message': message},
+                              extra={'message_id': message.get('message_id'),
+                                     'event_type': message.get('event_type')})
         return delivered
 
 

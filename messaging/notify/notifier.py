@@ -192,9 +192,10 @@ class Notifier:
                                            retry or self.retry) is not False and delivered
             except Exception as ex:
                 delivered = False
-                LOG.exception('Problem "%s" sending %s notification %s (event %s) '
-                              'through driver "%s"', ex, priority,
-                              message['message_id'], event_type, ext.name)
+                LOG.exception("Problem '%(e)s' attempting to send to notification system. "
+                              "Payload=%(payload)s", {'e': ex, 'payload': payload},
+                              extra={'message_id': message['message_id'],
+                                     'event_type': event_type, 'driver': ext.name})
         return delivered
 
     def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:

@@ -67,8 +67,7 @@ class ReplySender:
              failure: Optional[BaseException] = None, ending: bool = True) -> None:
         """Publish one reply (``ending=False``: a call-monitor heartbeat)."""
         if reply_q in self.obsolete:
-            LOG.warning('Dropping reply to msg_id %s: reply queue %s went away',
-                        msg_id, reply_q)
+            _log_dropped(reply_q, msg_id)
             return
         body = common.serialize_msg({
             'result': result,
@@ -88,11 +87,20 @@ class ReplySender:
             except exceptions.MessageUndeliverable:
                 elapsed = time.monotonic() - started
                 if elapsed >= self._timeout:
-                    LOG.error('The reply to msg_id %s failed to send after %d tries '
-                              'in %.1f s due to a missing queue (%s). Abandoning it.',
-                              msg_id, tries, elapsed, reply_q)
+                    # oslo.messaging's lines, in its order.
                     self.obsolete.add(reply_q)
+                    _log_dropped(reply_q, msg_id)
+                    LOG.error('The reply %(msg_id)s failed to send after %(duration)d '
+                              'seconds due to a missing queue (%(reply_q)s). Abandoning...',
+                              {'msg_id': msg_id, 'duration': self._timeout,
+                               'reply_q': reply_q},
+                              extra={'tries': tries, 'elapsed': round(elapsed, 3)})
                     return
                 LOG.debug('Reply queue %s is missing; retrying the reply to %s',
                           reply_q, msg_id)
                 time.sleep(RETRY_INTERVAL)
+
+
+def _log_dropped(reply_q: str, msg_id: str) -> None:
+    LOG.warning("%(reply_queue)s doesn't exist, drop reply to %(msg_id)s",
+                {'reply_queue': reply_q, 'msg_id': msg_id})
