@@ -120,7 +120,7 @@ CASES = {
                         'application/json', "arguments of RPC method 'echo' are a list",
                         MSG_ID, 'are a list'),
     'args-not-matching': (call_request(args={'valeur': 1}, _msg_id=MSG_ID, _reply_q='REPLY'),
-                          'application/json', 'Exception during message handling of echo',
+                          'application/json', 'Exception during message handling',
                           MSG_ID, "unexpected keyword argument 'valeur'"),
     'version-not-a-version': (call_request(version='1.x', _msg_id=MSG_ID, _reply_q='REPLY'),
                               'application/json', "version of RPC method 'echo' is '1.x'",

@@ -118,10 +118,11 @@ def test_check_queue_declares_again_a_consumed_queue_lost_behind_our_back(
     try:
         connection.declare_consumer(spec, lambda raw: None)
         raw_channel.queue_delete(spec.name)
-        with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+        with caplog.at_level(logging.INFO, logger='messaging.drivers.rabbit'):
             connection.check_queue(spec.name)
         assert raw_channel.queue_declare(spec.name, passive=True).consumer_count == 1
-        assert any('Recovered: check that queue %s exists' % spec.name in r.getMessage()
+        assert any('Reconnected to AMQP server' in r.getMessage()
+                   and getattr(r, 'operation', None) == 'check that queue %s exists' % spec.name
                    for r in caplog.records)
     finally:
         connection.close()
