@@ -58,7 +58,11 @@ class LogRecorder(logging.Handler):
             text, [r.getMessage() for r in self.records])
 
     def lines(self, text):
-        return [r.getMessage() for r in list(self.records) if text in r.getMessage()]
+        """The lines containing ``text``, each followed by the context a
+        record carries as attributes (oslo.messaging's texts leave it out)."""
+        return [' '.join([r.getMessage()] + ['%s %s' % (key, getattr(r, key))
+                                             for key in ('queue', 'msg_id') if hasattr(r, key)])
+                for r in list(self.records) if text in r.getMessage()]
 
 
 class Endpoint:

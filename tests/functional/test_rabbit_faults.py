@@ -37,7 +37,7 @@ def test_send_gives_up_after_its_retries_without_showing_the_password(
         with pytest.raises(messaging.MessageDeliveryFailure, match='after 3 attempt'):
             driver.send(messaging.Target(topic=topic, exchange=exchange), {},
                         {'method': 'm', 'args': {}}, retry=2)
-    assert len([r for r in caplog.records if 'reconnecting' in r.getMessage()]) == 2
+    assert len([r for r in caplog.records if hasattr(r, 'next_broker')]) == 2
     assert all('pw-hidden' not in r.getMessage() for r in caplog.records)
 
 
