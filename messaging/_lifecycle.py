@@ -9,13 +9,14 @@ and logs a possible hang after ``log_after`` seconds.
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import traceback
 from typing import Callable, Optional
 
-LOG = logging.getLogger(__name__)
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
 
 STEPS = ('start', 'stop', 'wait')
 _RUNNING, _DONE = 'running', 'done'

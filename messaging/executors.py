@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import abc
 import collections
-import logging
 import threading
 from typing import Any, Callable
 
 from messaging import worker_pool
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class _BoundedExecutor(abc.ABC):

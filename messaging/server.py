@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 import functools
-import logging
 import sys
 from typing import Any, Callable, Optional
 
@@ -21,9 +20,10 @@ from stevedore import driver as stevedore_driver
 from messaging import _lifecycle
 from messaging import exceptions
 from messaging import options
+from messaging import log_names
 from messaging.drivers.polling import PollStyleListenerAdapter
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # As oslo's (TaskTimeout is reached as messaging.server.TaskTimeout).
 __all__ = ['ExecutorLoadFailure', 'MessageHandlingServer', 'MessagingServerError',

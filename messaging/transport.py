@@ -1,7 +1,6 @@
 """Transports: a loaded driver plus the checks every send and listen needs."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 from debtcollector import removals
@@ -14,8 +13,9 @@ from messaging import exceptions
 from messaging import observability
 from messaging import options
 from messaging.transport_url import InvalidTransportURL, TransportHost, TransportURL
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # oslo's names, plus the transport classes and factories that oslo exports
 # from oslo_messaging.rpc and .notify only (kept here for existing callers).

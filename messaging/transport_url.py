@@ -5,15 +5,15 @@ Grammar (see the wire sheet):
 """
 from __future__ import annotations
 
-import logging
 from typing import Optional
 from urllib import parse
 
 from oslo_utils import netutils
 
 from messaging import exceptions
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['TransportHost', 'TransportURL', 'InvalidTransportURL']
 

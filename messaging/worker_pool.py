@@ -17,12 +17,13 @@ cannot deadlock it.
 from __future__ import annotations
 
 import collections
-import logging
 import os
 import threading
 from typing import Any, Callable, Optional
 
-LOG = logging.getLogger(__name__)
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
 
 # Seconds a worker waits for more work before it ends.
 IDLE_EXIT = 30.0

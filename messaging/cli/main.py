@@ -15,8 +15,9 @@ from typing import Any, Optional
 from oslo_config import cfg
 
 from messaging.cli.config import ConfigurationError, load_config
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

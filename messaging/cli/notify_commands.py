@@ -16,8 +16,9 @@ import messaging.notify
 from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
                                 positive_seconds, print_json, retry_count)
 from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 PRIORITIES = ('audit', 'debug', 'info', 'warn', 'error', 'critical', 'sample')
 # What --priority takes, here as in notify: "warning" is "warn".

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import re
 import signal
@@ -19,8 +18,9 @@ from messaging.rpc.dispatcher import PING_METHOD
 from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
                                 log_while_running, positive_seconds, print_json,
                                 retry_count)
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 RETRY_HELP = ('retries after a failed first try to reach the broker (default 2; -1 '

@@ -8,7 +8,6 @@ consumer_hub.py). A subclass says how to make a connection
 """
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -24,8 +23,9 @@ from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListe
                                                RpcListener)
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class AMQPDriverBase(base.BaseDriver):

@@ -6,7 +6,6 @@ what we write and we read what they write.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import random
 import re
@@ -21,8 +20,9 @@ from typing import Any, Iterable, Optional
 from oslo_serialization import jsonutils
 from messaging._utils import version_is_compatible
 from messaging.drivers.base import TransportDriverError
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 VERSION_KEY = 'oslo.version'
 MESSAGE_KEY = 'oslo.message'

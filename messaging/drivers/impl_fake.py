@@ -29,7 +29,6 @@ server's heartbeats, so a call never waits longer than it must.
 from __future__ import annotations
 
 import copy
-import logging
 import queue
 import threading
 import time
@@ -37,10 +36,12 @@ import uuid
 from typing import Any, Callable, NamedTuple, Optional
 
 from oslo_serialization import jsonutils
+
 from messaging import exceptions
+from messaging import log_names
 from messaging.drivers import base
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class _Delivery(NamedTuple):

@@ -6,7 +6,6 @@ one process can differ without touching the shared ``ConfigOpts``.
 """
 from __future__ import annotations
 
-import logging
 import random
 import ssl
 from typing import Any, Optional
@@ -21,8 +20,9 @@ from messaging.drivers.rabbit import queue_manager
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.io_loop import SharedConnection
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # oslo.messaging's name for the [oslo_messaging_rabbit] options, which
 # services list for their sample configurations (ceilometer).

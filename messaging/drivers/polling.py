@@ -17,11 +17,12 @@ is true from ``start`` until ``stop``.
 from __future__ import annotations
 
 import abc
-import logging
 import threading
 from typing import Any, Callable, Optional
 
-LOG = logging.getLogger(__name__)
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
 
 # Seconds between two polls when the last one raised (a connection being
 # re-established, say), so that a persistent fault does not spin.

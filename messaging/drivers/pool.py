@@ -7,15 +7,15 @@ warm while the others age out after ``ttl`` seconds of idleness.
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 from messaging import exceptions
 from messaging.drivers.base import TransportDriverError
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 C = TypeVar('C')
 

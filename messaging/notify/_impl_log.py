@@ -16,8 +16,9 @@ from oslo_serialization import jsonutils
 from oslo_utils import strutils
 
 from messaging.notify import notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 LOGGER_BASE = 'oslo.messaging.notification'
 

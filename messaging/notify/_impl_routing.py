@@ -13,7 +13,6 @@ notification once if any group accepts it. See
 from __future__ import annotations
 
 import fnmatch
-import logging
 from typing import Any, Optional
 
 import yaml
@@ -21,8 +20,9 @@ import yaml
 from messaging import exceptions
 from messaging import options
 from messaging.notify import notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 _RULE_KEYS = ('accepted_events', 'accepted_priorities')
 

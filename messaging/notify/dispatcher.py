@@ -9,13 +9,13 @@ acknowledge it, or give it back to the broker (REQUEUE).
 from __future__ import annotations
 
 import itertools
-import logging
 from typing import Any, Callable, Iterable, Optional
 
 from messaging import serializer as msg_serializer
 from messaging.drivers import common
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['NotificationResult', 'NotificationDispatcher', 'BatchNotificationDispatcher',
            'PRIORITIES']
@@ -97,8 +97,8 @@ class NotificationDispatcher:
                       incoming.message.get('message_id'), ex)
             return None
         if priority not in PRIORITIES:
-            LOG.warning('Dropping notification %s with unknown priority "%s"',
-                        message['metadata']['message_id'], priority)
+            LOG.warning('Unknown priority "%s"', priority,
+                        extra={'message_id': message['metadata']['message_id']})
             return None
         return priority, message
 
@@ -114,8 +114,8 @@ class NotificationDispatcher:
         try:
             return callback(*args)
         except Exception:
-            LOG.exception('Notification endpoint %s raised', getattr(callback, '__qualname__',
-                                                                       callback))
+            LOG.exception('Callback raised an exception.',
+                          extra={'callback': getattr(callback, '__qualname__', repr(callback))})
             return NotificationResult.REQUEUE
 
     def dispatch(self, incoming) -> Optional[str]:

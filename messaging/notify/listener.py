@@ -8,15 +8,15 @@ pool (each pool gets its own copy of every notification). See WIRE.md 7.6.
 from __future__ import annotations
 
 import itertools
-import logging
 from typing import Any, Iterable, Optional
 
 from messaging import observability
 from messaging import server as msg_server
 from messaging import transport as msg_transport
 from messaging.notify import dispatcher as notify_dispatcher
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['NotificationServerBase', 'NotificationServer', 'BatchNotificationServer',
            'get_notification_listener', 'get_batch_notification_listener']
@@ -53,9 +53,9 @@ class NotificationServerBase(msg_server.MessageHandlingServer):
             else:
                 message.acknowledge()
         except Exception:
-            LOG.exception('Failed to %s notification %s',
-                          'requeue' if requeue and self._allow_requeue else 'acknowledge',
-                          message.message.get('message_id'))
+            LOG.exception('Fail to ack/requeue message.',
+                          extra={'message_id': message.message.get('message_id'),
+                                 'requeue': requeue and self._allow_requeue})
 
 
 class NotificationServer(NotificationServerBase):
@@ -76,8 +76,8 @@ class NotificationServer(NotificationServerBase):
             with observability.notification_dispatch(self.conf, message):
                 result = self.dispatcher.dispatch(message)
         except Exception:
-            LOG.exception('Error while dispatching notification %s',
-                          message.message.get('message_id'))
+            LOG.exception('Exception during message handling.',
+                          extra={'message_id': message.message.get('message_id')})
             result = notify_dispatcher.NotificationResult.REQUEUE
         self._settle(message, result == notify_dispatcher.NotificationResult.REQUEUE)
 
@@ -93,8 +93,8 @@ class BatchNotificationServer(NotificationServerBase):
         try:
             requeue = self.dispatcher.dispatch(incoming)
         except Exception:
-            LOG.exception('Error while dispatching a batch of %d notifications',
-                          len(incoming))
+            LOG.exception('Exception during messages handling.',
+                          extra={'batch_size': len(incoming)})
             requeue = set(incoming)
         for message in incoming:
             self._settle(message, message in requeue)

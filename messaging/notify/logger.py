@@ -17,8 +17,9 @@ from oslo_config import cfg
 
 from messaging import transport as msg_transport
 from messaging.notify import notifier as msg_notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['LoggingNotificationHandler']
 

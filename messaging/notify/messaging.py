@@ -6,13 +6,13 @@ envelope; both publish once per topic with routing key
 """
 from __future__ import annotations
 
-import logging
 from typing import Optional
 
 from messaging import target as msg_target
 from messaging.notify import notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class MessagingDriver(notifier.Driver):
@@ -36,11 +36,12 @@ class MessagingDriver(notifier.Driver):
             try:
                 self.transport._send_notification(target, ctxt, message,
                                                   version=self.version, retry=retry)
-            except Exception as ex:
+            except Exception:
                 delivered = False
-                LOG.exception('Could not send notification %s (event %s) to %s: %s',
-                              message.get('message_id'), message.get('event_type'),
-                              target.topic, ex)
+                LOG.exception('Could not send notification to %(topic)s. Payload=%(message)s',
+                              {'topic': topic, 'message': message},
+                              extra={'message_id': message.get('message_id'),
+                                     'event_type': message.get('event_type')})
         return delivered
 
 

@@ -9,7 +9,6 @@ configuration.  It needs WebOb (``pip install messaging[middleware]``).
 from __future__ import annotations
 
 import functools
-import logging
 import os.path
 import sys
 import traceback as traceback_module
@@ -20,10 +19,11 @@ from oslo_config import cfg
 
 from messaging import transport as msg_transport
 from messaging.notify import notifier as msg_notifier
+from messaging import log_names
 
 __all__ = ['RequestNotifier']
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # Never sent: the caller's credentials.
 _SECRET_ENVIRON_KEYS = frozenset(['HTTP_X_AUTH_TOKEN'])

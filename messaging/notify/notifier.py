@@ -11,7 +11,6 @@ notification is never worth failing the caller's operation for.
 from __future__ import annotations
 
 import abc
-import logging
 from typing import Any, Optional, Union
 
 from oslo_utils import timeutils
@@ -22,8 +21,9 @@ from messaging.drivers import common
 from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['Driver', 'Notifier', 'get_notification_transport']
 
@@ -192,9 +192,10 @@ class Notifier:
                                            retry or self.retry) is not False and delivered
             except Exception as ex:
                 delivered = False
-                LOG.exception('Problem "%s" sending %s notification %s (event %s) '
-                              'through driver "%s"', ex, priority,
-                              message['message_id'], event_type, ext.name)
+                LOG.exception("Problem '%(e)s' attempting to send to notification system. "
+                              "Payload=%(payload)s", {'e': ex, 'payload': payload},
+                              extra={'message_id': message['message_id'],
+                                     'event_type': event_type, 'driver': ext.name})
         return delivered
 
     def audit(self, ctxt: Any, event_type: str, payload: Any) -> None:

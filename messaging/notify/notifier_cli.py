@@ -25,8 +25,9 @@ from messaging import exceptions
 from messaging import transport as msg_transport
 from messaging.notify import dispatcher
 from messaging.notify import notifier as msg_notifier
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:

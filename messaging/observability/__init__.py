@@ -9,15 +9,15 @@ returns a shared no-op context manager: nothing else is done or imported.
 from __future__ import annotations
 
 import contextlib
-import logging
 from typing import Any
 
 from oslo_config import cfg
 
 from messaging.observability.options import (METRICS_GROUP, TRACING_GROUP,
                                              list_opts, register_opts)
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['list_opts', 'register_opts', 'rpc_send', 'rpc_dispatch', 'notify_send',
            'notification_dispatch']

@@ -14,13 +14,14 @@ down is logged once, its metrics dropped until it is back.
 from __future__ import annotations
 
 import json
-import logging
 import queue
 import socket
 import threading
 from typing import Optional
 
-LOG = logging.getLogger(__name__)
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
 
 MODULE = 'oslo_messaging'
 

@@ -14,8 +14,9 @@ import logging
 from typing import Any, Sequence
 
 from messaging.observability.options import TRACING_GROUP
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 def ensure_tracer_provider(conf: Any) -> None:

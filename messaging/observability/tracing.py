@@ -17,13 +17,13 @@ to ``otel_exporter_otlp_endpoint``.
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from typing import Any, Iterator, Optional
 
 from messaging.observability import otlp_setup
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # The instrumentation scope oslo.messaging reports, so that queries that
 # select its spans select ours too.

@@ -6,7 +6,6 @@ option fields overridden, without touching the client it came from.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Optional
 
 from messaging import _utils
@@ -17,8 +16,9 @@ from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
 from messaging.drivers import base as driver_base
 from messaging.drivers import common
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['ClientSendError', 'RPCClient', 'RPCVersionCapError', 'RemoteError',
            'get_rpc_client']

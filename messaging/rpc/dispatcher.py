@@ -11,7 +11,6 @@ wire (as ``oslo_messaging.rpc.dispatcher``) and peers rebuild them by it.
 from __future__ import annotations
 
 import abc
-import logging
 import sys
 import threading
 from typing import Any, Optional
@@ -24,8 +23,9 @@ from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import target as msg_target
 from messaging.server import MessagingServerError
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 __all__ = ['NoSuchMethod', 'RPCAccessPolicyBase', 'LegacyRPCAccessPolicy',
            'DefaultRPCAccessPolicy', 'ExplicitRPCAccessPolicy', 'RPCDispatcher',

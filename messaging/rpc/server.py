@@ -7,7 +7,6 @@ dispatched, and, for a call, answered with the result or the exception.
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from typing import Any, Callable, Optional
 
@@ -18,8 +17,9 @@ from messaging import observability
 from messaging import server as msg_server
 from messaging import transport as msg_transport
 from messaging.rpc import dispatcher as rpc_dispatcher
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # As oslo's: RPCServer is reached as messaging.rpc.server.RPCServer.
 __all__ = ['get_rpc_server', 'expected_exceptions', 'expose']
@@ -62,8 +62,8 @@ class RPCServer(msg_server.MessageHandlingServer):
         try:
             message.acknowledge()
         except Exception:
-            LOG.exception('Cannot acknowledge message %s (method %s); skipping it',
-                          message.msg_id, method)
+            LOG.exception('Can not acknowledge message. Skip processing',
+                          extra=_context(message, method))
             return
         result = None
         failure = _malformed_request(message.message)
@@ -101,9 +101,8 @@ class RPCServer(msg_server.MessageHandlingServer):
                     and ex.method.endswith('_ignore_errors')):
                 LOG.debug('Method %s not found', ex.method)
             else:
-                LOG.exception('Exception during message handling of %s (msg_id %s, '
-                              'queue %s)', method, message.msg_id,
-                              getattr(message, 'queue', '?'))
+                LOG.exception('Exception during message handling',
+                              extra=_context(message, method))
             return None, ex
 
     @staticmethod
@@ -116,11 +115,16 @@ class RPCServer(msg_server.MessageHandlingServer):
                 message.reply(failure=failure)
         except msg_exceptions.MessageUndeliverable as ex:
             LOG.exception('MessageUndeliverable error, source exception: %s, '
-                          'routing_key: %s, exchange: %s', ex.exception,
-                          ex.routing_key, ex.exchange)
+                          'routing_key: %s, exchange: %s: ', ex.exception,
+                          ex.routing_key, ex.exchange, extra=_context(message, method))
         except Exception:
-            LOG.exception('Cannot send the reply to message %s (method %s)',
-                          message.msg_id, method)
+            LOG.exception('Can not send reply for message', extra=_context(message, method))
+
+
+def _context(message, method: Any) -> dict:
+    """What our log lines add to oslo.messaging's texts, as record attributes."""
+    return {'method': method, 'msg_id': message.msg_id,
+            'queue': getattr(message, 'queue', None)}
 
 
 def _malformed_request(request: dict) -> Optional[TypeError]:

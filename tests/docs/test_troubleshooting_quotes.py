@@ -119,6 +119,6 @@ def test_a_made_up_or_misplaced_message_is_caught():
     everywhere = [pattern for patterns in modules.values() for pattern in patterns]
     assert not matches('Something the library never says about <host>', everywhere)
     assert not matches('Something: it never says, in the form "%s %s: %s"', everywhere)
-    heartbeat = 'Heartbeat of <c> to <host> failed (<e>); it will reconnect on next use'
+    heartbeat = 'A recoverable connection/channel error occurred, trying to reconnect: <e>'
     assert matches(heartbeat, formats_reaching('messaging.drivers.rabbit.connection'))
     assert not matches(heartbeat, formats_reaching('messaging.drivers.rabbit.confirms'))

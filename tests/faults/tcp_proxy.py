@@ -6,6 +6,7 @@ close, just silence. Only heartbeats can tell such a connection is dead.
 """
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -19,12 +20,13 @@ class TcpProxy:
     """Listens on 127.0.0.1 (a free port) and forwards to ``host:port``.
 
     ``accepted`` counts the client connections taken so far, so a test can
-    see that a client reconnected.
+    see that a client reconnected. ``listen_port`` makes it listen on that
+    port instead: a port a client was refused on until the proxy started.
     """
 
-    def __init__(self, port: int, host: str = '127.0.0.1') -> None:
+    def __init__(self, port: int, host: str = '127.0.0.1', listen_port: int = 0) -> None:
         self._target = (host, port)
-        self._listener = socket.create_server(('127.0.0.1', 0))
+        self._listener = socket.create_server(('127.0.0.1', listen_port))
         self.port: int = self._listener.getsockname()[1]
         self.accepted = 0
         self._flowing = threading.Event()
@@ -43,15 +45,22 @@ class TcpProxy:
         """Forward again, starting with what was held while frozen."""
         self._flowing.set()
 
+    def drop(self) -> None:
+        """Cut every forwarded connection (both ends); keep listening, so
+        clients can connect again."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
     def close(self) -> None:
         """Stop listening and close every forwarded connection."""
         self._closed.set()
         self._flowing.set()
         self._listener.close()
-        with self._lock:
-            sockets, self._sockets = self._sockets, []
-        for sock in sockets:
-            sock.close()
+        self.drop()
         for thread in self._threads:
             thread.join(timeout=5)
 

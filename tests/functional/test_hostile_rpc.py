@@ -58,7 +58,11 @@ class LogRecorder(logging.Handler):
             text, [r.getMessage() for r in self.records])
 
     def lines(self, text):
-        return [r.getMessage() for r in list(self.records) if text in r.getMessage()]
+        """The lines containing ``text``, each followed by the context a
+        record carries as attributes (oslo.messaging's texts leave it out)."""
+        return [' '.join([r.getMessage()] + ['%s %s' % (key, getattr(r, key))
+                                             for key in ('queue', 'msg_id') if hasattr(r, key)])
+                for r in list(self.records) if text in r.getMessage()]
 
 
 class Endpoint:
@@ -120,7 +124,7 @@ CASES = {
                         'application/json', "arguments of RPC method 'echo' are a list",
                         MSG_ID, 'are a list'),
     'args-not-matching': (call_request(args={'valeur': 1}, _msg_id=MSG_ID, _reply_q='REPLY'),
-                          'application/json', 'Exception during message handling of echo',
+                          'application/json', 'Exception during message handling',
                           MSG_ID, "unexpected keyword argument 'valeur'"),
     'version-not-a-version': (call_request(version='1.x', _msg_id=MSG_ID, _reply_q='REPLY'),
                               'application/json', "version of RPC method 'echo' is '1.x'",

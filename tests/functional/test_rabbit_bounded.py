@@ -136,7 +136,8 @@ def test_a_cast_gives_up_after_its_retries_naming_the_last_error(
     assert 'after %d attempt(s)' % attempts in str(failure)
     assert 'ConnectionRefusedError' in str(failure) and '127.0.0.1:1' in str(failure)
     # retry is as oslo.messaging counts it: retries after the first try.
-    assert len([r for r in caplog.records if 'reconnecting' in r.getMessage()]) == retry
+    # A retry's record names the host the next attempt goes to.
+    assert len([r for r in caplog.records if hasattr(r, 'next_broker')]) == retry
 
 
 def test_a_notification_gives_up_after_its_retries(topic):

@@ -156,8 +156,11 @@ def test_our_records_reach_the_oslo_messaging_logger_once_at_its_level(inplace_p
 
         def collector(sink):
             handler = logging.Handler()
-            handler.addFilter(logging.Filter('messaging'))   # ours, not stevedore's
-            handler.emit = lambda record: sink.append([record.levelname, record.getMessage()])
+            # Ours (under our names or, in place, oslo.messaging's), not stevedore's.
+            handler.addFilter(lambda record: record.name.split('.')[0] in (
+                'messaging', 'oslo_messaging'))
+            handler.emit = lambda record: sink.append([record.levelname, record.getMessage(),
+                                                       record.name])
             return handler
         on_oslo, on_root = [], []
         logging.getLogger('oslo_messaging').addHandler(collector(on_oslo))
@@ -177,9 +180,11 @@ def test_our_records_reach_the_oslo_messaging_logger_once_at_its_level(inplace_p
         print(json.dumps({'oslo': on_oslo, 'root': on_root}))
         ''')
     assert seen['oslo'] == seen['root']
-    assert [level for level, _message in seen['oslo']] == ['INFO', 'ERROR', 'DEBUG']
+    assert [level for level, _message, _name in seen['oslo']] == ['INFO', 'ERROR', 'DEBUG']
     assert seen['oslo'][0][1] == 'shown'
+    # The notifier logs under oslo.messaging's name for it (messaging.log_names).
     assert 'no-such-driver' in seen['oslo'][1][1]
+    assert seen['oslo'][1][2] == 'oslo_messaging.notify.notifier'
 
 
 def test_out_of_place_our_records_go_to_root_once(inplace_python):

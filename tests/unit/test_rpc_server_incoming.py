@@ -55,7 +55,7 @@ def test_message_that_cannot_be_acknowledged_is_not_dispatched(caplog):
     server, incoming = server_and_request(incoming_cls=Unackable)
     server._process_incoming([incoming])
     assert incoming.events == []
-    assert 'Cannot acknowledge' in caplog.text
+    assert 'Can not acknowledge message. Skip processing' in caplog.text
 
 
 def test_undeliverable_reply_is_logged_with_routing_and_the_server_survives(caplog):
@@ -79,7 +79,8 @@ def test_failed_reply_is_logged_and_the_server_survives(caplog, error):
 
     server, incoming = server_and_request(incoming_cls=Failing)
     server._process_incoming([incoming])
-    assert 'Cannot send the reply to message msg-1' in caplog.text
+    assert 'Can not send reply for message' in caplog.text
+    assert [record.msg_id for record in caplog.records] == ['msg-1']
 
 
 def test_missing_ignore_errors_method_is_logged_at_debug_only(caplog):

@@ -29,6 +29,16 @@ def reconnect_delay(conf: Any, attempt: int) -> float:
     return delay
 
 
+def first_connect_delay(conf: Any, attempt: int) -> float:
+    """Backoff before connect ``attempt`` of a connection that never
+    connected, as oslo.messaging's (kombu's ``ensure_connection``):
+    ``rabbit_retry_interval``, growing by ``rabbit_retry_backoff`` until it
+    would pass ``rabbit_interval_max`` beyond the first interval."""
+    start, step = float(conf.rabbit_retry_interval), float(conf.rabbit_retry_backoff)
+    steps = min(attempt - 1, int(conf.rabbit_interval_max // step)) if step > 0 else 0
+    return start + step * steps
+
+
 def time_left(deadline: Optional[float]) -> Optional[float]:
     """Seconds until ``deadline`` (at least 1 ms), None without one."""
     if deadline is None:

@@ -8,7 +8,6 @@ deadline whatever arrives meanwhile.
 """
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from typing import Callable, Optional
@@ -18,8 +17,9 @@ import amqp
 from messaging import exceptions
 from messaging.drivers.rabbit.amqp_link import set_publish_timeout
 from messaging.drivers.rabbit.errors import PublishTimeout, publish_timeout
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 
 class PublishConfirms:

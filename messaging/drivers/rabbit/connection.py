@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import os
 import socket
 import threading
@@ -37,8 +36,9 @@ from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRef
                                              DurableMismatch, PublishTimeout, fatal,
                                              out_of_time)
 from messaging.drivers.rabbit.options import PROCESS_NAME
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # Seconds after a reconnect at which the queues declared again are checked
 # (see Connection._check_redeclared_queues).
@@ -65,6 +65,11 @@ class Connection(ConsumingMixin):
                  confirm: bool = True, codec_: Optional[codec.Codec] = None) -> None:
         self._conf = conf
         self.name = connection_name()
+        # The id oslo.messaging's log lines show in brackets: the name's uuid.
+        self.connection_id = self.name.rsplit(':', 1)[-1]
+        # Whether it ever connected: a first connect retries and logs as
+        # oslo.messaging's ensure_connection, a reconnect as its ensure.
+        self._connected_once = False
         self._confirms = PublishConfirms(lambda: self.host, self.name)
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         self._kombu = KombuConnection(
@@ -133,6 +138,7 @@ class Connection(ConsumingMixin):
             now = time.monotonic()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
         self._start_heartbeat()
+        self._connected_once = True
         LOG.debug('Connected %s to %s', self.name, self.host)
 
     def _start_heartbeat(self) -> None:
@@ -194,6 +200,7 @@ class Connection(ConsumingMixin):
                 if self._closed:
                     raise exceptions.MessageDeliveryFailure(
                         'Connection %s is closed; cannot run %s' % (self.name, what))
+                reconnecting = self._connected_once
                 try:
                     if self._channel is None or self._broken:
                         with self._write_lock:
@@ -207,9 +214,7 @@ class Connection(ConsumingMixin):
                                            backoff.time_left(deadline))
                     result = method(self._channel)
                     if attempt:
-                        LOG.warning('Recovered: %s succeeded on %s after %d retr%s',
-                                    what, self.host, attempt,
-                                    'y' if attempt == 1 else 'ies')
+                        self._log_recovered(what, attempt, reconnecting)
                     if background:
                         self._failed_attempts, self._retry_at = 0, None
                     return result
@@ -247,17 +252,17 @@ class Connection(ConsumingMixin):
                             'the last failed with %s: %s'
                             % (what, self.host, self.vhost, attempt, type(ex).__name__,
                                ex)) from ex
+                    failed_host = self.host
                     self._kombu.maybe_switch_next()
-                    delay = backoff.reconnect_delay(self._conf, attempt)
+                    delay = (backoff.reconnect_delay(self._conf, attempt) if reconnecting
+                             else backoff.first_connect_delay(self._conf, attempt))
                     if deadline is not None:
                         # The last try starts just before the deadline.
                         delay = min(delay, deadline - time.monotonic() - backoff.LAST_TRY)
                         if delay < 0:
                             raise out_of_time(what, self.host, self.vhost, attempt,
                                               ex) from ex
-                    LOG.warning('%s on %s failed (%s: %s); reconnecting to %s in '
-                                '%.1f s (attempt %d)', what, self.name,
-                                type(ex).__name__, ex, self.host, delay, attempt)
+                    self._log_retry(ex, failed_host, delay, what, attempt, reconnecting)
             if background:
                 self._failed_attempts = attempt
                 self._retry_at = time.monotonic() + delay
@@ -266,6 +271,50 @@ class Connection(ConsumingMixin):
             # are not held up by our backoff; close() cuts the wait short.
             if delay:
                 self._closing.wait(delay)
+
+    # -- the retry path's log lines: oslo.messaging's texts ------------------
+
+    def _context(self, what: str, attempt: int) -> dict:
+        """What our log lines add, as record attributes (``extra``)."""
+        return {'operation': what, 'attempt': attempt, 'connection_name': self.name,
+                'broker': self.host}
+
+    def _log_retry(self, ex: Exception, host: str, delay: float, what: str, attempt: int,
+                   reconnecting: bool) -> None:
+        extra = dict(self._context(what, attempt), broker=host, next_broker=self.host,
+                     error_type=type(ex).__name__)
+        if not reconnecting:
+            LOG.error('Connection failed: %s (retrying in %s seconds)', str(ex), delay,
+                      extra=extra)
+            return
+        hostname, _, port = host.rpartition(':')
+        info = {'connection_id': self.connection_id, 'hostname': hostname, 'port': port,
+                'err_str': ex, 'sleep_time': delay}
+        if 'Socket closed' in str(ex):
+            LOG.error('[%(connection_id)s] AMQP server %(hostname)s:%(port)s closed the '
+                      'connection. Check login credentials: %(err_str)s', info, extra=extra)
+        else:
+            LOG.error('[%(connection_id)s] AMQP server on %(hostname)s:%(port)s is '
+                      'unreachable: %(err_str)s. Trying again in %(sleep_time)d seconds.',
+                      info, extra=extra)
+
+    def _log_recovered(self, what: str, attempt: int, reconnecting: bool) -> None:
+        extra = self._context(what, attempt)
+        if not reconnecting:
+            # oslo.messaging says nothing when a first connect succeeds.
+            LOG.debug('Connected %s to %s after %d failed attempt(s)', self.name,
+                      self.host, attempt, extra=extra)
+            return
+        hostname, _, port = self.host.rpartition(':')
+        try:
+            client_port = self._channel.connection.sock.getsockname()[1]
+        except (AttributeError, OSError):
+            client_port = None
+        LOG.info('[%(connection_id)s] Reconnected to AMQP server on %(hostname)s:%(port)s '
+                 'via [%(transport)s] client with port %(client_port)s.',
+                 {'connection_id': self.connection_id, 'hostname': hostname, 'port': port,
+                  'transport': self._kombu.transport_cls, 'client_port': client_port},
+                 extra=extra)
 
     # -- publishing ----------------------------------------------------------
 
@@ -366,6 +415,7 @@ class Connection(ConsumingMixin):
                 self._broken = True
 
     def _heartbeat_failed(self, ex: Exception) -> None:
-        LOG.warning('Heartbeat of %s to %s failed (%s); it will reconnect on next use',
-                    self.name, self.host, ex)
+        # oslo.messaging's text; this connection reconnects on its next use.
+        LOG.info('A recoverable connection/channel error occurred, trying to reconnect: %s',
+                 ex, extra={'connection_name': self.name, 'broker': self.host})
         self._broken = True

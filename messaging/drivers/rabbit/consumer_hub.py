@@ -20,13 +20,13 @@ deliveries the broker then delivers again (RPC requests are deduplicated).
 """
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Callable
 
 from messaging.drivers.rabbit.io_loop import SharedConnection
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # Listeners per shared connection. One I/O thread reads for all of them,
 # which a single core keeps up with for thousands of deliveries per second;

@@ -7,7 +7,6 @@ channel, declarer and locks it uses.
 """
 from __future__ import annotations
 
-import logging
 import socket
 import time
 from typing import Any, Callable, Optional
@@ -18,8 +17,9 @@ from messaging import exceptions
 from messaging.drivers.rabbit.amqp_link import set_socket_timeout
 from messaging.drivers.rabbit.declarations import QueueSpec, consumer_arguments
 from messaging.drivers.rabbit.errors import RECOVERABLE
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # How long one wait on the socket lasts: bounds how late a stop is noticed.
 DRAIN_SLICE = 0.25

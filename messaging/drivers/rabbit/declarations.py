@@ -7,15 +7,15 @@ the same values from the same options.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from messaging.drivers import common
 from messaging.drivers.base import TransportDriverError
 from messaging.drivers.rabbit.errors import FATAL_TYPES, DurableMismatch, is_durable_mismatch
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 DEFAULT_EXCHANGE = ''
 

@@ -7,12 +7,13 @@ left dead without our noticing.
 """
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from typing import Any, Callable, Optional
 
-LOG = logging.getLogger(__name__)
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
 
 
 class Heartbeat:

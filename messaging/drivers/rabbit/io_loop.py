@@ -24,7 +24,6 @@ reads the deliveries that arrive before its answer).
 from __future__ import annotations
 
 import contextlib
-import logging
 import select
 import socket
 import threading
@@ -39,8 +38,9 @@ from messaging.drivers.rabbit.amqp_link import set_socket_timeout
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import DurableMismatch
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # How long a read waits for the rest of a frame once the socket is readable.
 READ_TIMEOUT = 0.1

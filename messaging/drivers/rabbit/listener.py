@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import collections
-import logging
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -23,8 +22,9 @@ from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
 from messaging.drivers.rabbit.io_loop import SharedConnection
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.stream_fanout import StreamCursor
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # oslo remembers this many _unique_ids per listener to drop duplicates.
 DEDUP_SIZE = 16

@@ -23,7 +23,6 @@ processes and ours draw from the same counter and never get the same name:
 from __future__ import annotations
 
 import fcntl
-import logging
 import os
 import threading
 from typing import Any, Optional
@@ -31,8 +30,9 @@ from typing import Any, Optional
 from oslo_config import cfg
 
 from messaging.drivers.rabbit.declarations import InvalidRabbitConfig
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 COUNTER_DIR = '/dev/shm'
 LOCK_PATH_ENV = 'OSLO_LOCK_PATH'

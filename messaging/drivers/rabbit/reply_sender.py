@@ -6,15 +6,15 @@ broker returns the message) instead of the reply vanishing (WIRE.md §5.3).
 """
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any, Callable, Optional
 
 from messaging import exceptions
 from messaging.drivers import common
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # oslo's values: a returned reply is retried this often, and a queue given up
 # on is remembered this long, for this many queues at most.
@@ -67,8 +67,7 @@ class ReplySender:
              failure: Optional[BaseException] = None, ending: bool = True) -> None:
         """Publish one reply (``ending=False``: a call-monitor heartbeat)."""
         if reply_q in self.obsolete:
-            LOG.warning('Dropping reply to msg_id %s: reply queue %s went away',
-                        msg_id, reply_q)
+            _log_dropped(reply_q, msg_id)
             return
         body = common.serialize_msg({
             'result': result,
@@ -88,11 +87,20 @@ class ReplySender:
             except exceptions.MessageUndeliverable:
                 elapsed = time.monotonic() - started
                 if elapsed >= self._timeout:
-                    LOG.error('The reply to msg_id %s failed to send after %d tries '
-                              'in %.1f s due to a missing queue (%s). Abandoning it.',
-                              msg_id, tries, elapsed, reply_q)
+                    # oslo.messaging's lines, in its order.
                     self.obsolete.add(reply_q)
+                    _log_dropped(reply_q, msg_id)
+                    LOG.error('The reply %(msg_id)s failed to send after %(duration)d '
+                              'seconds due to a missing queue (%(reply_q)s). Abandoning...',
+                              {'msg_id': msg_id, 'duration': self._timeout,
+                               'reply_q': reply_q},
+                              extra={'tries': tries, 'elapsed': round(elapsed, 3)})
                     return
                 LOG.debug('Reply queue %s is missing; retrying the reply to %s',
                           reply_q, msg_id)
                 time.sleep(RETRY_INTERVAL)
+
+
+def _log_dropped(reply_q: str, msg_id: str) -> None:
+    LOG.warning("%(reply_queue)s doesn't exist, drop reply to %(msg_id)s",
+                {'reply_queue': reply_q, 'msg_id': msg_id})

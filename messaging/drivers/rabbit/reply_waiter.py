@@ -8,7 +8,6 @@ the timeouts and rebuilds the result.
 """
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import time
@@ -21,8 +20,9 @@ from messaging.drivers.rabbit.consuming import DRAIN_SLICE
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import PublishTimeout
 from messaging.drivers.rabbit.reply_turns import Mailbox, ReadingTurns
+from messaging import log_names
 
-LOG = logging.getLogger(__name__)
+LOG = log_names.get_logger(__name__)
 
 # Seconds between two checks that the reply queue still exists (see
 # ReplyWaiter._recheck_queue): a burst of timeouts costs one check.

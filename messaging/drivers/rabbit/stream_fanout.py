@@ -19,13 +19,14 @@ the consumer is declared:
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Union
 
 from amqp import spec
 from amqp.exceptions import ConsumerCancelled
 
-LOG = logging.getLogger(__name__)
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
 
 OFFSET_ARGUMENT = 'x-stream-offset'
 # Only what is published after the consumer attaches.
