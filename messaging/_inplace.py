@@ -26,10 +26,17 @@ OSLO_IMPORT_NAME = 'oslo_messaging'
 # Our entry-point namespaces are oslo's with this prefix removed
 # ('oslo.messaging.drivers' -> 'messaging.drivers').
 OSLO_NAMESPACE_PREFIX = 'oslo.'
-# oslo.messaging's subpackages that have another name here: services import
-# and patch names under them (``oslo_messaging._drivers.impl_fake``,
-# ``oslo_messaging._drivers.base.PollStyleListenerAdapter``).
-RENAMED_SUBPACKAGES = {'_drivers': 'drivers'}
+# oslo.messaging's modules that have another path here (under the package),
+# the longest first: services import and patch names under them
+# (``oslo_messaging._drivers.impl_fake``, ``_drivers.common``,
+# ``_drivers.base.PollStyleListenerAdapter``, ``_drivers.impl_rabbit.rabbit_opts``).
+RENAMED_MODULES = {
+    '_drivers.impl_rabbit': 'drivers.rabbit.driver',
+    '_drivers.amqpdriver': 'drivers.rabbit.amqpdriver',
+    '_drivers.pool': 'drivers.rabbit.pool',
+    '_drivers.common': 'wire',
+    '_drivers': 'drivers',
+}
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -55,10 +62,11 @@ class ModuleAliasFinder(importlib.abc.MetaPathFinder):
     """Finds ``alias.X`` as the module ``target.X`` itself.
 
     Only submodules go through the finder: the top-level alias is put in
-    ``sys.modules`` by :func:`install_alias`. ``renamed`` maps a first-level
-    subpackage name under the alias to its name under the target. A name
-    the target lacks is not the finder's: it answers None and the import
-    system reports the missing module as usual.
+    ``sys.modules`` by :func:`install_alias`. ``renamed`` maps a module path
+    under the alias (``'_drivers.common'``) to its path under the target
+    (``'wire'``); the longest matching path wins. A name the target lacks is
+    not the finder's: it answers None and the import system reports the
+    missing module as usual.
     """
 
     def __init__(self, alias: str, target: str,
@@ -72,8 +80,12 @@ class ModuleAliasFinder(importlib.abc.MetaPathFinder):
         under the alias."""
         if not fullname.startswith(self.alias + '.'):
             return None
-        first, dot, rest = fullname[len(self.alias) + 1:].partition('.')
-        return '%s.%s%s%s' % (self.target, self.renamed.get(first, first), dot, rest)
+        path = fullname[len(self.alias) + 1:]
+        for old in sorted(self.renamed, key=len, reverse=True):
+            if path == old or path.startswith(old + '.'):
+                path = self.renamed[old] + path[len(old):]
+                break
+        return '%s.%s' % (self.target, path)
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None,
                   target: Optional[ModuleType] = None
@@ -101,10 +113,10 @@ def install_alias(alias: str, target: str,
                   renamed: Optional[dict[str, str]] = None) -> ModuleType:
     """Make ``alias`` and every ``alias.X`` the modules ``target`` and ``target.X``.
 
-    ``renamed`` maps subpackage names under the alias to the target's
-    (``{'_drivers': 'drivers'}``); each renamed subpackage is also an
-    attribute of the package under its alias name, as a module reached
-    only through the package (``oslo_messaging._drivers.impl_fake``) must be.
+    ``renamed`` maps module paths under the alias to the target's
+    (``{'_drivers': 'drivers'}``); a renamed subpackage of the package itself
+    is imported under its alias name at once, so that it is the package's
+    attribute (``oslo_messaging._drivers``) as in the aliased library.
     Idempotent: a second call for the same alias installs nothing more.
     :returns: the target package, now also ``sys.modules[alias]``.
     """
@@ -116,8 +128,9 @@ def install_alias(alias: str, target: str,
         # target module from the target package's __path__.
         sys.meta_path.insert(0, ModuleAliasFinder(alias, target, renamed))
     sys.modules[alias] = package
-    for alias_name in renamed or {}:
-        importlib.import_module('%s.%s' % (alias, alias_name))
+    for alias_path in renamed or {}:
+        if '.' not in alias_path:
+            importlib.import_module('%s.%s' % (alias, alias_path))
     return package
 
 
@@ -131,7 +144,7 @@ def put_in_place() -> ModuleType:
     our records that logger's level and handlers, and root's after it, each
     once: the chain is ``messaging.X -> messaging -> oslo_messaging -> root``.
     """
-    package = install_alias(OSLO_IMPORT_NAME, LIBRARY, RENAMED_SUBPACKAGES)
+    package = install_alias(OSLO_IMPORT_NAME, LIBRARY, RENAMED_MODULES)
     logging.getLogger(LIBRARY).parent = logging.getLogger(OSLO_IMPORT_NAME)
     return package
 

@@ -2,7 +2,7 @@
 
 The class names and module layout follow oslo.messaging so that a failure
 serialized by one library is rebuilt as the same type by the other (see
-``messaging.drivers.common`` for the module-name mapping).
+``messaging.wire`` for the module-name mapping).
 """
 from __future__ import annotations
 

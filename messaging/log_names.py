@@ -44,7 +44,7 @@ _AMQPDRIVER = 'oslo_messaging._drivers.amqpdriver'
 # path differs from ours (others map messaging.X -> oslo_messaging.X).
 OSLO_LOGGERS = {
     # impl_rabbit's Connection: connecting, the retry path, consumers.
-    'messaging.drivers.impl_rabbit': _IMPL_RABBIT,
+    'messaging.drivers.rabbit.driver': _IMPL_RABBIT,
     'messaging.drivers.rabbit.connection': _IMPL_RABBIT,
     'messaging.drivers.rabbit.confirms': _IMPL_RABBIT,
     'messaging.drivers.rabbit.consumer_hub': _IMPL_RABBIT,
@@ -55,12 +55,12 @@ OSLO_LOGGERS = {
     'messaging.drivers.rabbit.queue_manager': _IMPL_RABBIT,
     'messaging.drivers.rabbit.stream_fanout': _IMPL_RABBIT,
     # amqpdriver: listeners, incoming messages, replies and reply waiting.
-    'messaging.drivers.amqpdriver': _AMQPDRIVER,
+    'messaging.drivers.rabbit.amqpdriver': _AMQPDRIVER,
     'messaging.drivers.rabbit.listener': _AMQPDRIVER,
     'messaging.drivers.rabbit.reply_sender': _AMQPDRIVER,
     'messaging.drivers.rabbit.reply_waiter': _AMQPDRIVER,
-    'messaging.drivers.common': 'oslo_messaging._drivers.common',
-    'messaging.drivers.pool': 'oslo.messaging._drivers.pool',
+    'messaging.wire': 'oslo_messaging._drivers.common',
+    'messaging.drivers.rabbit.pool': 'oslo.messaging._drivers.pool',
     'messaging.drivers.impl_fake': 'oslo_messaging._drivers.impl_fake',
     'messaging.drivers.polling': 'oslo_messaging._drivers.base',
     # MessageHandlingServer's "Possible hang" warning.

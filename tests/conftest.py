@@ -3,7 +3,7 @@ import importlib
 
 import pytest
 
-from messaging.drivers import common
+from messaging import wire
 
 
 @pytest.fixture
@@ -16,5 +16,5 @@ def imports(monkeypatch):
         asked.append(name)
         return real(name, package)
 
-    monkeypatch.setattr(common.importlib, 'import_module', spy)
+    monkeypatch.setattr(wire.importlib, 'import_module', spy)
     return asked

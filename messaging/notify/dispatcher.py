@@ -12,7 +12,7 @@ import itertools
 from typing import Any, Callable, Iterable, Optional
 
 from messaging import serializer as msg_serializer
-from messaging.drivers import common
+from messaging import wire
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -73,8 +73,8 @@ class NotificationDispatcher:
         """
         message = incoming.message
         try:
-            common.check_notification(message)
-        except common.MalformedMessage as ex:
+            wire.check_notification(message)
+        except wire.MalformedMessage as ex:
             raise MalformedNotification(str(ex)) from None
         priority, event_type = message['priority'], message['event_type']
         try:

@@ -17,7 +17,7 @@ from oslo_utils import timeutils
 from stevedore import named
 
 from messaging import _inplace
-from messaging.drivers import common
+from messaging import wire
 from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
@@ -179,7 +179,7 @@ class Notifier:
         """
         payload = self._serializer.serialize_entity(ctxt, payload)
         wire_ctxt = self._serializer.serialize_context(_sanitize_context(ctxt))
-        message = {'message_id': common.unique_uuid(),
+        message = {'message_id': wire.unique_uuid(),
                    'publisher_id': publisher_id or self.publisher_id,
                    'event_type': event_type,
                    'priority': priority,

@@ -15,29 +15,15 @@ from messaging import options
 from messaging import serializer as msg_serializer
 from messaging import transport as msg_transport
 from messaging.drivers import base as driver_base
-from messaging.drivers import common
 from messaging import log_names
+from messaging import wire
+# Defined with the wire format, which rebuilds it; served here, as oslo's is.
+from messaging.wire import RemoteError
 
 LOG = log_names.get_logger(__name__)
 
 __all__ = ['ClientSendError', 'RPCClient', 'RPCVersionCapError', 'RemoteError',
            'get_rpc_client']
-
-
-class RemoteError(exceptions.MessagingException):
-    """A remote method raised an exception that could not be rebuilt locally.
-
-    ``exc_type`` is the remote class name, ``value`` its message and
-    ``traceback`` the remote traceback lines.
-    """
-
-    def __init__(self, exc_type=None, value=None, traceback=None) -> None:
-        self.exc_type = exc_type
-        self.value = value
-        self.traceback = traceback
-        msg = ('Remote error: %(exc_type)s %(value)s\n%(traceback)s.'
-               % dict(exc_type=exc_type, value=value, traceback=traceback))
-        super().__init__(msg)
 
 
 class ClientSendError(exceptions.MessagingException):
@@ -71,7 +57,7 @@ def _is_remote(ex: BaseException) -> bool:
     A remote exception must reach the caller as it is, even when its class
     happens to be a driver error.
     """
-    return isinstance(ex, RemoteError) or type(ex).__name__.endswith(common.REMOTE_SUFFIX)
+    return isinstance(ex, RemoteError) or type(ex).__name__.endswith(wire.REMOTE_SUFFIX)
 
 
 def _check_version_format(version: Any) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Optional
 from oslo_config import cfg
 
 import messaging
-from messaging.drivers import impl_rabbit
+from messaging.drivers.rabbit import driver as impl_rabbit
 from tests.faults.rabbit_nodes import RabbitNodes
 from tests.unit.test_rpc_support import running_server
 

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import messaging
-from messaging.drivers import common
+from messaging import wire
 from tests.functional.rabbit_helpers import WAIT, Responder, capture_queue, catch, get_raw
 from tests.functional.test_hostile_rpc import LogRecorder
 
@@ -37,7 +37,7 @@ def reply(msg_id, **fields):
     inner = {'result': 'forged', 'failure': None, 'ending': True, '_msg_id': msg_id,
              '_unique_id': uuid.uuid4().hex}
     inner.update(fields)
-    return common.serialize_msg(inner)
+    return wire.serialize_msg(inner)
 
 
 # name: (body, text of the one log line)

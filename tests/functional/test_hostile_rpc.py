@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 import messaging
-from messaging.drivers import common
+from messaging import wire
 from tests.functional.rabbit_helpers import WAIT, get_raw
 
 pytestmark = pytest.mark.timeout(60)
@@ -74,7 +74,7 @@ def call_request(method='echo', args=None, **fields):
     message = {'method': method, 'args': {'value': 1} if args is None else args,
                '_unique_id': uuid.uuid4().hex}
     message.update(fields)
-    return json.dumps(common.serialize_msg(message)).encode()
+    return json.dumps(wire.serialize_msg(message)).encode()
 
 
 def nested(depth):
@@ -104,7 +104,7 @@ CASES = {
                     'application/json', 'not valid JSON', None, None),
     'nested-500': (call_request(_msg_id=MSG_ID).replace(b'{\\"value\\": 1}',
                                                         nested(500).encode()),
-                   'application/json', 'deeper than %d levels' % common.MAX_DEPTH, None,
+                   'application/json', 'deeper than %d levels' % wire.MAX_DEPTH, None,
                    None),
     'over-size-limit': (call_request(args={'blob': 'x' * MAX_SIZE}), 'application/json',
                         'over max_message_size (%d bytes)' % MAX_SIZE, None, None),

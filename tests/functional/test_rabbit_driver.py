@@ -12,7 +12,7 @@ import pytest
 from oslo_config import cfg
 
 import messaging
-from messaging.drivers import common
+from messaging import wire
 from tests.functional.conftest import rabbitmqctl, queue_type
 from tests.functional.rabbit_helpers import (WAIT, Responder,
                                              capture_queue, get_raw, poll,
@@ -119,7 +119,7 @@ def test_raw_reply_matches_the_wire_sheet(rabbit_transport, rabbit_names, raw_ch
                                                       exchange=exchange), 1, None),
                        handler=lambda m: 'pong')
     try:
-        publish_raw(raw_channel, exchange, topic, common.serialize_msg({
+        publish_raw(raw_channel, exchange, topic, wire.serialize_msg({
             'method': 'ping', 'args': {}, '_msg_id': 'a' * 32, '_reply_q': reply_q,
             '_timeout': None, '_unique_id': uuid.uuid4().hex}))
         message = get_raw(raw_channel, reply_q)
@@ -148,7 +148,7 @@ def test_malformed_messages_are_rejected_and_the_listener_goes_on(
            'list': (b'[1, 2]', 'application/json')}[kind]
     with caplog.at_level(logging.ERROR):
         publish_raw(raw_channel, exchange, topic, bad[0], content_type=bad[1])
-        publish_raw(raw_channel, exchange, topic, common.serialize_msg(
+        publish_raw(raw_channel, exchange, topic, wire.serialize_msg(
             {'method': 'good', 'args': {}, '_unique_id': uuid.uuid4().hex}))
         got = poll(listener)
     listener.cleanup()
@@ -162,9 +162,9 @@ def test_duplicate_unique_ids_are_dropped(rabbit_transport, rabbit_names, raw_ch
     topic, exchange = rabbit_names
     listener = rabbit_transport()._driver.listen(
         messaging.Target(topic=topic, server='srv', exchange=exchange), 1, None)
-    twice = common.serialize_msg({'method': 'once', 'args': {}, '_unique_id': 'd' * 32})
+    twice = wire.serialize_msg({'method': 'once', 'args': {}, '_unique_id': 'd' * 32})
     with caplog.at_level(logging.INFO):
-        for body in (twice, twice, common.serialize_msg({'method': 'next', 'args': {},
+        for body in (twice, twice, wire.serialize_msg({'method': 'next', 'args': {},
                                                          '_unique_id': 'e' * 32})):
             publish_raw(raw_channel, exchange, topic, body)
         got = poll(listener, count=2)
@@ -183,7 +183,7 @@ def test_reply_to_a_vanished_caller_is_abandoned_then_dropped_at_once(
                                               exchange=exchange), 1, None)
     gone = 'reply_' + uuid.uuid4().hex
     for _ in range(2):
-        publish_raw(raw_channel, exchange, topic, common.serialize_msg({
+        publish_raw(raw_channel, exchange, topic, wire.serialize_msg({
             'method': 'm', 'args': {}, '_msg_id': uuid.uuid4().hex, '_reply_q': gone,
             '_timeout': None, '_unique_id': uuid.uuid4().hex}))
     first, second = poll(listener, count=2)

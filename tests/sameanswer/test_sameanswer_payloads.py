@@ -164,8 +164,8 @@ def test_rpc_arguments_go_on_the_wire_as_oslo_encodes_them(same_answer):
     # The 2.0 envelope's JSON text, and whether the fake driver (which checks
     # that a request could cross a real wire) accepts the argument.
     same_answer(PRELUDE + """
-drivers = '._drivers' if om.__name__ == 'oslo_messaging' else '.drivers'
-common = importlib.import_module(om.__name__ + drivers + '.common')
+module = '._drivers.common' if om.__name__ == 'oslo_messaging' else '.wire'
+common = importlib.import_module(om.__name__ + module)
 transport = om.get_rpc_transport(conf, 'fake://')
 client = om.get_rpc_client(transport, om.Target(topic='payloads'))
 

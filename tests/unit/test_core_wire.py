@@ -1,4 +1,4 @@
-"""drivers/common.py: envelope, context packing, failure (de)serialization.
+"""drivers/wire.py: envelope, context packing, failure (de)serialization.
 
 WIRE.md §2.2-2.3 (envelope), §3.2 (context), §5.6-5.7 (failures).
 """
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from messaging import exceptions
-from messaging.drivers import common
+from messaging import wire
 from messaging.rpc.client import RemoteError
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) \
@@ -27,24 +27,24 @@ json_values = st.recursive(json_scalars,
 
 def test_envelope_round_trip():
     msg = {'method': 'echo', 'args': {'x': 1, 'y': ['two', None]}, '_unique_id': 'u'}
-    body = common.serialize_msg(msg)
+    body = wire.serialize_msg(msg)
     assert set(body) == {'oslo.version', 'oslo.message'}
     assert body['oslo.version'] == '2.0'
     assert isinstance(body['oslo.message'], str)
     assert json.loads(body['oslo.message']) == msg
-    assert common.deserialize_msg(json.loads(json.dumps(body))) == msg
+    assert wire.deserialize_msg(json.loads(json.dumps(body))) == msg
 
 
 def test_envelope_inner_json_converts_datetimes_and_sets():
     import datetime
     msg = {'when': datetime.datetime(2024, 1, 2, 3, 4, 5, 6), 'tags': {'a'}, 'pair': (1, 2)}
-    inner = json.loads(common.serialize_msg(msg)['oslo.message'])
+    inner = json.loads(wire.serialize_msg(msg)['oslo.message'])
     assert inner == {'when': '2024-01-02T03:04:05.000006', 'tags': ['a'], 'pair': [1, 2]}
 
 
 @given(st.dictionaries(st.text(max_size=10), json_values, max_size=5))
 def test_envelope_round_trip_property(msg):
-    assert common.deserialize_msg(common.serialize_msg(msg)) == msg
+    assert wire.deserialize_msg(wire.serialize_msg(msg)) == msg
 
 
 @pytest.mark.parametrize('body', [
@@ -54,67 +54,67 @@ def test_envelope_round_trip_property(msg):
     {},
 ])
 def test_unenveloped_dict_is_used_as_is(body):
-    assert common.deserialize_msg(body) == body
+    assert wire.deserialize_msg(body) == body
 
 
 @pytest.mark.parametrize('version', ['2.1', '3.0', '1.0', '2.5', 'x', ''])
 def test_unsupported_envelope_version_is_rejected(version):
-    with pytest.raises(common.UnsupportedEnvelope):
-        common.deserialize_msg({'oslo.version': version, 'oslo.message': '{}'})
+    with pytest.raises(wire.UnsupportedEnvelope):
+        wire.deserialize_msg({'oslo.version': version, 'oslo.message': '{}'})
 
 
 @pytest.mark.parametrize('version', [2.0, 2, None, ['2.0'], {'v': '2.0'}])
 def test_non_string_envelope_version_is_rejected(version):
-    with pytest.raises(common.MalformedMessage):
-        common.deserialize_msg({'oslo.version': version, 'oslo.message': '{}'})
+    with pytest.raises(wire.MalformedMessage):
+        wire.deserialize_msg({'oslo.version': version, 'oslo.message': '{}'})
 
 
 @pytest.mark.parametrize('version', ['2.0', '2.0.0'])
 def test_versions_compatible_with_2_0_are_accepted(version):
     # oslo checks the envelope with version_is_compatible('2.0', version).
-    assert common.deserialize_msg({'oslo.version': version, 'oslo.message': '{"a": 1}'}) == {
+    assert wire.deserialize_msg({'oslo.version': version, 'oslo.message': '{"a": 1}'}) == {
         'a': 1}
 
 
 @pytest.mark.parametrize('inner', [{'a': 1}, ['a'], 1, None, b'{}'])
 def test_inner_message_must_be_a_string(inner):
-    with pytest.raises(common.MalformedMessage):
-        common.deserialize_msg({'oslo.version': '2.0', 'oslo.message': inner})
+    with pytest.raises(wire.MalformedMessage):
+        wire.deserialize_msg({'oslo.version': '2.0', 'oslo.message': inner})
 
 
 @pytest.mark.parametrize('inner', ['not json', '{"a": ', '', '{"a": 1} trailing'])
 def test_inner_message_must_be_json(inner):
-    with pytest.raises(common.MalformedMessage):
-        common.deserialize_msg({'oslo.version': '2.0', 'oslo.message': inner})
+    with pytest.raises(wire.MalformedMessage):
+        wire.deserialize_msg({'oslo.version': '2.0', 'oslo.message': inner})
 
 
 @pytest.mark.parametrize('inner', ['[]', '"text"', '42', 'null', 'true'])
 def test_inner_message_must_be_an_object(inner):
-    with pytest.raises(common.MalformedMessage):
-        common.deserialize_msg({'oslo.version': '2.0', 'oslo.message': inner})
+    with pytest.raises(wire.MalformedMessage):
+        wire.deserialize_msg({'oslo.version': '2.0', 'oslo.message': inner})
 
 
 def test_deeply_nested_inner_message_is_malformed_not_a_crash():
-    with pytest.raises(common.MalformedMessage):
-        common.deserialize_msg({'oslo.version': '2.0', 'oslo.message': '[' * 100000})
+    with pytest.raises(wire.MalformedMessage):
+        wire.deserialize_msg({'oslo.version': '2.0', 'oslo.message': '[' * 100000})
 
 
 @pytest.mark.parametrize('body', [[], 'text', 42, None, b'{}', ['oslo.version']])
 def test_body_must_be_a_dict(body):
-    with pytest.raises(common.MalformedMessage):
-        common.deserialize_msg(body)
+    with pytest.raises(wire.MalformedMessage):
+        wire.deserialize_msg(body)
 
 
 def test_unsupported_envelope_is_a_malformed_message():
-    assert issubclass(common.UnsupportedEnvelope, common.MalformedMessage)
+    assert issubclass(wire.UnsupportedEnvelope, wire.MalformedMessage)
 
 
 @given(json_values | st.fixed_dictionaries({'oslo.version': json_values,
                                             'oslo.message': json_values | st.text()}))
 def test_deserialize_msg_raises_only_malformed_message(body):
     try:
-        result = common.deserialize_msg(body)
-    except common.MalformedMessage:
+        result = wire.deserialize_msg(body)
+    except wire.MalformedMessage:
         return
     assert isinstance(result, dict)
 
@@ -123,7 +123,7 @@ def test_deserialize_msg_raises_only_malformed_message(body):
 
 def test_pack_context_flattens_entries_with_prefix():
     msg = {'method': 'm'}
-    common.pack_context(msg, {'user': 'u1', 'roles': ['a'], 'nested': {'k': 1}})
+    wire.pack_context(msg, {'user': 'u1', 'roles': ['a'], 'nested': {'k': 1}})
     assert msg == {'method': 'm', '_context_user': 'u1', '_context_roles': ['a'],
                    '_context_nested': {'k': 1}}
 
@@ -137,14 +137,14 @@ def test_pack_object_context_uses_its_to_dict():
     # WIRE.md 3.2: "An object context contributes to_dict()" (a NoOpSerializer
     # hands an oslo.context RequestContext to the driver unchanged).
     msg = {'method': 'm'}
-    common.pack_context(msg, ObjectContext())
+    wire.pack_context(msg, ObjectContext())
     assert msg == {'method': 'm', '_context_user': 'u2', '_context_request_id': 'req-2'}
 
 
 def test_pack_empty_or_none_context_adds_nothing():
     for ctxt in ({}, None):
         msg = {'method': 'm'}
-        common.pack_context(msg, ctxt)
+        wire.pack_context(msg, ctxt)
         assert msg == {'method': 'm'}
 
 
@@ -152,7 +152,7 @@ def test_unpack_context_strips_call_fields_and_adds_client_timeout():
     msg = {'method': 'm', 'args': {'a': 1}, '_context_user': 'u1',
            '_context_request_id': 'req-abc', '_msg_id': 'mid', '_reply_q': 'reply_x',
            '_timeout': 30, '_unique_id': 'uid'}
-    ctxt, msg_id, reply_q = common.unpack_context(msg)
+    ctxt, msg_id, reply_q = wire.unpack_context(msg)
     assert ctxt == {'user': 'u1', 'request_id': 'req-abc', 'client_timeout': 30}
     assert (msg_id, reply_q) == ('mid', 'reply_x')
     assert msg == {'method': 'm', 'args': {'a': 1}}
@@ -160,7 +160,7 @@ def test_unpack_context_strips_call_fields_and_adds_client_timeout():
 
 def test_unpack_context_of_a_cast_has_null_client_timeout():
     msg = {'method': 'm', '_context_user': 'u1', '_unique_id': 'uid'}
-    ctxt, msg_id, reply_q = common.unpack_context(msg)
+    ctxt, msg_id, reply_q = wire.unpack_context(msg)
     assert ctxt == {'user': 'u1', 'client_timeout': None}
     assert (msg_id, reply_q) == (None, None)
     assert msg == {'method': 'm'}
@@ -170,8 +170,8 @@ def test_unpack_context_of_a_cast_has_null_client_timeout():
                        json_values, max_size=5))
 def test_pack_then_unpack_gives_the_context_back(ctxt):
     msg = {'method': 'm'}
-    common.pack_context(msg, ctxt)
-    got, _, _ = common.unpack_context(msg)
+    wire.pack_context(msg, ctxt)
+    got, _, _ = wire.unpack_context(msg)
     assert got == dict(ctxt, client_timeout=None)
     assert msg == {'method': 'm'}
 
@@ -186,7 +186,7 @@ def _raised(exc):
 
 
 def test_failure_serialization_has_exactly_the_oslo_keys():
-    data = json.loads(common.serialize_remote_exception(_raised(ValueError('bad value', 42))))
+    data = json.loads(wire.serialize_remote_exception(_raised(ValueError('bad value', 42))))
     assert set(data) == {'class', 'module', 'message', 'tb', 'args', 'kwargs'}
     assert data['class'] == 'ValueError'
     assert data['module'] == 'builtins'
@@ -205,7 +205,7 @@ class MyError(Exception):
 
 
 def test_failure_serialization_keeps_kwargs_attribute():
-    data = json.loads(common.serialize_remote_exception(_raised(MyError('custom', b=2,
+    data = json.loads(wire.serialize_remote_exception(_raised(MyError('custom', b=2,
                                                                         foo='bar'))))
     assert data['class'] == 'MyError'
     assert data['module'] == __name__
@@ -214,24 +214,24 @@ def test_failure_serialization_keeps_kwargs_attribute():
 
 
 def test_our_modules_are_written_as_oslo_messaging():
-    data = json.loads(common.serialize_remote_exception(
+    data = json.loads(wire.serialize_remote_exception(
         _raised(exceptions.MessagingTimeout('slow'))))
     assert (data['class'], data['module']) == ('MessagingTimeout', 'oslo_messaging.exceptions')
 
 
 def test_remote_suffix_is_stripped_before_serializing():
-    failure = common.deserialize_remote_exception(
+    failure = wire.deserialize_remote_exception(
         json.dumps({'class': 'MessagingTimeout', 'module': 'oslo_messaging.exceptions',
                     'message': 'slow', 'tb': [], 'args': ['slow'], 'kwargs': {}}),
         ['oslo_messaging.exceptions'])
     assert type(failure).__name__ == 'MessagingTimeout_Remote'
-    data = json.loads(common.serialize_remote_exception(failure))
+    data = json.loads(wire.serialize_remote_exception(failure))
     assert (data['class'], data['module']) == ('MessagingTimeout', 'oslo_messaging.exceptions')
 
 
 def test_suffix_is_kept_when_only_the_class_has_it():
     error_cls = type('Odd_Remote', (Exception,), {'__module__': 'plain.module'})
-    data = json.loads(common.serialize_remote_exception(error_cls('x')))
+    data = json.loads(wire.serialize_remote_exception(error_cls('x')))
     assert (data['class'], data['module']) == ('Odd_Remote', 'plain.module')
 
 
@@ -242,7 +242,7 @@ class Opaque:
 
 def test_non_json_args_and_kwargs_survive_as_repr():
     error = MyError(Opaque(), b=3, when=Opaque())
-    data = json.loads(common.serialize_remote_exception(_raised(error)))
+    data = json.loads(wire.serialize_remote_exception(_raised(error)))
     assert data['args'] == ['<Opaque thing>', 3]
     assert data['kwargs'] == {'when': '<Opaque thing>'}
 
@@ -250,21 +250,21 @@ def test_non_json_args_and_kwargs_survive_as_repr():
 def test_non_dict_kwargs_attribute_is_ignored():
     error = ValueError('x')
     error.kwargs = ['not', 'a', 'dict']
-    assert json.loads(common.serialize_remote_exception(error))['kwargs'] == {}
+    assert json.loads(wire.serialize_remote_exception(error))['kwargs'] == {}
 
 
 def test_unraised_exception_serializes_without_traceback_frames():
-    data = json.loads(common.serialize_remote_exception(KeyError('k')))
+    data = json.loads(wire.serialize_remote_exception(KeyError('k')))
     assert data['tb'] == ["KeyError: 'k'\n"]
 
 
 def test_wire_and_local_module_mapping():
-    assert common.wire_module('messaging.exceptions') == 'oslo_messaging.exceptions'
-    assert common.wire_module('messaging') == 'oslo_messaging'
-    assert common.wire_module('messaging_extra.x') == 'messaging_extra.x'
-    assert common.wire_module('nova.exception') == 'nova.exception'
-    assert common.local_module('oslo_messaging.rpc.dispatcher') == 'messaging.rpc.dispatcher'
-    assert common.local_module('oslo_messaging_extra') == 'oslo_messaging_extra'
+    assert wire.wire_module('messaging.exceptions') == 'oslo_messaging.exceptions'
+    assert wire.wire_module('messaging') == 'oslo_messaging'
+    assert wire.wire_module('messaging_extra.x') == 'messaging_extra.x'
+    assert wire.wire_module('nova.exception') == 'nova.exception'
+    assert wire.local_module('oslo_messaging.rpc.dispatcher') == 'messaging.rpc.dispatcher'
+    assert wire.local_module('oslo_messaging_extra') == 'oslo_messaging_extra'
 
 
 # --- failure deserialization ------------------------------------------------
@@ -281,21 +281,21 @@ FULL = 'bad thing\nTraceback (most recent call last):\n\n  fake frame\n'
 
 @pytest.mark.parametrize('module', ['builtins', 'exceptions'])
 def test_builtin_value_error_keeps_its_type_with_traceback_in_args(module):
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('ValueError', module, 'bad thing', args=['bad thing', 7]), [])
     assert type(error) is ValueError
     assert error.args == (FULL, 7)
 
 
 def test_builtin_key_error_from_python2_module_name_is_rebuilt():
-    error = common.deserialize_remote_exception(failure('KeyError', 'exceptions',
+    error = wire.deserialize_remote_exception(failure('KeyError', 'exceptions',
                                                         'bad thing'), [])
     assert type(error) is KeyError
     assert error.args == (FULL,)
 
 
 def test_allowed_module_gives_a_remote_subclass():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('MessagingTimeout', 'oslo_messaging.exceptions', 'bad thing'),
         ['oslo_messaging.exceptions'])
     assert isinstance(error, exceptions.MessagingTimeout)
@@ -306,7 +306,7 @@ def test_allowed_module_gives_a_remote_subclass():
 
 
 def test_allowed_as_our_module_name_also_maps_oslo_failures_to_our_class():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('MessagingTimeout', 'oslo_messaging.exceptions', 'bad thing'),
         ['messaging.exceptions'])
     assert isinstance(error, exceptions.MessagingTimeout)
@@ -317,13 +317,13 @@ def test_oslo_module_maps_to_ours_even_if_oslo_messaging_is_importable(monkeypat
     fake_oslo = types.ModuleType('oslo_messaging.exceptions')
     fake_oslo.MessagingTimeout = type('MessagingTimeout', (Exception,), {})
     monkeypatch.setitem(sys.modules, 'oslo_messaging.exceptions', fake_oslo)
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('MessagingTimeout', 'oslo_messaging.exceptions'), ['oslo_messaging.exceptions'])
     assert isinstance(error, exceptions.MessagingTimeout)
 
 
 def test_allowed_application_module_with_kwargs():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('MyError', __name__, 'custom', args=['custom', 2], kwargs={'foo': 'bar'}),
         [__name__])
     assert isinstance(error, MyError)
@@ -333,7 +333,7 @@ def test_allowed_application_module_with_kwargs():
 
 
 def test_module_not_allowed_becomes_remote_error():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('Boom', 'some.unknown.module', 'boom msg'), ['oslo_messaging.exceptions'])
     assert type(error) is RemoteError
     assert error.exc_type == 'Boom'
@@ -344,7 +344,7 @@ def test_module_not_allowed_becomes_remote_error():
 
 
 def test_our_exceptions_are_not_rebuilt_unless_allowed():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('MessagingTimeout', 'oslo_messaging.exceptions'), [])
     assert type(error) is RemoteError
 
@@ -354,7 +354,7 @@ def no_import(monkeypatch):
     def refuse(name, *args, **kwargs):
         raise AssertionError('imported %r' % name)
     monkeypatch.setattr(importlib, 'import_module', refuse)
-    monkeypatch.setattr(common.importlib, 'import_module', refuse)
+    monkeypatch.setattr(wire.importlib, 'import_module', refuse)
 
 
 @pytest.mark.parametrize('module, cls', [
@@ -369,20 +369,20 @@ def no_import(monkeypatch):
     ('oslo_messaging', 'MessagingTimeout'),
 ])
 def test_modules_not_allowed_are_never_imported(no_import, module, cls):
-    error = common.deserialize_remote_exception(failure(cls, module),
+    error = wire.deserialize_remote_exception(failure(cls, module),
                                                 ['oslo_messaging.exceptions'])
     assert type(error) is RemoteError
 
 
 def test_module_not_allowed_stays_out_of_sys_modules():
-    name = 'messaging_test_dummy_never_imported_%s' % common.unique_id()
-    common.deserialize_remote_exception(failure('Boom', name), ['other.module'])
+    name = 'messaging_test_dummy_never_imported_%s' % wire.unique_id()
+    wire.deserialize_remote_exception(failure('Boom', name), ['other.module'])
     assert name not in sys.modules
 
 
 def test_malicious_names_in_the_allowed_list_are_still_refused(no_import):
     for module in ('a..b', "__import__('os')", ''):
-        error = common.deserialize_remote_exception(failure('Boom', module), [module])
+        error = wire.deserialize_remote_exception(failure('Boom', module), [module])
         assert type(error) is RemoteError
 
 
@@ -390,25 +390,25 @@ def test_malicious_names_in_the_allowed_list_are_still_refused(no_import):
                                  'BaseException', 'object', 'print', '__import__',
                                  'NoSuchClassX', '__class__', 'eval'])
 def test_builtins_that_are_not_exceptions_become_remote_error(cls):
-    error = common.deserialize_remote_exception(failure(cls, 'builtins'), [])
+    error = wire.deserialize_remote_exception(failure(cls, 'builtins'), [])
     assert type(error) is RemoteError
 
 
 def test_missing_class_in_allowed_module_becomes_remote_error():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('NoSuchClassX', 'oslo_messaging.exceptions'), ['oslo_messaging.exceptions'])
     assert type(error) is RemoteError
 
 
 def test_allowed_module_that_does_not_exist_becomes_remote_error():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('Boom', 'no_such_package_abc.exc'), ['no_such_package_abc.exc'])
     assert type(error) is RemoteError
 
 
 def test_non_exception_attribute_of_allowed_module_becomes_remote_error():
-    error = common.deserialize_remote_exception(
-        failure('LOG', 'messaging.drivers.common'), ['messaging.drivers.common'])
+    error = wire.deserialize_remote_exception(
+        failure('LOG', 'messaging.wire'), ['messaging.wire'])
     assert type(error) is RemoteError
 
 
@@ -418,7 +418,7 @@ def test_non_exception_attribute_of_allowed_module_becomes_remote_error():
     (['x'], {'unexpected': 1}),
 ])
 def test_constructor_rejecting_the_args_becomes_remote_error(args, kwargs):
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('InvalidTarget', 'oslo_messaging.exceptions', args=args, kwargs=kwargs),
         ['oslo_messaging.exceptions'])
     assert type(error) is RemoteError
@@ -426,7 +426,7 @@ def test_constructor_rejecting_the_args_becomes_remote_error(args, kwargs):
 
 
 def test_builtin_constructor_rejecting_args_becomes_remote_error():
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         failure('UnicodeDecodeError', 'builtins', args=['only one']), [])
     assert type(error) is RemoteError
 
@@ -451,11 +451,11 @@ def test_builtin_constructor_rejecting_args_becomes_remote_error():
     42,
 ])
 def test_malformed_failures_become_remote_error(data):
-    assert type(common.deserialize_remote_exception(data, ['x'])) is RemoteError
+    assert type(wire.deserialize_remote_exception(data, ['x'])) is RemoteError
 
 
 def test_builtin_with_wrongly_typed_args_and_kwargs_still_rebuilds():
-    error = common.deserialize_remote_exception(json.dumps(
+    error = wire.deserialize_remote_exception(json.dumps(
         {'class': 'ValueError', 'module': 'builtins', 'message': 'm', 'tb': 'oops',
          'args': 'not a list', 'kwargs': 'not a dict'}), [])
     assert type(error) is ValueError
@@ -474,21 +474,21 @@ failure_dicts = st.dictionaries(
 @settings(max_examples=300)
 @given(failure_dicts, st.booleans())
 def test_arbitrary_failure_dicts_never_raise(data, as_json):
-    error = common.deserialize_remote_exception(
+    error = wire.deserialize_remote_exception(
         json.dumps(data) if as_json else data, ['oslo_messaging.exceptions'])
     assert isinstance(error, Exception)
 
 
 @given(json_values)
 def test_arbitrary_json_failures_never_raise(data):
-    error = common.deserialize_remote_exception(json.dumps(data), [])
+    error = wire.deserialize_remote_exception(json.dumps(data), [])
     assert isinstance(error, Exception)
 
 
 def test_round_trip_of_our_exception_through_the_wire():
     original = _raised(exceptions.MessagingTimeout('took too long'))
-    rebuilt = common.deserialize_remote_exception(
-        common.serialize_remote_exception(original), ['oslo_messaging.exceptions'])
+    rebuilt = wire.deserialize_remote_exception(
+        wire.serialize_remote_exception(original), ['oslo_messaging.exceptions'])
     assert isinstance(rebuilt, exceptions.MessagingTimeout)
     assert str(rebuilt).startswith('took too long\nTraceback (most recent call last):\n')
     assert rebuilt.args == ('took too long',)
@@ -503,7 +503,7 @@ odd_values = json_values | st.builds(Opaque) | st.binary(max_size=8) \
 def test_any_exception_args_serialize_to_valid_json(args, kwargs):
     error = ValueError(*args)
     error.kwargs = kwargs
-    data = json.loads(common.serialize_remote_exception(error))
+    data = json.loads(wire.serialize_remote_exception(error))
     assert data['class'] == 'ValueError'
     assert len(data['args']) == len(args)
     assert set(data['kwargs']) == set(kwargs)

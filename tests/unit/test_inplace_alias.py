@@ -20,7 +20,7 @@ ALIAS = 'messaging_alias_under_test'
 @pytest.fixture
 def alias():
     """``ALIAS`` installed for the test; the finder and its modules removed after."""
-    package = _inplace.install_alias(ALIAS, 'messaging', _inplace.RENAMED_SUBPACKAGES)
+    package = _inplace.install_alias(ALIAS, 'messaging', _inplace.RENAMED_MODULES)
     yield package
     sys.meta_path[:] = [finder for finder in sys.meta_path
                         if getattr(finder, 'alias', None) != ALIAS]
@@ -94,12 +94,16 @@ def test_a_module_under_a_missing_package_is_not_found_and_the_finder_does_not_r
         importlib.import_module(ALIAS + '.no_such_package.module')
 
 
-def test_a_renamed_subpackage_is_ours_under_its_oslo_name(alias):
+def test_renamed_modules_are_ours_under_their_oslo_names(alias):
+    from messaging import wire
     from messaging.drivers import base, impl_fake
+    from messaging.drivers.rabbit import driver
 
     assert importlib.import_module(ALIAS + '._drivers.impl_fake') is impl_fake
     assert alias._drivers is importlib.import_module('messaging.drivers')
     assert alias._drivers.base.PollStyleListenerAdapter is base.PollStyleListenerAdapter
+    assert importlib.import_module(ALIAS + '._drivers.common') is wire
+    assert importlib.import_module(ALIAS + '._drivers.impl_rabbit') is driver
 
 
 def test_installing_twice_adds_one_finder(alias):

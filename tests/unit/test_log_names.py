@@ -35,7 +35,7 @@ def test_used_as_messaging_a_module_logs_under_its_own_name():
     ('messaging.drivers.rabbit.io_loop', 'oslo.messaging._drivers.impl_rabbit'),
     ('messaging.drivers.rabbit.reply_sender', 'oslo_messaging._drivers.amqpdriver'),
     ('messaging.drivers.rabbit.reply_waiter', 'oslo_messaging._drivers.amqpdriver'),
-    ('messaging.drivers.pool', 'oslo.messaging._drivers.pool'),
+    ('messaging.drivers.rabbit.pool', 'oslo.messaging._drivers.pool'),
     ('messaging._lifecycle', 'oslo_messaging.server'),
     ('messaging.rpc.server', 'oslo_messaging.rpc.server'),
     ('messaging.notify.dispatcher', 'oslo_messaging.notify.dispatcher'),

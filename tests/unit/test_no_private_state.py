@@ -48,7 +48,7 @@ OURS = {
     'messaging/rpc/server.py': {'self.transport._listen', 'dispatcher._enable_ping'},
     'messaging/observability/__init__.py': {'dispatcher._find_method'},
     # The mark messaging puts on an exception it rebuilt from a reply.
-    'messaging/drivers/common.py': {'exc._remote_message'},
+    'messaging/wire.py': {'exc._remote_message'},
     # A rabbit message's listener (listener.py's own class).
     'messaging/drivers/rabbit/listener.py': {'self._listener._take', 'self._listener._recent',
                                               'self._listener._give_back'},

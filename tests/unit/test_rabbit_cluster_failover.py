@@ -18,7 +18,7 @@ from kombu.utils import functional as kombu_functional
 from oslo_config import cfg
 
 import messaging
-from messaging.drivers import impl_rabbit
+from messaging.drivers.rabbit import driver as impl_rabbit
 
 _NO_DELAY = 'kombu_reconnect_delay=0&rabbit_retry_interval=0&rabbit_retry_backoff=0'
 

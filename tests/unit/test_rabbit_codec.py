@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from messaging.drivers import common
+from messaging import wire
 from messaging.drivers.rabbit import codec
 from tests.unit.test_security_decode import Raw
 
@@ -18,7 +18,7 @@ def test_plain_encoding_is_json_with_no_headers():
 
 
 def test_gzip_is_a_zlib_stream_with_the_oslo_header_and_decodes_back():
-    envelope = common.serialize_msg({'method': 'm', 'args': {}})
+    envelope = wire.serialize_msg({'method': 'm', 'args': {}})
     data, headers = codec.Codec('gzip').encode(envelope)
     assert data[:2] == b'\x78\x9c' and headers == {'compression': 'application/x-gzip'}
     assert codec.decode(Raw(data, headers=headers)) == {'method': 'm', 'args': {}}
@@ -45,7 +45,7 @@ def test_unenveloped_bodies_and_binary_encoding_are_accepted():
      'decompress'),
 ])
 def test_bad_bodies_raise_malformed_message(raw, reason):
-    with pytest.raises(common.MalformedMessage, match=reason):
+    with pytest.raises(wire.MalformedMessage, match=reason):
         codec.decode(raw)
 
 
@@ -75,5 +75,5 @@ def test_a_string_that_merely_mentions_the_marker_key_stays_a_string():
 def test_a_type_marker_that_does_not_decode_is_a_malformed_message(marker):
     # Anything a publisher writes must end as a message or MalformedMessage,
     # which the listeners reject; any other exception stalls their poll loop.
-    with pytest.raises(common.MalformedMessage):
+    with pytest.raises(wire.MalformedMessage):
         codec.decode(Raw(json.dumps({'payload': {'when': marker}}).encode()))

@@ -6,7 +6,7 @@ import ssl
 import pytest
 from oslo_config import cfg
 
-from messaging.drivers import impl_rabbit
+from messaging.drivers.rabbit import driver as impl_rabbit
 from messaging.drivers.rabbit import declarations, options
 from messaging.transport_url import TransportURL
 

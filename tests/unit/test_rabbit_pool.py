@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from messaging import exceptions
-from messaging.drivers.pool import ConnectionContext, ConnectionPool, ConnectionReleasedError
+from messaging.drivers.rabbit.pool import ConnectionContext, ConnectionPool, ConnectionReleasedError
 
 
 class FakeConnection:

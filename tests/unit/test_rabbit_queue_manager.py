@@ -9,7 +9,7 @@ import uuid
 import pytest
 from oslo_config import cfg
 
-from messaging.drivers import impl_rabbit
+from messaging.drivers.rabbit import driver as impl_rabbit
 from messaging.drivers.rabbit import declarations, queue_manager
 from messaging.drivers.rabbit.options import register_opts
 

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from messaging import exceptions
-from messaging.drivers import common
+from messaging import wire
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
 
@@ -30,7 +30,7 @@ def test_final_reply_returns_its_result(waiter):
 
 
 def test_failure_is_raised_as_the_rebuilt_exception(waiter):
-    waiter.deliver(reply(failure=common.serialize_remote_exception(KeyError('k'))))
+    waiter.deliver(reply(failure=wire.serialize_remote_exception(KeyError('k'))))
     with pytest.raises(KeyError):
         waiter.wait('m1', 1, None, 'm')
 

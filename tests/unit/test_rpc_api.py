@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import messaging
-from messaging.drivers import common
+from messaging import wire
 from messaging.rpc import dispatcher as rpc_dispatcher
 
 PUBLIC_NAMES = {
@@ -39,7 +39,7 @@ def test_dispatcher_errors_subclass_what_oslo_subclasses():
 
 
 def test_dispatcher_failures_travel_under_the_oslo_module_name():
-    failure = common.serialize_remote_exception(rpc_dispatcher.NoSuchMethod('m'))
+    failure = wire.serialize_remote_exception(rpc_dispatcher.NoSuchMethod('m'))
     assert '"module": "oslo_messaging.rpc.dispatcher"' in failure
     assert '"class": "NoSuchMethod"' in failure
 

@@ -13,7 +13,7 @@ from oslo_config import cfg
 
 import messaging
 from messaging.drivers import base
-from messaging.drivers import common
+from messaging import wire
 from tests.unit.test_rpc_support import make_transport
 
 
@@ -207,8 +207,8 @@ def test_timeouts_delivery_failures_and_remote_errors_pass_through(error):
 
 
 def test_remote_driver_error_is_not_mistaken_for_a_local_one():
-    failure = common.serialize_remote_exception(base.TransportDriverError('theirs'))
-    remote = common.deserialize_remote_exception(failure, ['messaging.drivers.base'])
+    failure = wire.serialize_remote_exception(base.TransportDriverError('theirs'))
+    remote = wire.deserialize_remote_exception(failure, ['messaging.drivers.base'])
     client, _ = recording_client(error=remote)
     with pytest.raises(base.TransportDriverError) as raised:
         client.call({}, 'm')

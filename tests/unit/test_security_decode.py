@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from messaging.drivers import common
+from messaging import wire
 from messaging.drivers.rabbit import codec
 
 MiB = 1024 * 1024
@@ -75,19 +75,19 @@ def test_decode_yields_a_dict_or_malformed_message(body, content_type, encoding,
         body = compressed(body, compression)
     try:
         message = codec.decode(Raw(body, content_type, encoding, headers), max_size)
-    except common.MalformedMessage as ex:
+    except wire.MalformedMessage as ex:
         # Error texts are bounded: they end up in log lines.
         assert len(str(ex)) < 1000
         return
     assert isinstance(message, dict)
-    common.check_depth(message)
+    wire.check_depth(message)
 
 
 @given(messages)
 def test_unpack_context_returns_valid_call_fields_or_malformed_message(message):
     try:
-        ctxt, msg_id, reply_q = common.unpack_context(dict(message))
-    except common.MalformedMessage:
+        ctxt, msg_id, reply_q = wire.unpack_context(dict(message))
+    except wire.MalformedMessage:
         return
     assert isinstance(ctxt, dict) and 'client_timeout' in ctxt
     if msg_id is not None:
@@ -97,8 +97,8 @@ def test_unpack_context_returns_valid_call_fields_or_malformed_message(message):
 @given(messages)
 def test_check_notification_passes_only_string_priority_and_event_type(message):
     try:
-        common.check_notification(message)
-    except common.MalformedMessage:
+        wire.check_notification(message)
+    except wire.MalformedMessage:
         assert not (isinstance(message.get('priority'), str)
                     and isinstance(message.get('event_type'), str))
         return
@@ -108,7 +108,7 @@ def test_check_notification_passes_only_string_priority_and_event_type(message):
 # --- each hostile input, named --------------------------------------------------
 
 def request(**fields):
-    return json.dumps(common.serialize_msg(
+    return json.dumps(wire.serialize_msg(
         dict({'method': 'm', 'args': {}, '_unique_id': 'u' * 32}, **fields))).encode()
 
 
@@ -129,12 +129,12 @@ def request(**fields):
     (Raw(b'{}', encoding='x' * 10000), 'content encoding'),
 ])
 def test_hostile_bodies_are_malformed_messages_with_a_reason(raw, reason):
-    with pytest.raises(common.MalformedMessage, match=reason) as failure:
+    with pytest.raises(wire.MalformedMessage, match=reason) as failure:
         codec.decode(raw)
     assert len(str(failure.value)) < 1000
 
 
-@pytest.mark.parametrize('depth', [100000, 5000, 990, common.MAX_DEPTH + 1])
+@pytest.mark.parametrize('depth', [100000, 5000, 990, wire.MAX_DEPTH + 1])
 @pytest.mark.parametrize('where', ['body', 'envelope', 'args'])
 def test_json_nested_too_deeply_is_malformed_not_a_recursion_error(depth, where):
     nested = '[' * depth + ']' * depth
@@ -147,25 +147,25 @@ def test_json_nested_too_deeply_is_malformed_not_a_recursion_error(depth, where)
         data = request(args={'x': json.loads(nested) if depth < 900 else None})
         if depth >= 900:
             data = data.replace(b'null', nested.replace('"', '\\"').encode())
-    with pytest.raises(common.MalformedMessage, match='deeper|not valid JSON'):
+    with pytest.raises(wire.MalformedMessage, match='deeper|not valid JSON'):
         codec.decode(Raw(data))
 
 
 def test_nesting_up_to_the_limit_is_accepted():
-    inner = json.loads('[' * (common.MAX_DEPTH - 2) + ']' * (common.MAX_DEPTH - 2))
+    inner = json.loads('[' * (wire.MAX_DEPTH - 2) + ']' * (wire.MAX_DEPTH - 2))
     message = codec.decode(Raw(request(args={'x': inner})))
     assert message['args']['x'] == inner
 
 
 def test_many_shallow_containers_are_not_mistaken_for_deep_ones():
-    wide = [{'k': [i]} for i in range(5 * common.MAX_DEPTH)]
+    wide = [{'k': [i]} for i in range(5 * wire.MAX_DEPTH)]
     assert codec.decode(Raw(request(args={'x': wide})))['args']['x'] == wide
 
 
 def test_a_body_over_max_message_size_is_refused_unparsed():
     data = request(args={'blob': 'x' * 2000})
     assert codec.decode(Raw(data), max_size=len(data))['args']['blob'] == 'x' * 2000
-    with pytest.raises(common.MalformedMessage, match='over max_message_size .1000 bytes.'):
+    with pytest.raises(wire.MalformedMessage, match='over max_message_size .1000 bytes.'):
         codec.decode(Raw(data), max_size=1000)
 
 
@@ -177,7 +177,7 @@ def test_a_compression_bomb_is_refused_without_inflating_it(how):
     data = b''.join(compressor.compress(block) for _ in range(512)) + compressor.flush()
     assert len(data) < MiB
     started = time.monotonic()
-    with pytest.raises(common.MalformedMessage, match='over max_message_size'):
+    with pytest.raises(wire.MalformedMessage, match='over max_message_size'):
         codec.decode(Raw(data, headers={'compression': how}), max_size=MiB)
     assert time.monotonic() - started < 5
 
@@ -190,14 +190,14 @@ def test_a_compressed_body_under_the_limit_decodes():
 
 def test_a_truncated_compressed_body_is_malformed():
     data = zlib.compress(request())[:-6]
-    with pytest.raises(common.MalformedMessage, match='truncated|decompress'):
+    with pytest.raises(wire.MalformedMessage, match='truncated|decompress'):
         codec.decode(Raw(data, headers={'compression': 'application/x-gzip'}))
 
 
 def test_codec_applies_its_configured_limit():
     data = request(args={'blob': 'x' * 100})
     assert codec.Codec(max_message_size=0).decode(Raw(data))['args'] == {'blob': 'x' * 100}
-    with pytest.raises(common.MalformedMessage, match='max_message_size'):
+    with pytest.raises(wire.MalformedMessage, match='max_message_size'):
         codec.Codec(max_message_size=50).decode(Raw(data))
 
 
@@ -211,13 +211,13 @@ def test_codec_applies_its_configured_limit():
     ({'_msg_id': 'a' * 32, '_reply_q': {'q': 1}}, 'no usable _reply_q'),
 ])
 def test_call_fields_that_cannot_be_answered_are_malformed(fields, reason):
-    with pytest.raises(common.MalformedMessage, match=reason) as failure:
-        common.unpack_context(dict({'method': 'm'}, **fields))
+    with pytest.raises(wire.MalformedMessage, match=reason) as failure:
+        wire.unpack_context(dict({'method': 'm'}, **fields))
     assert len(str(failure.value)) < 400
 
 
 def test_a_cast_needs_no_reply_queue():
-    assert common.unpack_context({'method': 'm', '_reply_q': 5})[1:] == (None, 5)
+    assert wire.unpack_context({'method': 'm', '_reply_q': 5})[1:] == (None, 5)
 
 
 @pytest.mark.parametrize('message', [
@@ -225,14 +225,14 @@ def test_a_cast_needs_no_reply_queue():
     {'priority': 'INFO', 'event_type': ['e']},
 ])
 def test_notification_without_string_priority_and_event_type_is_malformed(message):
-    with pytest.raises(common.MalformedMessage, match='notification (priority|event_type)'):
-        common.check_notification(message)
+    with pytest.raises(wire.MalformedMessage, match='notification (priority|event_type)'):
+        wire.check_notification(message)
 
 
 @pytest.mark.parametrize('value', ['x' * 10 ** 6, ['a'] * 10 ** 5, '\n\x1b[31mforged\n',
                                    '\ud800', {'k': {'k': {'k': {'k': 1}}}}])
 def test_shorten_bounds_and_escapes_what_it_prints(value):
-    text = common.shorten(value)
+    text = wire.shorten(value)
     assert len(text) < 200 and '\n' not in text and '\x1b' not in text
     text.encode('utf-8')  # no lone surrogate left to break a log handler
 
@@ -249,8 +249,8 @@ def depth(value):
 def test_check_depth_refuses_exactly_what_nests_deeper_than_the_limit(value, limit):
     too_deep = depth(value) > limit
     try:
-        common.check_depth(value, limit)
-    except common.MalformedMessage:
+        wire.check_depth(value, limit)
+    except wire.MalformedMessage:
         assert too_deep
         return
     assert not too_deep
@@ -259,4 +259,4 @@ def test_check_depth_refuses_exactly_what_nests_deeper_than_the_limit(value, lim
 @given(json_values, st.integers(min_value=0, max_value=8))
 def test_may_nest_deeper_never_misses_a_deeper_message(value, limit):
     if depth(value) > limit:
-        assert common.may_nest_deeper(json.dumps(value), limit)
+        assert wire.may_nest_deeper(json.dumps(value), limit)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.drivers import common
+from messaging import wire
 from messaging.rpc.client import RemoteError
 
 HERE = __name__
@@ -60,7 +60,7 @@ HOSTILE_MODULES = [
 @pytest.mark.parametrize('cls', ['Exception', 'system', 'Popen', 'NeedsTwo', '__import__'])
 def test_a_module_outside_the_allowed_list_is_never_imported(imports, module, cls):
     loaded = set(sys.modules)
-    exc = common.deserialize_remote_exception(failure(cls, module, args=['ls']),
+    exc = wire.deserialize_remote_exception(failure(cls, module, args=['ls']),
                                               ['messaging.exceptions', HERE])
     assert isinstance(exc, RemoteError)
     assert exc.exc_type == cls and exc.value == 'remote text'
@@ -71,7 +71,7 @@ def test_a_module_outside_the_allowed_list_is_never_imported(imports, module, cl
 @pytest.mark.parametrize('allowed', [['a..b'], ['..'], ['os..path'], ['.os'], ['os.'], ['os\n'],
                                      ['\uff4f\uff53']])
 def test_even_an_allowed_name_that_is_no_module_path_is_not_imported(imports, allowed):
-    exc = common.deserialize_remote_exception(failure('Exception', allowed[0]), allowed)
+    exc = wire.deserialize_remote_exception(failure('Exception', allowed[0]), allowed)
     assert isinstance(exc, RemoteError) and imports == []
 
 
@@ -80,12 +80,12 @@ def test_even_an_allowed_name_that_is_no_module_path_is_not_imported(imports, al
                                  'BaseException', 'NoSuchClass', 'x' * 100000, 'a.b',
                                  'Exception()', ''])
 def test_builtins_rebuild_only_exception_classes(cls):
-    exc = common.deserialize_remote_exception(failure(cls, 'builtins', args=['x']), [])
+    exc = wire.deserialize_remote_exception(failure(cls, 'builtins', args=['x']), [])
     assert isinstance(exc, RemoteError) and exc.exc_type == (cls or 'UnknownError')
 
 
 def test_an_allowed_class_whose_constructor_rejects_the_args_gives_remote_error(imports):
-    exc = common.deserialize_remote_exception(failure('NeedsTwo', HERE, 'needs two',
+    exc = wire.deserialize_remote_exception(failure('NeedsTwo', HERE, 'needs two',
                                                       args=['only one']), [HERE])
     assert isinstance(exc, RemoteError)
     assert exc.exc_type == 'NeedsTwo' and exc.value == 'needs two'
@@ -95,7 +95,7 @@ def test_an_allowed_class_whose_constructor_rejects_the_args_gives_remote_error(
 
 
 def test_an_allowed_class_whose_constructor_raises_gives_remote_error():
-    exc = common.deserialize_remote_exception(failure('Refuses', HERE, 'no', kwargs={'a': 1}),
+    exc = wire.deserialize_remote_exception(failure('Refuses', HERE, 'no', kwargs={'a': 1}),
                                               [HERE])
     assert isinstance(exc, RemoteError) and exc.exc_type == 'Refuses'
 
@@ -103,18 +103,18 @@ def test_an_allowed_class_whose_constructor_raises_gives_remote_error():
 @pytest.mark.parametrize('kwargs', [{'not an identifier': 1}, {'first': 1, 'second': 2,
                                                                 'third': 3}])
 def test_kwargs_the_constructor_does_not_take_give_remote_error(kwargs):
-    exc = common.deserialize_remote_exception(failure('NeedsTwo', HERE, kwargs=kwargs), [HERE])
+    exc = wire.deserialize_remote_exception(failure('NeedsTwo', HERE, kwargs=kwargs), [HERE])
     assert isinstance(exc, RemoteError)
 
 
 def test_an_allowed_attribute_that_is_no_exception_class_gives_remote_error():
     for name in ('NotAnException', 'failure', 'HERE', 'json'):
-        exc = common.deserialize_remote_exception(failure(name, HERE), [HERE])
+        exc = wire.deserialize_remote_exception(failure(name, HERE), [HERE])
         assert isinstance(exc, RemoteError)
 
 
 def test_an_allowed_class_with_good_args_is_rebuilt():
-    exc = common.deserialize_remote_exception(failure('NeedsTwo', HERE, 'm', args=[1, 2]),
+    exc = wire.deserialize_remote_exception(failure('NeedsTwo', HERE, 'm', args=[1, 2]),
                                               [HERE])
     assert isinstance(exc, NeedsTwo) and exc.args == (1, 2)
     assert str(exc).startswith('m\n')
@@ -130,7 +130,7 @@ def test_an_allowed_class_with_good_args_is_rebuilt():
     b'\xff\xfe', json.dumps({'class': 'ValueError', 'module': 'builtins', 'message': '\ud800'}),
 ])
 def test_malformed_failures_still_give_an_exception(data):
-    exc = common.deserialize_remote_exception(data, [])
+    exc = wire.deserialize_remote_exception(data, [])
     assert isinstance(exc, Exception)
     str(exc), repr(exc)
 
@@ -162,12 +162,12 @@ def test_any_failure_gives_an_exception_and_imports_only_allowed_modules(fields,
         asked.append(name)
         return real(name, package)
 
-    saved, common.importlib.import_module = common.importlib.import_module, spy
+    saved, wire.importlib.import_module = wire.importlib.import_module, spy
     try:
-        exc = common.deserialize_remote_exception(json.dumps(fields) if as_json else fields,
+        exc = wire.deserialize_remote_exception(json.dumps(fields) if as_json else fields,
                                                   allowed)
     finally:
-        common.importlib.import_module = saved
+        wire.importlib.import_module = saved
     assert isinstance(exc, Exception)
     str(exc), repr(exc)
     assert all(name in ('builtins', 'messaging.exceptions', HERE) for name in asked)

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from kombu.utils import json as kombu_json
 
-from messaging.drivers import common
+from messaging import wire
 
 CONTENT_TYPE = 'application/json'
 # kombu's JSON writes datetimes, UUIDs and decimals left in a body (v1
@@ -61,22 +61,22 @@ def decode(raw: Any, max_size: int = 0) -> dict:
 
     The body must be ``application/json`` in UTF-8 (or ``binary``), at most
     ``max_size`` bytes once decompressed (0 = no limit), and nested no
-    deeper than ``common.MAX_DEPTH``, so that nothing downstream (loggers,
+    deeper than ``wire.MAX_DEPTH``, so that nothing downstream (loggers,
     serializers, a reply's encoder) can hit the recursion limit.
 
-    :raises common.MalformedMessage: wrong content type or encoding, an
+    :raises wire.MalformedMessage: wrong content type or encoding, an
         unknown compression, a body too large, invalid UTF-8 or JSON, JSON
         nested too deeply, or a bad envelope.
     """
     properties = raw.properties
     content_type = properties.get('content_type')
     if content_type != CONTENT_TYPE:
-        raise common.MalformedMessage('content type %s is not %s'
-                                      % (common.shorten(content_type), CONTENT_TYPE))
+        raise wire.MalformedMessage('content type %s is not %s'
+                                      % (wire.shorten(content_type), CONTENT_TYPE))
     encoding = properties.get('content_encoding') or CONTENT_ENCODING
     if encoding not in _ACCEPTED_ENCODINGS:
-        raise common.MalformedMessage('content encoding %s is not supported'
-                                      % common.shorten(encoding))
+        raise wire.MalformedMessage('content encoding %s is not supported'
+                                      % wire.shorten(encoding))
     data = raw.body
     if max_size and len(data) > max_size:
         raise _too_large('%d' % len(data), max_size)
@@ -92,21 +92,21 @@ def decode(raw: Any, max_size: int = 0) -> dict:
     except (ValueError, RecursionError) as ex:
         # UnicodeDecodeError is a ValueError; RecursionError means JSON
         # nested deeper than the interpreter allows.
-        raise common.MalformedMessage('body is not valid JSON in UTF-8: %.200s'
+        raise wire.MalformedMessage('body is not valid JSON in UTF-8: %.200s'
                                       % ex) from None
     except (TypeError, AttributeError) as ex:
         # A kombu marker whose value its decoder cannot take, e.g.
         # {"__type__": "datetime", "__value__": 5}.
-        raise common.MalformedMessage('body has a type marker that does not decode: '
+        raise wire.MalformedMessage('body has a type marker that does not decode: '
                                       '%.200s' % ex) from None
-    message = common.deserialize_msg(body)
-    if common.may_nest_deeper(text):
-        common.check_depth(message)
+    message = wire.deserialize_msg(body)
+    if wire.may_nest_deeper(text):
+        wire.check_depth(message)
     return message
 
 
-def _too_large(size: str, max_size: int) -> common.MalformedMessage:
-    return common.MalformedMessage(
+def _too_large(size: str, max_size: int) -> wire.MalformedMessage:
+    return wire.MalformedMessage(
         'body of %s bytes is over max_message_size (%d bytes) of '
         '[oslo_messaging_rabbit]; raise that option if such messages are legitimate'
         % (size, max_size))
@@ -116,7 +116,7 @@ def _decompress(data: bytes, compression: Any, max_size: int) -> bytes:
     """``data`` decompressed, never past ``max_size`` bytes (0 = no limit)."""
     factory = _DECOMPRESSORS.get(compression) if isinstance(compression, str) else None
     if factory is None:
-        raise common.MalformedMessage('unknown compression %s' % common.shorten(compression))
+        raise wire.MalformedMessage('unknown compression %s' % wire.shorten(compression))
     decompressor = factory()
     try:
         # One byte over the limit is enough to know the body is too large,
@@ -125,9 +125,9 @@ def _decompress(data: bytes, compression: Any, max_size: int) -> bytes:
                else decompressor.decompress(data))
         finished = decompressor.eof
     except (OSError, ValueError, EOFError, zlib.error) as ex:
-        raise common.MalformedMessage('cannot decompress body: %s' % ex) from None
+        raise wire.MalformedMessage('cannot decompress body: %s' % ex) from None
     if max_size and len(out) > max_size:
         raise _too_large('more than %d' % max_size, max_size)
     if not finished:
-        raise common.MalformedMessage('cannot decompress body: it is truncated')
+        raise wire.MalformedMessage('cannot decompress body: it is truncated')
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from messaging.drivers import common
+from messaging import wire
 from messaging.drivers.base import TransportDriverError
 from messaging.drivers.rabbit.errors import FATAL_TYPES, DurableMismatch, is_durable_mismatch
 from messaging import log_names
@@ -140,7 +140,7 @@ class Declarations:
     def _unique_suffix(self) -> str:
         if self._queue_manager is not None:
             return self._queue_manager.next_name()
-        return common.random_id()
+        return wire.random_id()
 
     def topic_exchange(self, name: str) -> ExchangeSpec:
         """The topic exchange ``E`` of RPC and notifications."""

@@ -17,7 +17,8 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from messaging.drivers import base, common
+from messaging import wire
+from messaging.drivers import base
 from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
 from messaging.drivers.rabbit.io_loop import SharedConnection
 from messaging.drivers.rabbit.reply_sender import ReplySender
@@ -216,7 +217,7 @@ class RabbitListener(base.Listener):
         """The message dict of a delivery, or None after rejecting it."""
         try:
             return self.connection.codec.decode(raw)
-        except common.MalformedMessage as ex:
+        except wire.MalformedMessage as ex:
             self._reject(raw, ex)
             return None
 
@@ -224,7 +225,7 @@ class RabbitListener(base.Listener):
         """Log a message that cannot be handled and reject it (no requeue)."""
         LOG.error('Rejecting malformed message%s from queue %s (routing key %s): %s. It '
                   'is dropped, or dead-lettered if the queue has a dead-letter policy.',
-                  '' if message_id is None else ' ' + common.shorten(message_id),
+                  '' if message_id is None else ' ' + wire.shorten(message_id),
                   self.queue_of(raw), raw.delivery_info.get('routing_key'), why)
         # A stream refuses basic.reject (540, closing the connection): its
         # deliveries are acked, which only moves this consumer on.
@@ -337,13 +338,13 @@ class RpcListener(RabbitListener):
             return None
         unique_id = message.get('_unique_id')
         try:
-            ctxt, msg_id, reply_q = common.unpack_context(message)
-        except common.MalformedMessage as ex:
+            ctxt, msg_id, reply_q = wire.unpack_context(message)
+        except wire.MalformedMessage as ex:
             self._reject(raw, ex, unique_id)
             return None
         self.connection.ack(raw.channel, raw.delivery_tag)
         if not self._recent.add_if_new(unique_id):
-            LOG.info('Ignoring duplicate message %s from queue %s', common.shorten(unique_id),
+            LOG.info('Ignoring duplicate message %s from queue %s', wire.shorten(unique_id),
                      self.queue_of(raw))
             return None
         return RpcIncoming(self._sender, ctxt, message, msg_id, reply_q,
@@ -387,15 +388,15 @@ class NotificationListener(RabbitListener):
         if message is None:
             return None
         try:
-            common.check_notification(message)
-        except common.MalformedMessage as ex:
+            wire.check_notification(message)
+        except wire.MalformedMessage as ex:
             self._reject(raw, ex, message.get('message_id'))
             return None
         unique_id = message.get('_unique_id')
         if self._recent.seen(unique_id):
             LOG.info('Ignoring duplicate notification %s from queue %s',
-                     common.shorten(unique_id), self.queue_of(raw))
+                     wire.shorten(unique_id), self.queue_of(raw))
             self.connection.ack(raw.channel, raw.delivery_tag)
             return None
-        ctxt, _, _ = common.unpack_context(message)
+        ctxt, _, _ = wire.unpack_context(message)
         return NotificationIncoming(self, raw, ctxt, message, unique_id)

@@ -11,7 +11,7 @@ import time
 from typing import Any, Callable, Optional
 
 from messaging import exceptions
-from messaging.drivers import common
+from messaging import wire
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -69,12 +69,12 @@ class ReplySender:
         if reply_q in self.obsolete:
             _log_dropped(reply_q, msg_id)
             return
-        body = common.serialize_msg({
+        body = wire.serialize_msg({
             'result': result,
-            'failure': common.serialize_remote_exception(failure) if failure else None,
+            'failure': wire.serialize_remote_exception(failure) if failure else None,
             'ending': ending,
             '_msg_id': msg_id,
-            '_unique_id': common.unique_id(),
+            '_unique_id': wire.unique_id(),
         })
         started = time.monotonic()
         tries = 0

@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable, Iterable, Optional, Union
 
 from messaging import exceptions
-from messaging.drivers import common
+from messaging import wire
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.consuming import DRAIN_SLICE
 from messaging.drivers.rabbit.declarations import QueueSpec
@@ -144,7 +144,7 @@ class ReplyWaiter:
         # being no longer registered by then.
         try:
             reply = self._connection.codec.decode(raw)
-        except common.MalformedMessage as ex:
+        except wire.MalformedMessage as ex:
             LOG.warning('Dropping malformed reply on %s: %s', self.queue_name, ex)
             reply = None
         if reply is not None:
@@ -158,7 +158,7 @@ class ReplyWaiter:
         mailbox = self._waiters.get(msg_id) if isinstance(msg_id, str) else None
         if mailbox is None:
             LOG.info('Dropping reply for unknown or expired msg_id %s on %s',
-                     common.shorten(msg_id), self.queue_name)
+                     wire.shorten(msg_id), self.queue_name)
             return
         self._turns.deliver(mailbox, reply)
 
@@ -269,7 +269,7 @@ class ReplyWaiter:
         """A reply's result, or the remote exception it carries, rebuilt."""
         failure = reply.get('failure')
         if failure:
-            return common.deserialize_remote_exception(failure, self._allowed_remote_exmods)
+            return wire.deserialize_remote_exception(failure, self._allowed_remote_exmods)
         return reply.get('result')
 
     def stop(self) -> None:

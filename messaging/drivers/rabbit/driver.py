@@ -13,7 +13,7 @@ from urllib import parse
 
 from oslo_config import cfg
 
-from messaging.drivers.amqpdriver import AMQPDriverBase
+from messaging.drivers.rabbit.amqpdriver import AMQPDriverBase
 from messaging.drivers.rabbit import declarations
 from messaging.drivers.rabbit import options as rabbit_options
 from messaging.drivers.rabbit import queue_manager

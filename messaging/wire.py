@@ -1,4 +1,4 @@
-"""Wire-format helpers shared by the drivers: envelope, context, failures.
+"""The wire format: envelope, context, ids, and failures (with ``RemoteError``).
 
 Everything here follows ../shared/WIRE.md so that oslo.messaging peers read
 what we write and we read what they write.
@@ -18,9 +18,11 @@ from operator import is_
 from typing import Any, Iterable, Optional
 
 from oslo_serialization import jsonutils
+
+from messaging import exceptions
+from messaging import log_names
 from messaging._utils import version_is_compatible
 from messaging.drivers.base import TransportDriverError
-from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
 
@@ -53,6 +55,28 @@ _short.maxlevel = 3
 
 class MalformedMessage(TransportDriverError):
     """A received body is not a message this library (or oslo) would send."""
+
+
+class RemoteError(exceptions.MessagingException):
+    """A remote method raised an exception that could not be rebuilt locally.
+
+    ``exc_type`` is the remote class name, ``value`` its message and
+    ``traceback`` the remote traceback lines.
+    """
+
+    def __init__(self, exc_type=None, value=None, traceback=None) -> None:
+        self.exc_type = exc_type
+        self.value = value
+        self.traceback = traceback
+        msg = ('Remote error: %(exc_type)s %(value)s\n%(traceback)s.'
+               % dict(exc_type=exc_type, value=value, traceback=traceback))
+        super().__init__(msg)
+
+
+# Its public home is the RPC client's module, as in oslo.messaging: the name
+# a failure reply carries for it (``oslo_messaging.rpc.client``) and the one
+# tracebacks show.
+RemoteError.__module__ = 'messaging.rpc.client'
 
 
 class UnsupportedEnvelope(MalformedMessage):
@@ -302,8 +326,6 @@ def deserialize_remote_exception(data: Any, allowed_remote_exmods: Iterable[str]
     fails to rebuild (a bad name, a class that is no Exception, a
     constructor that refuses the arguments), becomes ``RemoteError``.
     """
-    from messaging.rpc.client import RemoteError
-
     failure = _parse_failure(data)
     trace = failure['tb']
     name, module = failure['class'], failure['module']

@@ -14,8 +14,9 @@ import time
 from typing import Any, Optional
 
 from messaging import exceptions
-from messaging.drivers import base, common
-from messaging.drivers.pool import ConnectionContext, ConnectionPool
+from messaging import wire
+from messaging.drivers import base
+from messaging.drivers.rabbit.pool import ConnectionContext, ConnectionPool
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.consumer_hub import ConsumerHub
 from messaging.drivers.rabbit.declarations import Declarations
@@ -150,7 +151,7 @@ class AMQPDriverBase(base.BaseDriver):
             the reply queue must be there; None waits for it.
         """
         self._reply_waiter.start(deadline)
-        msg_id = common.random_id()
+        msg_id = wire.random_id()
         self._reply_waiter.register(msg_id)
         return msg_id
 
@@ -170,9 +171,9 @@ class AMQPDriverBase(base.BaseDriver):
             msg['_msg_id'] = msg_id
             msg['_reply_q'] = self._reply_waiter.queue_name
             msg['_timeout'] = call_monitor_timeout
-        msg['_unique_id'] = common.unique_id()
-        common.pack_context(msg, ctxt)
-        body = common.serialize_msg(msg)
+        msg['_unique_id'] = wire.unique_id()
+        wire.pack_context(msg, ctxt)
+        body = wire.serialize_msg(msg)
         if target.fanout:
             exchange = self._declarations.fanout_exchange(target.topic)
             routing_key = ''
@@ -221,9 +222,9 @@ class AMQPDriverBase(base.BaseDriver):
                           retry: Optional[int] = None) -> None:
         self._check_fork()
         msg = dict(message)
-        msg['_unique_id'] = common.unique_id()
-        common.pack_context(msg, ctxt)
-        body = common.serialize_msg(msg) if version >= 2.0 else msg
+        msg['_unique_id'] = wire.unique_id()
+        wire.pack_context(msg, ctxt)
+        body = wire.serialize_msg(msg) if version >= 2.0 else msg
         exchange_name = self._exchange_name(target)
         queue = self._declarations.topic_queue(target.topic, [(exchange_name, target.topic)])
         with self._borrow() as connection:
