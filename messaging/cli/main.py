@@ -22,6 +22,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
+# Schemes other tools use for AMQP over TLS, which oslo.messaging's URLs
+# spell as rabbit://...?ssl=1.
+TLS_SCHEMES = ('rabbits', 'amqps')
+
 
 class CommandError(Exception):
     """A failure to report as one line, without a traceback."""
@@ -156,6 +160,9 @@ def describe_error(ex: BaseException) -> str:
     if isinstance(ex, exceptions.MessagingTimeout):
         return ('timed out: %s (is a server listening on that topic? raise '
                 '--timeout for slow methods)' % text)
+    if isinstance(ex, DriverLoadFailure) and ex.driver in TLS_SCHEMES:
+        return ('%s (TLS to RabbitMQ is rabbit://...?ssl=1, or ssl = true in '
+                '[oslo_messaging_rabbit])' % text)
     if isinstance(ex, (InvalidTransportURL, DriverLoadFailure, CommandError,
                        ConfigurationError, BrokerRefusal)):
         return text

@@ -13,6 +13,7 @@ from oslo_config import cfg
 
 import messaging
 import messaging.notify
+from messaging.cli.broker_check import check_broker
 from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
                                 positive_seconds, print_json, retry_count)
 from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
@@ -77,6 +78,8 @@ def _priority(name: str) -> str:
 def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     if args.exchange:
         conf.set_override('control_exchange', args.exchange)
+    if args.driver != 'log':
+        check_broker(conf, notifications=True)
     transport = messaging.get_notification_transport(conf)
     try:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
@@ -156,6 +159,7 @@ class _PrintingEndpoint:
 
 
 def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    check_broker(conf, notifications=True, timeout=args.connect_timeout)
     transport = messaging.get_notification_transport(conf)
     pool = args.pool or 'messaging-listen-%s' % uuid.uuid4().hex[:12]
     topics = args.topics or ['notifications']

@@ -10,12 +10,13 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Optional
 
 from oslo_config import cfg
 
 import messaging
 from messaging.rpc.dispatcher import PING_METHOD
+from messaging.cli.broker_check import check_broker
 from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
                                 log_while_running, positive_seconds, print_json,
                                 retry_count)
@@ -105,7 +106,8 @@ def _add_target_args(cmd: argparse.ArgumentParser, server: bool = True) -> None:
                      help='the API version the method needs')
 
 
-def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, **target_overrides: Any):
+def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, timeout: Optional[float] = None,
+            **target_overrides: Any):
     transport = messaging.get_rpc_transport(conf)
     target = messaging.Target(topic=args.topic, server=getattr(args, 'server', None),
                               exchange=args.exchange,
@@ -113,7 +115,7 @@ def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, **target_overrides: 
                               version=getattr(args, 'target_version', None),
                               **target_overrides)
     return transport, messaging.get_rpc_client(transport, target,
-                                               timeout=getattr(args, 'timeout', None),
+                                               timeout=timeout,
                                                retry=getattr(args, 'retry', None))
 
 
@@ -130,10 +132,26 @@ def connect_to_run(transport, timeout: float) -> None:
     what befalls the running command."""
     try:
         connect(transport, timeout)
+    except messaging.MessagingTimeout as ex:
+        transport.cleanup()
+        raise CommandError('cannot reach the broker within %gs (--connect-timeout): %s'
+                           % (timeout, _innermost(ex))) from ex
     except BaseException:
         transport.cleanup()
         raise
     log_while_running()
+
+
+def _innermost(ex: BaseException) -> BaseException:
+    """The first cause of ``ex``: the broker's error, not the operation's."""
+    while ex.__cause__ is not None:
+        ex = ex.__cause__
+    return ex
+
+
+def _time_left(began: float, timeout: float) -> float:
+    """Seconds left (at least 1 ms) of ``timeout`` from ``began``."""
+    return max(began + timeout - time.monotonic(), 0.001)
 
 
 def _kwargs(args: argparse.Namespace) -> dict:
@@ -143,7 +161,11 @@ def _kwargs(args: argparse.Namespace) -> dict:
 
 
 def _run_call(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    transport, client = _client(conf, args)
+    began = time.monotonic()
+    check_broker(conf, timeout=args.timeout)
+    # --timeout bounds the whole command, the broker check included.
+    timeout = None if args.timeout is None else _time_left(began, args.timeout)
+    transport, client = _client(conf, args, timeout)
     try:
         print_json(client.call(args.context, args.method, **_kwargs(args)))
     finally:
@@ -152,6 +174,7 @@ def _run_call(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 
 def _cast(conf: cfg.ConfigOpts, args: argparse.Namespace, fanout: bool) -> int:
+    check_broker(conf)
     transport, client = _client(conf, args, fanout=fanout or None)
     try:
         client.cast(args.context, args.method, **_kwargs(args))
@@ -170,12 +193,13 @@ def _run_fanout(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     began = time.monotonic()
+    check_broker(conf, timeout=args.timeout)
     transport = messaging.get_rpc_transport(conf)
     try:
         # The round trip is the ping's alone: the connection and the reply
         # queue are set up first, within the same --timeout.
-        connect(transport, args.timeout)
-        left = max(began + args.timeout - time.monotonic(), 0.001)
+        connect(transport, _time_left(began, args.timeout))
+        left = _time_left(began, args.timeout)
         if args.ping_all:
             started = time.monotonic()
             answers = transport._driver.fanout_call(
@@ -236,6 +260,7 @@ def _run_serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     endpoints = load_endpoints(args.endpoints)
     if args.ping:
         conf.set_override('rpc_ping_enabled', True)
+    check_broker(conf, timeout=args.connect_timeout)
     transport = messaging.get_rpc_transport(conf)
     target = messaging.Target(topic=args.topic, server=args.server or socket.gethostname(),
                               exchange=args.exchange)

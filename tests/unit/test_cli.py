@@ -6,8 +6,10 @@ a server that starts and stops on a signal.
 """
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -203,3 +205,23 @@ def test_a_bad_configuration_value_is_named_in_plain_words(tmp_path, group, line
     assert result.returncode == 1
     assert said % path in result.stderr
     assert 'LocationInfo' not in result.stderr and result.stderr.count('\n') == 1
+
+
+@pytest.fixture
+def silent_broker():
+    """A port that takes connections and never answers: a hung broker."""
+    with socket.socket() as listening:
+        listening.bind(('127.0.0.1', 0))
+        listening.listen(8)
+        yield listening
+
+
+def test_a_broker_that_never_answers_is_given_up_within_seconds(silent_broker):
+    port = silent_broker.getsockname()[1]
+    began = time.monotonic()
+    result = run_cli('--transport-url', 'rabbit://guest:secretpw@127.0.0.1:%d/' % port,
+                     'cast', 't', 'm', timeout=15)
+    assert time.monotonic() - began < 15
+    assert result.returncode == 1
+    assert result.stderr == ('messaging cast: cannot reach the broker at 127.0.0.1:%d, '
+                             'vhost /: no answer within 3s\n' % port)
