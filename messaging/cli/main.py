@@ -21,6 +21,8 @@ LOG = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+# What a shell reports for a command ended by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 # Schemes other tools use for AMQP over TLS, which oslo.messaging's URLs
 # spell as rabbit://...?ssl=1.
@@ -131,7 +133,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         conf = load_config(args)
         return args.run(conf, args)
     except KeyboardInterrupt:
-        return EXIT_FAILURE
+        # What was set up is released on the way out (each command's
+        # cleanup runs as the interrupt unwinds it).
+        sys.stderr.write('messaging %s: interrupted\n' % args.command)
+        return EXIT_INTERRUPTED
     except Exception as ex:
         if args.debug:
             LOG.exception('messaging %s failed', args.command)

@@ -15,6 +15,7 @@ from typing import Any, Optional
 from oslo_config import cfg
 
 import messaging
+from messaging.drivers.rabbit import options as rabbit_options
 from messaging.rpc.dispatcher import PING_METHOD
 from messaging.cli.broker_check import check_broker
 from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
@@ -27,6 +28,11 @@ LOG = logging.getLogger(__name__)
 RETRY_HELP = ('retries after a failed first try to reach the broker (default 2; -1 '
               'keeps trying); then the command fails')
 CONNECT_HELP = 'seconds to reach the broker at start (default 10)'
+
+# Seconds the reply queue of call or ping outlives the command. A service
+# keeps its reply queue (30 minutes by default) to find its replies after a
+# reconnect; a command that has exited comes back for none.
+REPLY_QUEUE_TTL = 2
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -149,6 +155,17 @@ def _innermost(ex: BaseException) -> BaseException:
     return ex
 
 
+def expire_replies_on_exit(conf: cfg.ConfigOpts) -> None:
+    """Have the broker delete the reply queue soon after the command ends.
+
+    Not with ``use_queue_manager``, whose reply queue names later commands
+    reuse: their declarations must keep the same arguments.
+    """
+    if not conf[rabbit_options.GROUP].use_queue_manager:
+        conf.set_override('rabbit_transient_queues_ttl', REPLY_QUEUE_TTL,
+                          group=rabbit_options.GROUP)
+
+
 def _time_left(began: float, timeout: float) -> float:
     """Seconds left (at least 1 ms) of ``timeout`` from ``began``."""
     return max(began + timeout - time.monotonic(), 0.001)
@@ -163,6 +180,7 @@ def _kwargs(args: argparse.Namespace) -> dict:
 def _run_call(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     began = time.monotonic()
     check_broker(conf, timeout=args.timeout)
+    expire_replies_on_exit(conf)
     # --timeout bounds the whole command, the broker check included.
     timeout = None if args.timeout is None else _time_left(began, args.timeout)
     transport, client = _client(conf, args, timeout)
@@ -194,6 +212,7 @@ def _run_fanout(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     began = time.monotonic()
     check_broker(conf, timeout=args.timeout)
+    expire_replies_on_exit(conf)
     transport = messaging.get_rpc_transport(conf)
     try:
         # The round trip is the ping's alone: the connection and the reply

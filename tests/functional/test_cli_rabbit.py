@@ -1,12 +1,14 @@
 """The ``messaging`` command against the real broker, as an operator would use it."""
 import json
 import os
+import re
 import signal
 import time
 
 import pytest
 
 from tests.cli.runner import LineReader, run_cli, start_cli, stop
+from tests.functional.conftest import queue_column, rabbitmqctl
 
 
 @pytest.fixture
@@ -117,6 +119,57 @@ def test_listen_prints_matching_notifications_and_removes_its_private_queue(
     finally:
         stop(listener)
     assert not _queue_exists(rabbit_url, pool)
+
+
+def _queues_consumed_by(pid: int) -> set:
+    """The queues that the connections of process ``pid`` consume from
+    (ours are named ``<program>:<pid>:<uuid>``)."""
+    def rows(*columns: str) -> list:
+        listing = rabbitmqctl('list_%s' % columns[0], '--no-table-headers', *columns[1:])
+        return [line.split('\t') for line in listing.splitlines() if line.strip()]
+
+    mine = re.compile(r'"connection_name","[^"]*:%d:' % pid)
+    connections = {conn for conn, properties in rows('connections', 'pid',
+                                                     'client_properties')
+                   if mine.search(properties)}
+    channels = {channel for channel, conn in rows('channels', 'pid', 'connection')
+                if conn in connections}
+    return {queue for queue, channel in rows('consumers', 'queue_name', 'channel_pid')
+            if channel in channels}
+
+
+def _wait_until(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('not within %ss: %s' % (timeout, what))
+        time.sleep(0.2)
+
+
+def test_ctrl_c_during_a_call_exits_130_saying_interrupted_and_leaves_no_queue(
+        rabbit_url, unique_name, broker_cleanup):
+    exchange = broker_cleanup.exchange(unique_name('clix'))
+    call = start_cli('--transport-url', rabbit_url, 'call', unique_name('nobody'), 'echo',
+                     '--exchange', exchange)
+    try:
+        # Waiting for its reply: consuming from its reply queue.
+        queues = _wait_until(lambda: _queues_consumed_by(call.pid), 20,
+                             'the call consumes from its reply queue')
+        call.send_signal(signal.SIGINT)
+        began = time.monotonic()
+        assert call.wait(timeout=10) == 130
+        assert time.monotonic() - began < 5
+        assert call.stdout.read() == ''
+        assert call.stderr.read() == 'messaging call: interrupted\n'
+    finally:
+        stop(call)
+    # The reply queue expires shortly after (REPLY_QUEUE_TTL), not 30 minutes.
+    # Listed, not declared: a declaration would count as a use and keep it.
+    _wait_until(lambda: not any(queue_column(queue, 'name') for queue in queues), 15,
+                'the reply queues %s are gone' % sorted(queues))
 
 
 def _queue_exists(url: str, name: str) -> bool:

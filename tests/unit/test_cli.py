@@ -6,6 +6,7 @@ a server that starts and stops on a signal.
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -225,3 +226,19 @@ def test_a_broker_that_never_answers_is_given_up_within_seconds(silent_broker):
     assert result.returncode == 1
     assert result.stderr == ('messaging cast: cannot reach the broker at 127.0.0.1:%d, '
                              'vhost /: no answer within 3s\n' % port)
+
+
+def test_ctrl_c_while_cast_waits_for_the_broker_exits_130_saying_interrupted(
+        silent_broker):
+    port = silent_broker.getsockname()[1]
+    process = start_cli('--transport-url', 'rabbit://guest:guest@127.0.0.1:%d/' % port,
+                        'cast', 't', 'm')
+    try:
+        silent_broker.settimeout(15)
+        accepted, _ = silent_broker.accept()   # the command now waits for an answer
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 130
+        assert process.stderr.read() == 'messaging cast: interrupted\n'
+        accepted.close()
+    finally:
+        stop(process)
