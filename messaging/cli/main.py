@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from typing import Any, Optional
 
@@ -53,6 +54,27 @@ def retry_count(text: str) -> int:
     if value < -1:
         raise argparse.ArgumentTypeError('must be -1 (no limit) or more, got %s' % text)
     return value
+
+
+def count(text: str) -> int:
+    """A whole number of things, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('not a whole number: %r' % text) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be 0 or more, got %s' % text)
+    return value
+
+
+def regex(text: str) -> str:
+    """A regular expression that compiles (kept as text, as filters take it)."""
+    try:
+        re.compile(text)
+    except re.error as ex:
+        raise argparse.ArgumentTypeError('not a valid regular expression (%s): %s'
+                                         % (ex, text)) from None
+    return text
 
 
 def json_object(text: str) -> dict:

@@ -14,8 +14,9 @@ from oslo_config import cfg
 import messaging
 import messaging.notify
 from messaging.cli.broker_check import check_broker
-from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
-                                positive_seconds, print_json, retry_count)
+from messaging.cli.main import (EXIT_OK, CommandError, count, describe_error,
+                                json_object, positive_seconds, print_json, regex,
+                                retry_count)
 from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
 
 LOG = logging.getLogger(__name__)
@@ -57,13 +58,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         choices=PRIORITY_CHOICES,
                         help='a priority to show (repeatable; default: all; warning '
                              'is warn)')
-    listen.add_argument('--event-type', metavar='REGEX',
+    listen.add_argument('--event-type', metavar='REGEX', type=regex,
                         help='only events whose type matches (re.match)')
-    listen.add_argument('--publisher', metavar='REGEX',
+    listen.add_argument('--publisher', metavar='REGEX', type=regex,
                         help='only events whose publisher_id matches (re.match)')
     listen.add_argument('--pool', help='join this listener pool instead of a private '
                                        'one (shares, and so takes, its messages)')
-    listen.add_argument('--count', type=int, default=0,
+    listen.add_argument('--count', type=count, default=0,
                         help='exit after this many notifications (default: never)')
     listen.add_argument('--connect-timeout', type=positive_seconds, default=10.0,
                         help=CONNECT_HELP)

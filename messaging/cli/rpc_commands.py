@@ -75,7 +75,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     serve = sub.add_parser('serve', help='serve the endpoints found at an import path '
                                          'until SIGINT or SIGTERM')
-    serve.add_argument('endpoints', metavar='MODULE:ATTR',
+    serve.add_argument('endpoints', metavar='MODULE:ATTR', type=endpoint_path,
                        help='an endpoint object, a class (instantiated without '
                             'arguments) or a list of them; MODULE is looked for in '
                             'the current directory too')
@@ -255,11 +255,21 @@ def _printable(value: Any) -> Any:
     return value
 
 
+def endpoint_path(text: str) -> str:
+    """An import path of endpoints, ``MODULE:ATTR``."""
+    module_name, sep, attr = text.partition(':')
+    if not sep or not module_name or not attr:
+        raise argparse.ArgumentTypeError('endpoints must be given as MODULE:ATTR, got %r'
+                                         % text)
+    return text
+
+
 def load_endpoints(path: str) -> list:
     """The endpoints named by ``module:attr``."""
-    module_name, sep, attr = path.partition(':')
-    if not sep or not module_name or not attr:
-        raise CommandError('endpoints must be given as MODULE:ATTR, got %r' % path)
+    try:
+        module_name, attr = endpoint_path(path).split(':', 1)
+    except argparse.ArgumentTypeError as ex:
+        raise CommandError(str(ex)) from None
     # An installed "messaging" script puts its own directory first on
     # sys.path, not the current one, where "serve mymodule:Endpoint"
     # expects mymodule.py to be found.

@@ -4,6 +4,7 @@ A fake transport lives inside one process, so these tests cover what a single
 invocation can show: argument handling, clear one-line errors, sending, and
 a server that starts and stops on a signal.
 """
+import argparse
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ import time
 
 import pytest
 
+from messaging.cli.main import build_parser, main
 from tests.cli.runner import REPO, LineReader, run_cli, start_cli, stop
 
 
@@ -77,13 +79,6 @@ def test_serve_announces_itself_and_stops_gracefully_on_sigterm():
                                     'topic': 'cli_fake', 'server': 's1'}
     finally:
         assert stop(process) == 0
-
-
-def test_serve_rejects_a_path_without_attribute():
-    result = run_cli('--transport-url', 'fake://', 'serve', 'tests.cli.endpoints',
-                     '--topic', 't')
-    assert result.returncode == 1
-    assert 'MODULE:ATTR' in result.stderr
 
 
 def test_bench_passes_its_arguments_to_the_benchmark():
@@ -206,6 +201,75 @@ def test_a_bad_configuration_value_is_named_in_plain_words(tmp_path, group, line
     assert result.returncode == 1
     assert said % path in result.stderr
     assert 'LocationInfo' not in result.stderr and result.stderr.count('\n') == 1
+
+
+# Every option whose value is checked, with a value it refuses.
+BAD_VALUES = [
+    (['call', 't', 'm'], '--arg', 'novalue'),
+    (['call', 't', 'm'], '--json-args', '[1]'),
+    (['call', 't', 'm'], '--context', '{'),
+    (['call', 't', 'm'], '--timeout', '0'),
+    (['call', 't', 'm'], '--version', 'abc'),
+    (['cast', 't', 'm'], '--arg', 'novalue'),
+    (['cast', 't', 'm'], '--json-args', 'x'),
+    (['cast', 't', 'm'], '--context', '1'),
+    (['cast', 't', 'm'], '--retry', '-2'),
+    (['cast', 't', 'm'], '--version', '1'),
+    (['fanout', 't', 'm'], '--arg', '=1'),
+    (['fanout', 't', 'm'], '--json-args', '{'),
+    (['fanout', 't', 'm'], '--context', '[]'),
+    (['fanout', 't', 'm'], '--retry', 'often'),
+    (['fanout', 't', 'm'], '--version', '1.x'),
+    (['ping', 't'], '--timeout', 'soon'),
+    (['ping', 't'], '--version', '2'),
+    (['notify', 'x.y'], '--priority', 'loud'),
+    (['notify', 'x.y'], '--payload', '{"a": '),
+    (['notify', 'x.y'], '--context', '"alice"'),
+    (['notify', 'x.y'], '--retry', '-3'),
+    (['notify', 'x.y'], '--driver', 'kafka'),
+    (['listen'], '--priority', 'loud'),
+    (['listen'], '--event-type', '('),
+    (['listen'], '--publisher', '[a-'),
+    (['listen'], '--count', '-1'),
+    (['listen'], '--connect-timeout', '0'),
+    (['serve', 'tests.cli.endpoints:EchoEndpoint', '--topic', 't'], '--executor', 'gevent'),
+    (['serve', 'tests.cli.endpoints:EchoEndpoint', '--topic', 't'], '--connect-timeout',
+     '-1'),
+    (['serve', '--topic', 't'], 'MODULE:ATTR', 'tests.cli.endpoints'),
+]
+
+
+@pytest.mark.parametrize('command, option, value', BAD_VALUES,
+                         ids=['%s %s %s' % (c[0], o, v) for c, o, v in BAD_VALUES])
+def test_a_bad_value_is_a_usage_error_that_names_its_option(command, option, value,
+                                                            capsys):
+    argv = command + ([value] if option.isupper() else [option, value])
+    with pytest.raises(SystemExit) as exited:
+        main(['--transport-url', 'fake://'] + argv)
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith('messaging %s: error: argument %s: ' % (command[0], option))
+
+
+def _checked_options(parser: argparse.ArgumentParser, command: str = '') -> set:
+    """(command, option) for every option of ``parser`` whose value is checked."""
+    found = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= _checked_options(sub, name)
+        elif (action.type or action.choices) and command:
+            found.add((command, action.option_strings[0] if action.option_strings
+                       else action.metavar))
+    return found
+
+
+def test_every_checked_option_has_a_bad_value_tried():
+    tried = {(command[0], option) for command, option, _value in BAD_VALUES}
+    # Checked the same way before the command as after it, tried above.
+    common = {'--config-file'}
+    assert {(c, o) for c, o in _checked_options(build_parser())
+            if o not in common} <= tried
 
 
 @pytest.fixture
