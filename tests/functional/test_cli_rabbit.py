@@ -121,6 +121,30 @@ def test_listen_prints_matching_notifications_and_removes_its_private_queue(
     assert not _queue_exists(rabbit_url, pool)
 
 
+def test_listen_shows_the_context_notify_was_given_less_its_tokens(
+        rabbit_url, unique_name, broker_cleanup):
+    topic, exchange = unique_name('clic'), broker_cleanup.exchange(unique_name('clicx'))
+    broker_cleanup.queue(topic + '.info')
+    listener = start_cli('--transport-url', rabbit_url, 'listen', '--topic', topic,
+                         '--exchange', exchange, '--count', '1')
+    try:
+        ready = LineReader(listener.stderr).wait_for('listening')
+        broker_cleanup.queue(ready.rsplit('pool ', 1)[1].rstrip(')\n'))
+        sent = run_cli('--transport-url', rabbit_url, 'notify', 'compute.instance.update',
+                       '--topic', topic, '--exchange', exchange, '--context',
+                       '{"user": "alice", "request_id": "req-1", "roles": ["admin"], '
+                       '"auth_token": "tok-secret"}')
+        assert sent.returncode == 0, sent.stderr
+        shown = json.loads(LineReader(listener.stdout).wait_for('compute.instance.update'))
+        # As given, without the token, and without the RPC envelope's fields
+        # (client_timeout), which a notification does not have.
+        assert shown['context'] == {'user': 'alice', 'request_id': 'req-1',
+                                    'roles': ['admin']}
+        assert listener.wait(timeout=20) == 0
+    finally:
+        stop(listener)
+
+
 def _queues_consumed_by(pid: int) -> set:
     """The queues that the connections of process ``pid`` consume from
     (ours are named ``<program>:<pid>:<uuid>``)."""
