@@ -251,6 +251,17 @@ def test_a_bad_value_is_a_usage_error_that_names_its_option(command, option, val
     assert last.startswith('messaging %s: error: argument %s: ' % (command[0], option))
 
 
+@pytest.mark.parametrize('argv', [['--config-file', '/nonexistent/x.conf', 'call', 't', 'm'],
+                                  ['call', 't', 'm', '--config-file', '/nonexistent/x.conf']])
+def test_a_configuration_file_that_cannot_be_read_is_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith('error: argument --config-file: cannot read /nonexistent/x.conf: '
+                         'No such file or directory')
+
+
 def _checked_options(parser: argparse.ArgumentParser, command: str = '') -> set:
     """(command, option) for every option of ``parser`` whose value is checked."""
     found = set()
@@ -270,6 +281,14 @@ def test_every_checked_option_has_a_bad_value_tried():
     common = {'--config-file'}
     assert {(c, o) for c, o in _checked_options(build_parser())
             if o not in common} <= tried
+
+
+def test_the_common_options_are_taken_after_the_subcommand():
+    result = run_cli('call', 'nobody', 'echo', '--timeout', '0.2',
+                     '--transport-url', 'fake://', '--debug')
+    assert result.returncode == 1
+    # fake:// answers that no server has the topic; --debug shows the traceback.
+    assert 'Traceback' in result.stderr and 'No reply on topic nobody' in result.stderr
 
 
 @pytest.fixture
