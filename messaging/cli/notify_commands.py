@@ -13,8 +13,10 @@ from oslo_config import cfg
 
 import messaging
 import messaging.notify
-from messaging.cli.main import (EXIT_OK, CommandError, describe_error, json_object,
-                                positive_seconds, print_json, retry_count)
+from messaging.cli.broker_check import check_broker
+from messaging.cli.main import (EXIT_OK, CommandError, count, describe_error,
+                                json_object, positive_seconds, print_json, regex,
+                                retry_count)
 from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
 from messaging import log_names
 
@@ -34,7 +36,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     notify.add_argument('--payload', type=json_object, default={},
                         help='the payload as a JSON object')
     notify.add_argument('--context', type=json_object, default={},
-                        help='the context as a JSON object')
+                        help='the request context as a JSON object; listeners get '
+                             'it as given, less %s (a notification carries no '
+                             'tokens)' % ' and '.join(NotificationContext.REDACTED))
     notify.add_argument('--publisher-id', default='messaging-cli',
                         help='who the notification says sent it (default messaging-cli)')
     notify.add_argument('--retry', type=retry_count, default=2, help=RETRY_HELP)
@@ -57,13 +61,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         choices=PRIORITY_CHOICES,
                         help='a priority to show (repeatable; default: all; warning '
                              'is warn)')
-    listen.add_argument('--event-type', metavar='REGEX',
+    listen.add_argument('--event-type', metavar='REGEX', type=regex,
                         help='only events whose type matches (re.match)')
-    listen.add_argument('--publisher', metavar='REGEX',
+    listen.add_argument('--publisher', metavar='REGEX', type=regex,
                         help='only events whose publisher_id matches (re.match)')
     listen.add_argument('--pool', help='join this listener pool instead of a private '
                                        'one (shares, and so takes, its messages)')
-    listen.add_argument('--count', type=int, default=0,
+    listen.add_argument('--count', type=count, default=0,
                         help='exit after this many notifications (default: never)')
     listen.add_argument('--connect-timeout', type=positive_seconds, default=10.0,
                         help=CONNECT_HELP)
@@ -78,6 +82,8 @@ def _priority(name: str) -> str:
 def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     if args.exchange:
         conf.set_override('control_exchange', args.exchange)
+    if args.driver != 'log':
+        check_broker(conf, notifications=True)
     transport = messaging.get_notification_transport(conf)
     try:
         notifier = messaging.Notifier(transport, publisher_id=args.publisher_id,
@@ -90,7 +96,8 @@ def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         # log them; the command must not claim a notification it could not
         # deliver, and says why in its one line.
         with _NotifierFailures() as failures:
-            delivered = notifier._notify(args.context, args.event_type, args.payload,
+            delivered = notifier._notify(NotificationContext(args.context),
+                                         args.event_type, args.payload,
                                          _priority(args.priority).upper())
     finally:
         transport.cleanup()
@@ -99,6 +106,22 @@ def _run_notify(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
                            % (failures.cause or 'the driver refused it'))
     print_json({'sent': args.event_type, 'priority': args.priority})
     return EXIT_OK
+
+
+class NotificationContext(dict):
+    """The ``--context`` of ``notify``, as a request context object.
+
+    A notifier sends no plain dict as the context (oslo.messaging drops it
+    too) but a redacted copy of a context object: this one is the JSON
+    given, less the tokens a request context's redacted copy leaves out.
+    """
+
+    REDACTED = ('auth_token', 'service_token')
+
+    def redacted_copy(self) -> 'NotificationContext':
+        """A copy without the tokens, what a notification may carry."""
+        return NotificationContext((key, value) for key, value in self.items()
+                                   if key not in self.REDACTED)
 
 
 class _NotifierFailures(logging.Handler):
@@ -148,7 +171,7 @@ class _PrintingEndpoint:
             with self._lock:
                 print_json({'priority': priority, 'event_type': event_type,
                             'publisher_id': publisher_id, 'payload': payload,
-                            'metadata': metadata, 'context': ctxt})
+                            'metadata': metadata, 'context': sender_context(ctxt)})
                 if self._left:
                     self._left -= 1
                     if not self._left:
@@ -156,7 +179,18 @@ class _PrintingEndpoint:
         return show
 
 
+# What a listener's context holds besides the sender's: the fields of the
+# RPC envelope (None in a notification), not part of what was sent.
+ENVELOPE_KEYS = ('client_timeout', 'msg_id', 'reply_q')
+
+
+def sender_context(ctxt: dict) -> dict:
+    """The context as the sender gave it, without the envelope's fields."""
+    return {key: value for key, value in ctxt.items() if key not in ENVELOPE_KEYS}
+
+
 def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
+    check_broker(conf, notifications=True, timeout=args.connect_timeout)
     transport = messaging.get_notification_transport(conf)
     pool = args.pool or 'messaging-listen-%s' % uuid.uuid4().hex[:12]
     topics = args.topics or ['notifications']

@@ -9,12 +9,14 @@ import signal
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Optional
 
 from oslo_config import cfg
 
 import messaging
+from messaging.drivers.rabbit import options as rabbit_options
 from messaging.rpc.dispatcher import PING_METHOD
+from messaging.cli.broker_check import check_broker
 from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
                                 log_while_running, positive_seconds, print_json,
                                 retry_count)
@@ -26,6 +28,11 @@ LOG = log_names.get_logger(__name__)
 RETRY_HELP = ('retries after a failed first try to reach the broker (default 2; -1 '
               'keeps trying); then the command fails')
 CONNECT_HELP = 'seconds to reach the broker at start (default 10)'
+
+# Seconds the reply queue of call or ping outlives the command. A service
+# keeps its reply queue (30 minutes by default) to find its replies after a
+# reconnect; a command that has exited comes back for none.
+REPLY_QUEUE_TTL = 2
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -68,7 +75,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     serve = sub.add_parser('serve', help='serve the endpoints found at an import path '
                                          'until SIGINT or SIGTERM')
-    serve.add_argument('endpoints', metavar='MODULE:ATTR',
+    serve.add_argument('endpoints', metavar='MODULE:ATTR', type=endpoint_path,
                        help='an endpoint object, a class (instantiated without '
                             'arguments) or a list of them; MODULE is looked for in '
                             'the current directory too')
@@ -105,7 +112,8 @@ def _add_target_args(cmd: argparse.ArgumentParser, server: bool = True) -> None:
                      help='the API version the method needs')
 
 
-def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, **target_overrides: Any):
+def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, timeout: Optional[float] = None,
+            **target_overrides: Any):
     transport = messaging.get_rpc_transport(conf)
     target = messaging.Target(topic=args.topic, server=getattr(args, 'server', None),
                               exchange=args.exchange,
@@ -113,7 +121,7 @@ def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, **target_overrides: 
                               version=getattr(args, 'target_version', None),
                               **target_overrides)
     return transport, messaging.get_rpc_client(transport, target,
-                                               timeout=getattr(args, 'timeout', None),
+                                               timeout=timeout,
                                                retry=getattr(args, 'retry', None))
 
 
@@ -130,10 +138,37 @@ def connect_to_run(transport, timeout: float) -> None:
     what befalls the running command."""
     try:
         connect(transport, timeout)
+    except messaging.MessagingTimeout as ex:
+        transport.cleanup()
+        raise CommandError('cannot reach the broker within %gs (--connect-timeout): %s'
+                           % (timeout, _innermost(ex))) from ex
     except BaseException:
         transport.cleanup()
         raise
     log_while_running()
+
+
+def _innermost(ex: BaseException) -> BaseException:
+    """The first cause of ``ex``: the broker's error, not the operation's."""
+    while ex.__cause__ is not None:
+        ex = ex.__cause__
+    return ex
+
+
+def expire_replies_on_exit(conf: cfg.ConfigOpts) -> None:
+    """Have the broker delete the reply queue soon after the command ends.
+
+    Not with ``use_queue_manager``, whose reply queue names later commands
+    reuse: their declarations must keep the same arguments.
+    """
+    if not conf[rabbit_options.GROUP].use_queue_manager:
+        conf.set_override('rabbit_transient_queues_ttl', REPLY_QUEUE_TTL,
+                          group=rabbit_options.GROUP)
+
+
+def _time_left(began: float, timeout: float) -> float:
+    """Seconds left (at least 1 ms) of ``timeout`` from ``began``."""
+    return max(began + timeout - time.monotonic(), 0.001)
 
 
 def _kwargs(args: argparse.Namespace) -> dict:
@@ -143,7 +178,12 @@ def _kwargs(args: argparse.Namespace) -> dict:
 
 
 def _run_call(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
-    transport, client = _client(conf, args)
+    began = time.monotonic()
+    check_broker(conf, timeout=args.timeout)
+    expire_replies_on_exit(conf)
+    # --timeout bounds the whole command, the broker check included.
+    timeout = None if args.timeout is None else _time_left(began, args.timeout)
+    transport, client = _client(conf, args, timeout)
     try:
         print_json(client.call(args.context, args.method, **_kwargs(args)))
     finally:
@@ -152,6 +192,7 @@ def _run_call(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 
 def _cast(conf: cfg.ConfigOpts, args: argparse.Namespace, fanout: bool) -> int:
+    check_broker(conf)
     transport, client = _client(conf, args, fanout=fanout or None)
     try:
         client.cast(args.context, args.method, **_kwargs(args))
@@ -170,12 +211,14 @@ def _run_fanout(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 
 def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     began = time.monotonic()
+    check_broker(conf, timeout=args.timeout)
+    expire_replies_on_exit(conf)
     transport = messaging.get_rpc_transport(conf)
     try:
         # The round trip is the ping's alone: the connection and the reply
         # queue are set up first, within the same --timeout.
-        connect(transport, args.timeout)
-        left = max(began + args.timeout - time.monotonic(), 0.001)
+        connect(transport, _time_left(began, args.timeout))
+        left = _time_left(began, args.timeout)
         if args.ping_all:
             started = time.monotonic()
             answers = transport._driver.fanout_call(
@@ -212,11 +255,21 @@ def _printable(value: Any) -> Any:
     return value
 
 
+def endpoint_path(text: str) -> str:
+    """An import path of endpoints, ``MODULE:ATTR``."""
+    module_name, sep, attr = text.partition(':')
+    if not sep or not module_name or not attr:
+        raise argparse.ArgumentTypeError('endpoints must be given as MODULE:ATTR, got %r'
+                                         % text)
+    return text
+
+
 def load_endpoints(path: str) -> list:
     """The endpoints named by ``module:attr``."""
-    module_name, sep, attr = path.partition(':')
-    if not sep or not module_name or not attr:
-        raise CommandError('endpoints must be given as MODULE:ATTR, got %r' % path)
+    try:
+        module_name, attr = endpoint_path(path).split(':', 1)
+    except argparse.ArgumentTypeError as ex:
+        raise CommandError(str(ex)) from None
     # An installed "messaging" script puts its own directory first on
     # sys.path, not the current one, where "serve mymodule:Endpoint"
     # expects mymodule.py to be found.
@@ -236,6 +289,7 @@ def _run_serve(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
     endpoints = load_endpoints(args.endpoints)
     if args.ping:
         conf.set_override('rpc_ping_enabled', True)
+    check_broker(conf, timeout=args.connect_timeout)
     transport = messaging.get_rpc_transport(conf)
     target = messaging.Target(topic=args.topic, server=args.server or socket.gethostname(),
                               exchange=args.exchange)

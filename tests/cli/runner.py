@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -22,9 +23,18 @@ def run_cli(*args: str, timeout: float = 30, cwd: Path = REPO
 
 
 def start_cli(*args: str, cwd: Path = REPO) -> subprocess.Popen:
-    """Start ``messaging ARGS`` in the background (serve, listen) in ``cwd``."""
+    """Start ``messaging ARGS`` in the background (serve, listen) in ``cwd``.
+
+    It takes SIGINT as from a terminal, even when the tests run where
+    SIGINT is ignored (a shell's background job), which it would inherit.
+    """
     return subprocess.Popen(COMMAND + list(args), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env())
+                            stderr=subprocess.PIPE, text=True, cwd=cwd, env=_env(),
+                            preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class LineReader:

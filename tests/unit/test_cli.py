@@ -4,13 +4,18 @@ A fake transport lives inside one process, so these tests cover what a single
 invocation can show: argument handling, clear one-line errors, sending, and
 a server that starts and stops on a signal.
 """
+import argparse
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
+from messaging.cli.main import build_parser, main
 from tests.cli.runner import REPO, LineReader, run_cli, start_cli, stop
 
 
@@ -74,13 +79,6 @@ def test_serve_announces_itself_and_stops_gracefully_on_sigterm():
                                     'topic': 'cli_fake', 'server': 's1'}
     finally:
         assert stop(process) == 0
-
-
-def test_serve_rejects_a_path_without_attribute():
-    result = run_cli('--transport-url', 'fake://', 'serve', 'tests.cli.endpoints',
-                     '--topic', 't')
-    assert result.returncode == 1
-    assert 'MODULE:ATTR' in result.stderr
 
 
 def test_bench_passes_its_arguments_to_the_benchmark():
@@ -203,3 +201,127 @@ def test_a_bad_configuration_value_is_named_in_plain_words(tmp_path, group, line
     assert result.returncode == 1
     assert said % path in result.stderr
     assert 'LocationInfo' not in result.stderr and result.stderr.count('\n') == 1
+
+
+# Every option whose value is checked, with a value it refuses.
+BAD_VALUES = [
+    (['call', 't', 'm'], '--arg', 'novalue'),
+    (['call', 't', 'm'], '--json-args', '[1]'),
+    (['call', 't', 'm'], '--context', '{'),
+    (['call', 't', 'm'], '--timeout', '0'),
+    (['call', 't', 'm'], '--version', 'abc'),
+    (['cast', 't', 'm'], '--arg', 'novalue'),
+    (['cast', 't', 'm'], '--json-args', 'x'),
+    (['cast', 't', 'm'], '--context', '1'),
+    (['cast', 't', 'm'], '--retry', '-2'),
+    (['cast', 't', 'm'], '--version', '1'),
+    (['fanout', 't', 'm'], '--arg', '=1'),
+    (['fanout', 't', 'm'], '--json-args', '{'),
+    (['fanout', 't', 'm'], '--context', '[]'),
+    (['fanout', 't', 'm'], '--retry', 'often'),
+    (['fanout', 't', 'm'], '--version', '1.x'),
+    (['ping', 't'], '--timeout', 'soon'),
+    (['ping', 't'], '--version', '2'),
+    (['notify', 'x.y'], '--priority', 'loud'),
+    (['notify', 'x.y'], '--payload', '{"a": '),
+    (['notify', 'x.y'], '--context', '"alice"'),
+    (['notify', 'x.y'], '--retry', '-3'),
+    (['notify', 'x.y'], '--driver', 'kafka'),
+    (['listen'], '--priority', 'loud'),
+    (['listen'], '--event-type', '('),
+    (['listen'], '--publisher', '[a-'),
+    (['listen'], '--count', '-1'),
+    (['listen'], '--connect-timeout', '0'),
+    (['serve', 'tests.cli.endpoints:EchoEndpoint', '--topic', 't'], '--executor', 'gevent'),
+    (['serve', 'tests.cli.endpoints:EchoEndpoint', '--topic', 't'], '--connect-timeout',
+     '-1'),
+    (['serve', '--topic', 't'], 'MODULE:ATTR', 'tests.cli.endpoints'),
+]
+
+
+@pytest.mark.parametrize('command, option, value', BAD_VALUES,
+                         ids=['%s %s %s' % (c[0], o, v) for c, o, v in BAD_VALUES])
+def test_a_bad_value_is_a_usage_error_that_names_its_option(command, option, value,
+                                                            capsys):
+    argv = command + ([value] if option.isupper() else [option, value])
+    with pytest.raises(SystemExit) as exited:
+        main(['--transport-url', 'fake://'] + argv)
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith('messaging %s: error: argument %s: ' % (command[0], option))
+
+
+@pytest.mark.parametrize('argv', [['--config-file', '/nonexistent/x.conf', 'call', 't', 'm'],
+                                  ['call', 't', 'm', '--config-file', '/nonexistent/x.conf']])
+def test_a_configuration_file_that_cannot_be_read_is_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.endswith('error: argument --config-file: cannot read /nonexistent/x.conf: '
+                         'No such file or directory')
+
+
+def _checked_options(parser: argparse.ArgumentParser, command: str = '') -> set:
+    """(command, option) for every option of ``parser`` whose value is checked."""
+    found = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= _checked_options(sub, name)
+        elif (action.type or action.choices) and command:
+            found.add((command, action.option_strings[0] if action.option_strings
+                       else action.metavar))
+    return found
+
+
+def test_every_checked_option_has_a_bad_value_tried():
+    tried = {(command[0], option) for command, option, _value in BAD_VALUES}
+    # Checked the same way before the command as after it, tried above.
+    common = {'--config-file'}
+    assert {(c, o) for c, o in _checked_options(build_parser())
+            if o not in common} <= tried
+
+
+def test_the_common_options_are_taken_after_the_subcommand():
+    result = run_cli('call', 'nobody', 'echo', '--timeout', '0.2',
+                     '--transport-url', 'fake://', '--debug')
+    assert result.returncode == 1
+    # fake:// answers that no server has the topic; --debug shows the traceback.
+    assert 'Traceback' in result.stderr and 'No reply on topic nobody' in result.stderr
+
+
+@pytest.fixture
+def silent_broker():
+    """A port that takes connections and never answers: a hung broker."""
+    with socket.socket() as listening:
+        listening.bind(('127.0.0.1', 0))
+        listening.listen(8)
+        yield listening
+
+
+def test_a_broker_that_never_answers_is_given_up_within_seconds(silent_broker):
+    port = silent_broker.getsockname()[1]
+    began = time.monotonic()
+    result = run_cli('--transport-url', 'rabbit://guest:secretpw@127.0.0.1:%d/' % port,
+                     'cast', 't', 'm', timeout=15)
+    assert time.monotonic() - began < 15
+    assert result.returncode == 1
+    assert result.stderr == ('messaging cast: cannot reach the broker at 127.0.0.1:%d, '
+                             'vhost /: no answer within 3s\n' % port)
+
+
+def test_ctrl_c_while_cast_waits_for_the_broker_exits_130_saying_interrupted(
+        silent_broker):
+    port = silent_broker.getsockname()[1]
+    process = start_cli('--transport-url', 'rabbit://guest:guest@127.0.0.1:%d/' % port,
+                        'cast', 't', 'm')
+    try:
+        silent_broker.settimeout(15)
+        accepted, _ = silent_broker.accept()   # the command now waits for an answer
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 130
+        assert process.stderr.read() == 'messaging cast: interrupted\n'
+        accepted.close()
+    finally:
+        stop(process)

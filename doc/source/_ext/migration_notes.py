@@ -23,7 +23,8 @@ NOTES = {
     'oslo.messaging.executors: threading': (
         'our own executor, not futurist\'s ThreadPoolExecutor'),
     'oslo_messaging.transport.TransportURL': (
-        'str() masks the password; pass the original string on to other processes'),
+        'repr() masks the password (oslo.messaging shows it); str() gives the URL '
+        'with its password, as oslo.messaging does'),
     'oslo_messaging.notify.filter.NotificationFilter': (
         'nested dict rules match; a None payload or context is no match instead '
         'of a TypeError'),
