@@ -59,7 +59,7 @@ def check_broker(conf: cfg.ConfigOpts, notifications: bool = False,
     if (url.transport or '').split('+')[0] not in RABBIT_SCHEMES:
         return
     # The driver's own reading of the URL's query and of [oslo_messaging_rabbit].
-    from messaging.drivers import impl_rabbit
+    from messaging.drivers.rabbit import driver as impl_rabbit
 
     rabbit = impl_rabbit.RabbitOptions(conf, url.query)
     tls = impl_rabbit.ssl_options(rabbit, url.hosts[0].hostname
