@@ -19,7 +19,7 @@ from amqp import exceptions as amqp_exc
 from oslo_config import cfg
 
 from messaging import options
-from messaging.cli.main import CommandError
+from messaging.cli.output import CommandError
 from messaging.transport_url import TransportHost, TransportURL
 
 # Seconds each host may take to answer (each of the TCP, TLS and AMQP

@@ -14,9 +14,8 @@ from oslo_config import cfg
 import messaging
 import messaging.notify
 from messaging.cli.broker_check import check_broker
-from messaging.cli.main import (EXIT_OK, CommandError, count, describe_error,
-                                json_object, positive_seconds, print_json, regex,
-                                retry_count)
+from messaging.cli.arguments import count, json_object, positive_seconds, regex, retry_count
+from messaging.cli.output import EXIT_OK, CommandError, describe_error, print_json
 from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
 from messaging import log_names
 

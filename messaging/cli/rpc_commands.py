@@ -17,9 +17,8 @@ import messaging
 from messaging.drivers.rabbit import options as rabbit_options
 from messaging.rpc.dispatcher import PING_METHOD
 from messaging.cli.broker_check import check_broker
-from messaging.cli.main import (EXIT_OK, CommandError, json_object, key_value,
-                                log_while_running, positive_seconds, print_json,
-                                retry_count)
+from messaging.cli.arguments import json_object, key_value, positive_seconds, retry_count
+from messaging.cli.output import EXIT_OK, CommandError, log_while_running, print_json
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
