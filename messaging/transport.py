@@ -12,6 +12,7 @@ from messaging import _inplace
 from messaging import exceptions
 from messaging import observability
 from messaging import options
+from messaging.transport_admin import TransportAdmin
 from messaging.transport_url import InvalidTransportURL, TransportHost, TransportURL
 from messaging import log_names
 
@@ -67,6 +68,9 @@ class Transport:
     def __init__(self, driver: Any) -> None:
         self.conf = driver.conf
         self._driver = driver
+        #: Operations for tools (checking the broker, deleting a private
+        #: queue...): see :mod:`messaging.transport_admin`.
+        self.admin = TransportAdmin(driver)
 
     def _require_driver_features(self, requeue: bool = False) -> None:
         self._driver.require_features(requeue=requeue)

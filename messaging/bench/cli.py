@@ -276,7 +276,7 @@ def _connect_once(url: str, timeout: float) -> None:
     except Exception as ex:
         raise RuntimeError('bad --url: %s' % ex) from None
     try:
-        transport._driver.connect(timeout)
+        transport.admin.connect(timeout)
     except Exception as ex:
         raise RuntimeError('cannot use the broker of --url: %s' % ex) from None
     finally:

@@ -261,9 +261,10 @@ def reply_queue_of(transport: Any) -> Any:
     before its first call), so that the run can delete it: neither library
     has a public name for it, and oslo.messaging's outlives the process by
     half an hour."""
-    driver = transport._driver
-    return (getattr(driver, 'reply_queue_name', None)  # messaging
-            or getattr(driver, '_reply_q', None))  # oslo.messaging
+    admin = getattr(transport, 'admin', None)
+    if admin is not None:  # messaging
+        return admin.reply_queue_name
+    return getattr(transport._driver, '_reply_q', None)  # oslo.messaging
 
 
 def connect(url: str, **options: Any) -> Any:

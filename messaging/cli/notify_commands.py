@@ -13,10 +13,9 @@ from oslo_config import cfg
 
 import messaging
 import messaging.notify
-from messaging.cli.broker_check import check_broker
 from messaging.cli.arguments import count, json_object, positive_seconds, regex, retry_count
 from messaging.cli.output import EXIT_OK, CommandError, describe_error, print_json
-from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, connect_to_run
+from messaging.cli.rpc_commands import CONNECT_HELP, RETRY_HELP, check_broker, connect_to_run
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -225,7 +224,7 @@ def _run_listen(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
 def _delete_private_pool(transport, pool: str) -> None:
     """Remove the private pool queue so it does not fill up after we exit."""
     try:
-        transport._driver.delete_queue(pool)
+        transport.admin.delete_queue(pool)
     except Exception as ex:
         LOG.warning('Could not delete the private listener queue %s (%s); delete it '
                     'by hand: rabbitmqctl delete_queue %s', pool, ex, pool)

@@ -16,7 +16,6 @@ from oslo_config import cfg
 import messaging
 from messaging.drivers.rabbit import options as rabbit_options
 from messaging.rpc.dispatcher import PING_METHOD
-from messaging.cli.broker_check import check_broker
 from messaging.cli.arguments import json_object, key_value, positive_seconds, retry_count
 from messaging.cli.output import EXIT_OK, CommandError, log_while_running, print_json
 from messaging import log_names
@@ -124,11 +123,23 @@ def _client(conf: cfg.ConfigOpts, args: argparse.Namespace, timeout: Optional[fl
                                                retry=getattr(args, 'retry', None))
 
 
+def check_broker(conf: cfg.ConfigOpts, notifications: bool = False,
+                 timeout: Optional[float] = None) -> None:
+    """Before a command uses the broker: log in once, and fail in one line
+    that names the broker and the cause when it cannot be used (the driver
+    would keep trying until the command's own bound, then name the
+    operation it was doing)."""
+    get = messaging.get_notification_transport if notifications else messaging.get_rpc_transport
+    transport = get(conf)
+    try:
+        transport.admin.check_broker(timeout)
+    finally:
+        transport.cleanup()
+
+
 def connect(transport, timeout: float) -> None:
     """Reach the broker within ``timeout`` seconds (drivers that connect)."""
-    connect_now = getattr(transport._driver, 'connect', None)
-    if connect_now is not None:
-        connect_now(timeout)
+    transport.admin.connect(timeout)
 
 
 def connect_to_run(transport, timeout: float) -> None:
@@ -220,7 +231,7 @@ def _run_ping(conf: cfg.ConfigOpts, args: argparse.Namespace) -> int:
         left = _time_left(began, args.timeout)
         if args.ping_all:
             started = time.monotonic()
-            answers = transport._driver.fanout_call(
+            answers = transport.admin.fanout_call(
                 messaging.Target(topic=args.topic), {},
                 {'method': PING_METHOD, 'args': {}}, left)
         else:

@@ -17,6 +17,7 @@ from messaging.drivers.rabbit.amqpdriver import AMQPDriverBase
 from messaging.drivers.rabbit import declarations
 from messaging.drivers.rabbit import options as rabbit_options
 from messaging.drivers.rabbit import queue_manager
+from messaging.drivers.rabbit import reachability
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.io_loop import SharedConnection
@@ -132,11 +133,19 @@ class RabbitDriver(AMQPDriverBase):
         declarations.validate(options)
         self._codec = Codec(options.kombu_compression, options.max_message_size)
         self._broker_urls = broker_urls(url)
+        self._transport_url = url
         single = url.hosts[0].hostname if len(url.hosts) == 1 else None
         self._ssl = ssl_options(options, single)
         super().__init__(conf, url, options, default_exchange, allowed_remote_exmods,
                          queue_manager=queue_manager.from_options(options, conf))
         LOG.debug('Rabbit driver for %s', url.to_string())
+
+    def check_reachable(self, timeout: Optional[float] = None) -> None:
+        """Log in once to each host of the URL until one lets us in.
+
+        :raises BrokerUnreachable: none did; says which and why.
+        """
+        reachability.check_reachable(self._transport_url, self.options, self._ssl, timeout)
 
     def _make_connection(self, listening: bool, shared: bool = False) -> Connection:
         urls = list(self._broker_urls)

@@ -24,6 +24,11 @@ class BrokerRefusal(exceptions.MessageDeliveryFailure):
     """
 
 
+class BrokerUnreachable(exceptions.MessageDeliveryFailure):
+    """No host of the transport URL let us log in (the text says, for each,
+    why: refused, unknown host, TLS, credentials, vhost)."""
+
+
 class AuthenticationFailure(BrokerRefusal):
     """The broker refused our user name or password."""
 

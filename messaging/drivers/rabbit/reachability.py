@@ -1,10 +1,10 @@
-"""Before a command uses the broker: log in once, and say in one line why not.
+"""Can the broker be used at all? Log in once, and say in one line why not.
 
-The driver keeps trying an unreachable broker until the command's own
+The driver keeps trying an unreachable broker until an operation's own
 bound (a call's timeout, a listener's connect timeout) and then reports the
-operation it was doing (a reply queue, a publish). At a shell the answer is
-wanted at once and in words about the broker: this logs in to each host of
-the transport URL once, with a short timeout, and when none can be used
+operation it was doing (a reply queue, a publish). A tool at a shell wants
+the answer at once and in words about the broker: this logs in to each host
+of the transport URL once, with a short timeout, and when none can be used
 names the broker, its vhost and the cause (never the password).
 """
 from __future__ import annotations
@@ -16,61 +16,34 @@ from typing import Any, Optional
 
 import amqp
 from amqp import exceptions as amqp_exc
-from oslo_config import cfg
 
-from messaging import options
-from messaging.cli.output import CommandError
+from messaging.drivers.rabbit.errors import BrokerUnreachable
 from messaging.transport_url import TransportHost, TransportURL
 
 # Seconds each host may take to answer (each of the TCP, TLS and AMQP
 # handshakes): a broker that answers at all does so well within it.
 CHECK_TIMEOUT = 3.0
 DEFAULT_PORT = 5672
-# The schemes of the rabbit driver, the one that talks to a broker.
-RABBIT_SCHEMES = ('rabbit', 'kombu')
 
+def check_reachable(url: TransportURL, options: Any, tls: Any,
+                    timeout: Optional[float] = None) -> None:
+    """Log in to the broker of ``url``, trying each of its hosts once;
+    return at the first that lets us in.
 
-class BrokerUnreachable(CommandError):
-    """No host of the transport URL let us log in."""
-
-
-def transport_url(conf: cfg.ConfigOpts, notifications: bool = False) -> TransportURL:
-    """The URL a command's transport uses, as ``get_rpc_transport`` or (for
-    ``notifications``) ``get_notification_transport`` choose it."""
-    text = None
-    if notifications:
-        options.register_notifier_opts(conf)
-        text = conf[options.NOTIFICATIONS_GROUP].transport_url
-    return TransportURL.parse(conf, text)
-
-
-def check_broker(conf: cfg.ConfigOpts, notifications: bool = False,
-                 timeout: Optional[float] = None) -> None:
-    """Log in to the broker of the command's transport URL, trying each of
-    its hosts once; return at the first that lets us in.
-
-    URLs of other drivers (``fake://``) pass: there is no broker to check.
-
-    :param timeout: the command's own bound in seconds, if it has one;
+    :param options: the driver's reading of the URL's query and of
+        ``[oslo_messaging_rabbit]`` (its login method).
+    :param tls: the driver's TLS settings for the URL (False without TLS).
+    :param timeout: the caller's own bound in seconds, if it has one;
         each host may take that long, at most ``CHECK_TIMEOUT``.
     :raises BrokerUnreachable: naming each host tried and its cause.
     """
-    url = transport_url(conf, notifications)
-    if (url.transport or '').split('+')[0] not in RABBIT_SCHEMES:
-        return
-    # The driver's own reading of the URL's query and of [oslo_messaging_rabbit].
-    from messaging.drivers.rabbit import driver as impl_rabbit
-
-    rabbit = impl_rabbit.RabbitOptions(conf, url.query)
-    tls = impl_rabbit.ssl_options(rabbit, url.hosts[0].hostname
-                                  if len(url.hosts) == 1 else None)
     vhost = url.virtual_host or '/'
     timeout = CHECK_TIMEOUT if timeout is None else min(timeout, CHECK_TIMEOUT)
     failures = []
     for host in url.hosts or [TransportHost()]:
         address = _address(host)
         try:
-            _log_in(address, host, vhost, rabbit.rabbit_login_method, tls, timeout)
+            _log_in(address, host, vhost, options.rabbit_login_method, tls, timeout)
             return
         except (OSError, EOFError, amqp_exc.AMQPError) as ex:
             failures.append((address, describe_cause(ex, vhost, timeout, bool(tls))))
