@@ -74,15 +74,17 @@ def rpc_send(conf: Any, target: Any, msg_ctxt: dict, msg: dict,
     return _both(metrics_cm, tracing_cm)
 
 
-def rpc_dispatch(conf: Any, target: Any, dispatcher: Any,
+def rpc_dispatch(conf: Any, target: Any, method: Any,
                  incoming: Any) -> contextlib.AbstractContextManager:
-    """Wrap the dispatch of a request on a server of ``target``."""
+    """Wrap the dispatch of a request on a server of ``target`` to the
+    endpoint ``method`` the dispatcher found (None when no endpoint serves
+    it: no server metric then, as oslo.metrics documents)."""
     metrics_on, tracing_on = _enabled(conf)
     if not (metrics_on or tracing_on):
         return _NOTHING
     metrics_cm = tracing_cm = _NOTHING
     if metrics_on:
-        endpoint = _endpoint_of(dispatcher, incoming.message)
+        endpoint = getattr(method, '__self__', None)
         if endpoint is not None:
             from messaging.observability import metrics
             metrics_cm = _guarded(metrics.measure_server, conf, target, endpoint,
@@ -91,18 +93,6 @@ def rpc_dispatch(conf: Any, target: Any, dispatcher: Any,
         from messaging.observability import tracing
         tracing_cm = _guarded(tracing.trace_receive, conf, incoming)
     return _both(metrics_cm, tracing_cm)
-
-
-def _endpoint_of(dispatcher: Any, message: dict) -> Any:
-    """The endpoint that will run ``message``; None when none serves it (no
-    server metric then, as oslo.metrics documents)."""
-    try:
-        method = dispatcher._find_method(message.get('namespace'),
-                                         message.get('version') or '1.0',
-                                         message.get('method'))
-    except Exception:
-        return None
-    return getattr(method, '__self__', None)
 
 
 def notify_send(conf: Any, target: Any, message: dict,

@@ -183,6 +183,16 @@ class RPCDispatcher(dispatcher_base.DispatcherBase):
             raise NoSuchMethod(method)
         raise UnsupportedVersion(version, method=method)
 
+    def find_method(self, message: dict) -> Any:
+        """The bound endpoint method that serves the request ``message``
+        (by its namespace, version and method name).
+
+        :raises NoSuchMethod: see :meth:`_find_method`.
+        :raises UnsupportedVersion: see :meth:`_find_method`.
+        """
+        return self._find_method(message.get('namespace'), message.get('version', '1.0'),
+                                 message.get('method'))
+
     def dispatch(self, incoming) -> Any:
         """Run the request ``incoming`` names and return its serialized result.
 
@@ -194,15 +204,17 @@ class RPCDispatcher(dispatcher_base.DispatcherBase):
         :raises ExpectedException: the method raised an expected exception.
         :raises Exception: whatever the method raised.
         """
+        return self.run(incoming, self.find_method(incoming.message))
+
+    def run(self, incoming, method: Any) -> Any:
+        """Run ``method`` (from :meth:`find_method`) for the request
+        ``incoming``; as :meth:`dispatch` once the method is found."""
         message = incoming.message
-        method = message.get('method')
-        version = message.get('version', '1.0')
-        func = self._find_method(message.get('namespace'), version, method)
         ctxt = self.serializer.deserialize_context(incoming.ctxt)
         args = {name: self.serializer.deserialize_entity(ctxt, value)
                 for name, value in (message.get('args') or {}).items()}
-        with _CallMonitor(incoming, method):
-            result = func(ctxt, **args)
+        with _CallMonitor(incoming, message.get('method')):
+            result = method(ctxt, **args)
         return self.serializer.serialize_entity(ctxt, result)
 
 

@@ -89,8 +89,12 @@ class RPCServer(msg_server.MessageHandlingServer):
         this frame, which the exception's traceback holds, holds it back.
         """
         try:
-            with observability.rpc_dispatch(self.conf, self._target, self.dispatcher, message):
-                return self.dispatcher.dispatch(message), None
+            found = self._endpoint_method(message)
+            with observability.rpc_dispatch(self.conf, self._target, found, message):
+                if found is None:
+                    # Raises the lookup's error (NoSuchMethod, UnsupportedVersion).
+                    return self.dispatcher.dispatch(message), None
+                return self.dispatcher.run(message, found), None
         except rpc_dispatcher.ExpectedException as ex:
             LOG.debug('Expected exception during message handling (%s)', ex.exc_info[1])
             return None, ex.exc_info[1]
@@ -104,6 +108,13 @@ class RPCServer(msg_server.MessageHandlingServer):
                 LOG.exception('Exception during message handling',
                               extra=_context(message, method))
             return None, ex
+
+    def _endpoint_method(self, message) -> Any:
+        """The endpoint method that serves ``message``; None when none does."""
+        try:
+            return self.dispatcher.find_method(message.message)
+        except (rpc_dispatcher.NoSuchMethod, rpc_dispatcher.UnsupportedVersion):
+            return None
 
     @staticmethod
     def _reply(message, method: Any, result: Any, failure: Optional[BaseException]) -> None:

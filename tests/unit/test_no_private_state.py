@@ -44,7 +44,6 @@ OURS = {
     'messaging/notify/messaging.py': {'self.transport._send_notification'},
     'messaging/rpc/client.py': {'self.transport._send'},
     'messaging/rpc/server.py': {'self.transport._listen', 'dispatcher._enable_ping'},
-    'messaging/observability/__init__.py': {'dispatcher._find_method'},
     # The mark messaging puts on an exception it rebuilt from a reply.
     'messaging/wire.py': {'exc._remote_message'},
     # A rabbit message's listener (listener.py's own class).
