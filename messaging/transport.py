@@ -87,8 +87,7 @@ class Transport:
     def _send_notification(self, target, ctxt, message, version, retry=None):
         if not target.topic:
             raise exceptions.InvalidTarget('A topic is required to send', target)
-        with observability.notify_send(self.conf, target, message, ctxt):
-            self._driver.send_notification(target, ctxt, message, version, retry=retry)
+        self._driver.send_notification(target, ctxt, message, version, retry=retry)
 
     def _listen(self, target, batch_size, batch_timeout):
         if not (target.topic and target.server):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Optional
 
+from messaging import log_names
+from messaging import observability
 from messaging import target as msg_target
 from messaging.notify import notifier
-from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
 
@@ -34,8 +35,11 @@ class MessagingDriver(notifier.Driver):
         for topic in self.topics:
             target = msg_target.Target(topic='%s.%s' % (topic, level))
             try:
-                self.transport._send_notification(target, ctxt, message,
-                                                  version=self.version, retry=retry)
+                # The send hook sits here, in the notification layer, as the
+                # RPC one sits in the RPC client.
+                with observability.notify_send(self.transport.conf, target, message, ctxt):
+                    self.transport._send_notification(target, ctxt, message,
+                                                      version=self.version, retry=retry)
             except Exception:
                 delivered = False
                 LOG.exception('Could not send notification to %(topic)s. Payload=%(message)s',
