@@ -169,7 +169,7 @@ class MessageHandlingServer(service_base.ServiceBase):
         self._executor.offer(self._handle_delivery, delivery)
 
     def _handle_delivery(self, delivery: Any) -> None:
-        incoming = delivery.take()
+        incoming = delivery.decode()
         if incoming is not None:
             self._handle([incoming])
 
@@ -191,7 +191,7 @@ class MessageHandlingServer(service_base.ServiceBase):
         if self._executor is not None:
             # Pushed but not started: the broker gives them to a peer.
             for (delivery,) in self._executor.take_backlog():
-                delivery.give_back()
+                delivery.release()
 
     @_lifecycle_step
     def wait(self) -> None:

@@ -64,19 +64,20 @@ class Delivery(abc.ABC):
     """A message a pushing listener received and has not yet handed over.
 
     The listener's I/O thread passes it to the server, which calls
-    :meth:`take` on the thread that will handle it, or :meth:`give_back`
+    :meth:`decode` on the thread that will handle it, or :meth:`release`
     when it will not handle it (it stopped first). Nothing is acknowledged
-    before :meth:`take`, so a delivery never taken is not lost.
+    before :meth:`decode`, so a delivery never decoded is not lost. Each
+    delivery is decoded or released once.
     """
 
     @abc.abstractmethod
-    def take(self) -> Optional[IncomingMessage]:
+    def decode(self) -> Optional[IncomingMessage]:
         """The incoming message (an RPC request is acknowledged now), or
         None when the delivery was dropped (malformed, a duplicate, or from
         a connection lost since: the broker delivers it again)."""
 
     @abc.abstractmethod
-    def give_back(self) -> None:
+    def release(self) -> None:
         """Return the delivery to the broker unhandled (requeued)."""
 
 

@@ -236,7 +236,7 @@ def test_a_pushing_listener_hands_over_deliveries_taken_on_another_thread(
             delivery = handed.get()
             if delivery is None:
                 return
-            incoming = delivery.take()
+            incoming = delivery.decode()
             if incoming is not None and incoming.msg_id:
                 incoming.reply(incoming.message['args'] * 2)
 
@@ -272,14 +272,14 @@ def test_a_delivery_given_back_comes_again_and_none_after_stop(
 
     notify('a')
     first = handed.get(timeout=WAIT)
-    first.give_back()
+    first.release()
     again = handed.get(timeout=WAIT)
-    incoming = again.take()
+    incoming = again.decode()
     assert incoming.message['payload'] == 'a'
     incoming.acknowledge()
-    again.give_back()  # taken already: nothing happens
+    again.release()  # taken already: nothing happens
     with pytest.raises(RuntimeError):
-        again.take()
+        again.decode()
     listener.stop()
     notify('b')
     other = driver.listen_for_notification([(target, 'info')], None, 1, None)
@@ -361,7 +361,7 @@ def test_listeners_declare_promptly_while_the_shared_connection_is_busy(
     target = messaging.Target(topic=busy, server='srv')
     listener = driver.listen(target, 1, None)
     handled = []
-    listener.start_push(lambda delivery: handled.append(delivery.take()))
+    listener.start_push(lambda delivery: handled.append(delivery.decode()))
     done = threading.Event()
 
     def flood():

@@ -24,10 +24,10 @@ class Delivery(base.Delivery):
         self.n = n
         self.given_back = False
 
-    def take(self):
+    def decode(self):
         return Incoming({}, {'n': self.n})
 
-    def give_back(self):
+    def release(self):
         self.given_back = True
 
 

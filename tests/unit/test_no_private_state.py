@@ -46,9 +46,6 @@ OURS = {
     'messaging/rpc/server.py': {'self.transport._listen', 'dispatcher._enable_ping'},
     # The mark messaging puts on an exception it rebuilt from a reply.
     'messaging/wire.py': {'exc._remote_message'},
-    # A rabbit message's listener (listener.py's own class).
-    'messaging/drivers/rabbit/listener.py': {'self._listener._take', 'self._listener._recent',
-                                              'self._listener._give_back'},
 }
 
 

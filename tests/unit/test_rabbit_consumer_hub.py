@@ -75,7 +75,7 @@ def test_the_hub_fills_a_connection_before_opening_another_and_closes_the_empty(
     assert third.closed and hub.connections == []
 
 
-def test_a_delivery_is_settled_once_taken_or_given_back():
+def test_a_delivery_is_settled_once_decoded_or_released():
     connection = FakeConnection()
     listener = notification_listener(connection)
     pushed = []
@@ -84,25 +84,25 @@ def test_a_delivery_is_settled_once_taken_or_given_back():
     connection.callbacks['1'](raw(connection, 2, NOTIFICATION))
     taken, returned = pushed
     assert connection.settled == []  # nothing settled on the I/O thread
-    assert taken.take().message['payload'] == 1
-    taken.give_back()
-    returned.give_back()
+    assert taken.decode().message['payload'] == 1
+    taken.release()
+    returned.release()
     assert connection.settled == [(2, True)]
     with pytest.raises(RuntimeError):
-        returned.take()
+        returned.decode()
 
 
-def test_a_delivery_of_a_lost_channel_is_dropped_at_take():
+def test_a_delivery_of_a_lost_channel_is_dropped_at_decode():
     connection = FakeConnection()
     listener = notification_listener(connection)
     pushed = []
     listener.start_push(pushed.append)
     connection.callbacks['1'](raw(connection, 1, NOTIFICATION))
     connection.channel = object()  # reconnected since
-    assert pushed[0].take() is None and connection.settled == []
+    assert pushed[0].decode() is None and connection.settled == []
 
 
-def test_a_malformed_rpc_request_is_rejected_at_take_not_on_delivery():
+def test_a_malformed_rpc_request_is_rejected_at_decode_not_on_delivery():
     connection = FakeConnection()
     listener = RpcListener(connection, sender=None, batch_size=1, batch_timeout=None,
                            prefetch_size=0, on_cleanup=lambda listener: None)
@@ -113,7 +113,7 @@ def test_a_malformed_rpc_request_is_rejected_at_take_not_on_delivery():
     bad.body = b'{not json'
     connection.callbacks['1'](bad)
     assert connection.settled == []
-    assert pushed[0].take() is None and connection.settled == [(5, False)]
+    assert pushed[0].decode() is None and connection.settled == [(5, False)]
 
 
 def test_deliveries_queued_before_push_are_pushed_and_a_batch_listener_is_polled():

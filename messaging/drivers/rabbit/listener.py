@@ -75,21 +75,21 @@ class RabbitDelivery(base.Delivery):
         self._raw = raw
         self._settled = False
 
-    def take(self) -> Optional[base.IncomingMessage]:
+    def decode(self) -> Optional[base.IncomingMessage]:
         if self._settled:
-            raise RuntimeError('delivery %s was taken or given back already'
+            raise RuntimeError('delivery %s was decoded or released already'
                                % self._raw.delivery_tag)
         self._settled = True
-        return self._listener._take(self._raw)
+        return self._listener.decode_delivery(self._raw)
 
-    def give_back(self) -> None:
-        """Requeue it; a delivery taken already stays with its taker."""
+    def release(self) -> None:
+        """Requeue it; a delivery decoded already stays with its handler."""
         if self._settled:
-            LOG.debug('Not giving back delivery %s: it was settled already',
+            LOG.debug('Not releasing delivery %s: it was settled already',
                       self._raw.delivery_tag)
             return
         self._settled = True
-        self._listener._give_back(self._raw)
+        self._listener.release_delivery(self._raw)
 
 
 class RabbitListener(base.Listener):
@@ -143,14 +143,14 @@ class RabbitListener(base.Listener):
                 push = self._push
                 self._delivering[me] += 1
         if push is None:
-            self._give_back(raw)
+            self.release_delivery(raw)
             return
         try:
             push(RabbitDelivery(self, raw))
         except Exception:
             LOG.exception('The server did not take delivery %s from queue %s; it is '
                           'given back', raw.delivery_tag, self.queue_of(raw))
-            self._give_back(raw)
+            self.release_delivery(raw)
         finally:
             self._done_delivering(me)
 
@@ -195,18 +195,19 @@ class RabbitListener(base.Listener):
                 if self._stopped.is_set():
                     return None
                 raw = self._deliveries.popleft()
-            message = self._take(raw)
+            message = self.decode_delivery(raw)
             if message is not None:
                 return message
 
-    def _take(self, raw: Any) -> Optional[base.IncomingMessage]:
+    def decode_delivery(self, raw: Any) -> Optional[base.IncomingMessage]:
+        """The incoming message of a raw delivery (see Delivery.decode)."""
         # A delivery from a channel lost since is requeued by the broker
         # and will come again: this copy cannot be acked.
         if raw.channel is not self.connection.channel:
             return None
         return self._incoming(raw)
 
-    def _give_back(self, raw: Any) -> None:
+    def release_delivery(self, raw: Any) -> None:
         """Requeue an unhandled delivery. A stream's cannot be rejected
         (540): it is acked, and its cursor stays, so that a reconnect reads
         it again."""
@@ -270,7 +271,7 @@ class RabbitListener(base.Listener):
             queued = list(self._deliveries)
             self._deliveries.clear()
         for raw in queued:
-            self._give_back(raw)
+            self.release_delivery(raw)
 
     def _delete_own_queues(self) -> None:
         """Delete queues nobody else uses; shared queues stay."""
@@ -363,21 +364,22 @@ class RpcListener(RabbitListener):
 class NotificationIncoming(base.IncomingMessage):
     """A notification, acked or requeued once the endpoint is done."""
 
-    def __init__(self, listener: 'NotificationListener', raw: Any, ctxt: dict,
-                 message: dict, unique_id: Optional[str]) -> None:
+    def __init__(self, connection: SharedConnection, recent: RecentIds, raw: Any,
+                 ctxt: dict, message: dict, unique_id: Optional[str]) -> None:
         super().__init__(ctxt, message)
-        self._listener = listener
+        self._connection = connection
+        self._recent = recent
         self._raw = raw
         self._unique_id = unique_id
 
     def acknowledge(self) -> None:
-        self._listener.connection.ack(self._raw.channel, self._raw.delivery_tag)
-        self._listener._recent.add(self._unique_id)
+        """Ack it, and remember its id: a redelivery is a duplicate now."""
+        self._connection.ack(self._raw.channel, self._raw.delivery_tag)
+        self._recent.add(self._unique_id)
 
     def requeue(self) -> None:
         """basic.reject(requeue=True): the broker delivers it again."""
-        self._listener.connection.ack(self._raw.channel, self._raw.delivery_tag,
-                                      requeue=True)
+        self._connection.ack(self._raw.channel, self._raw.delivery_tag, requeue=True)
 
 
 class NotificationListener(RabbitListener):
@@ -399,4 +401,5 @@ class NotificationListener(RabbitListener):
             self.connection.ack(raw.channel, raw.delivery_tag)
             return None
         ctxt, _, _ = wire.unpack_context(message)
-        return NotificationIncoming(self, raw, ctxt, message, unique_id)
+        return NotificationIncoming(self.connection, self._recent, raw, ctxt, message,
+                                    unique_id)
