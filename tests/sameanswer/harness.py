@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -32,7 +33,7 @@ class SnippetRunner:
         self._proc = subprocess.Popen(
             [python, str(WORKER), library], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, cwd=str(REPO) if library == 'messaging' else '/',
-            env=env)
+            env=env, start_new_session=True)
         self._lock = threading.Lock()
 
     def run(self, code: str) -> dict:
@@ -54,8 +55,17 @@ class SnippetRunner:
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+            _kill_group(self._proc)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the worker and the child running its snippet (its own process
+    group): a snippet that never ends must not outlive the test."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def _readline(proc: subprocess.Popen, timeout: float) -> str:
@@ -65,7 +75,7 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
     reader.start()
     reader.join(timeout)
     if reader.is_alive():
-        proc.kill()
+        _kill_group(proc)
         raise AssertionError('a snippet did not finish within %s s' % timeout)
     return result[0]
 

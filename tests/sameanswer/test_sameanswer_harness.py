@@ -1,5 +1,11 @@
 """The same-answer harness itself: it runs snippets apart and sees differences."""
+import os
+import sys
+import time
+
 import pytest
+
+from tests.sameanswer import harness
 
 
 def test_each_library_answers_for_itself(same_answer):
@@ -26,3 +32,32 @@ def test_target_equality_is_the_same(same_answer):
         observe('repr', repr(t))
         observe('bad', outcome(om.Target, bogus=1))
     """)
+
+
+def _running_in_group(group: int) -> list[int]:
+    """Processes of process group ``group`` that are not zombies."""
+    running = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as stat:
+                fields = stat.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != 'Z':
+            running.append(int(entry))
+    return running
+
+
+def test_a_snippet_that_never_ends_leaves_no_process_behind(monkeypatch):
+    monkeypatch.setattr(harness, 'SNIPPET_TIMEOUT', 2)
+    runner = harness.SnippetRunner(sys.executable, 'messaging')
+    group = runner._proc.pid
+    with pytest.raises(AssertionError, match='did not finish'):
+        runner.run('import time\nwhile True:\n    time.sleep(0.05)\n')
+    # SIGKILL is delivered at once, but not awaited: give it a moment.
+    deadline = time.monotonic() + 5
+    while _running_in_group(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _running_in_group(group) == []
