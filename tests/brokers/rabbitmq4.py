@@ -256,7 +256,7 @@ class Node:
         home = self.root / self.home.lstrip('/')
         if home.exists():
             subprocess.run(['rm', '-rf', '--one-file-system', str(home)], check=True)
-        for path in (self.state_file, self.ctl_script):
+        for path in (self.state_file, self.ctl_script, self.output_file):
             if path.exists():
                 path.unlink()
 
