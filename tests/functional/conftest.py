@@ -2,6 +2,9 @@
 
 A broker that cannot be reached skips these tests on a developer's machine
 (with the reason) and fails them in CI, where .ci/run must have started it.
+``MESSAGING_TEST_RABBIT_URL`` names another broker, and
+``MESSAGING_TEST_RABBITMQCTL`` its ``rabbitmqctl`` (tests/brokers/rabbitmq4.py
+sets both for a RabbitMQ 4 node).
 """
 from __future__ import annotations
 
@@ -114,11 +117,16 @@ def rabbit_transport(rabbit_url, broker_cleanup):
         transport.cleanup()
 
 
+# The broker's rabbitmqctl: the machine's, or the script
+# tests/brokers/rabbitmq4.py writes for a RabbitMQ 4 node of its own.
+RABBITMQCTL = os.environ.get('MESSAGING_TEST_RABBITMQCTL', 'rabbitmqctl')
+
+
 def rabbitmqctl(*args: str) -> str:
     """The quiet output of ``rabbitmqctl <args>`` (raises if it fails)."""
     import subprocess
 
-    return subprocess.run(['rabbitmqctl', '-q', *args], capture_output=True, text=True,
+    return subprocess.run([RABBITMQCTL, '-q', *args], capture_output=True, text=True,
                           timeout=30, check=True).stdout
 
 
