@@ -47,6 +47,7 @@ if __package__ in (None, ''):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.brokers import debian_root  # noqa: E402
+from tests.faults.rabbit_nodes import port_free  # noqa: E402
 
 START_TIMEOUT = 180
 STOP_TIMEOUT = 60
@@ -64,18 +65,9 @@ def _free_ports(count: int) -> list[int]:
     for _ in range(200):
         base = 30000 + int.from_bytes(os.urandom(2), 'big') % 9990
         ports = list(range(base, base + count))
-        if all(_port_free(port) for port in ports):
+        if all(port_free(port) for port in ports):
             return ports
     raise RuntimeError('no %d free consecutive ports for a RabbitMQ 4 node' % count)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(('127.0.0.1', port))
-        except OSError:
-            return False
-    return True
 
 
 def _answers(port: int) -> bool:

@@ -34,7 +34,8 @@ def rabbitmq_installed() -> bool:
     return any(os.path.exists(os.path.join(d, 'rabbitmq-server')) for d in _SBIN)
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
+    """Whether nothing listens on (or holds) TCP ``port`` of 127.0.0.1."""
     with socket.socket() as sock:
         try:
             sock.bind(('127.0.0.1', port))
@@ -48,7 +49,7 @@ def _free_base_port(count: int) -> int:
     for _ in range(200):
         base = int.from_bytes(os.urandom(2), 'big') % 20000 + 21000
         ports = [base + i for i in range(count)]
-        if all(_port_free(p) and _port_free(p + _DIST_OFFSET) for p in ports):
+        if all(port_free(p) and port_free(p + _DIST_OFFSET) for p in ports):
             return base
     raise RuntimeError('no free ports for a RabbitMQ node of the tests')
 

@@ -12,6 +12,7 @@ behave as oslo.messaging's does for that use.
 """
 import csv
 import json
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,28 @@ INSTANCES = {
 }
 
 
+# Defines resolve_path(dotted name) in a script: the longest importable
+# module, then attributes. Run in the in-place venv and in oslo's.
+RESOLVE_PATH = """
+def resolve_path(name):
+    parts = name.split('.')
+    for cut in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module('.'.join(parts[:cut]))
+            break
+        except ImportError:
+            continue
+    for part in parts[cut:]:
+        found = getattr(found, part)
+    return found
+"""
+
+
+def _resolve_path_code() -> str:
+    """RESOLVE_PATH indented to sit in a script's body (run_python dedents)."""
+    return textwrap.indent(RESOLVE_PATH, ' ' * 8).strip()
+
+
 def surveyed_names() -> list[str]:
     with SURVEY.open(newline='') as survey:
         return sorted({row['name'] for row in csv.DictReader(survey)})
@@ -70,18 +93,7 @@ def test_every_surveyed_name_resolves_under_oslo_messaging(inplace_python):
         conf = cfg.ConfigOpts()
         conf([])
         INSTANCES = %r
-
-        def resolve_path(name):
-            parts = name.split('.')
-            for cut in range(len(parts), 0, -1):
-                try:
-                    found = importlib.import_module('.'.join(parts[:cut]))
-                    break
-                except ImportError:
-                    continue
-            for part in parts[cut:]:
-                found = getattr(found, part)
-            return found
+        %s
 
         def resolve(name):
             owner, _, attribute = name.rpartition('.')
@@ -97,7 +109,7 @@ def test_every_surveyed_name_resolves_under_oslo_messaging(inplace_python):
             except Exception as ex:
                 missing[name] = '%%s: %%s' %% (type(ex).__name__, ex)
         print(json.dumps(missing))
-        ''' % (INSTANCES, names))
+        ''' % (INSTANCES, _resolve_path_code(), names))
     assert missing == {}
 
 
@@ -114,22 +126,16 @@ def test_every_surveyed_name_oslo_has_is_there_in_oslo(oslo_python):
              if name not in NOT_HONOURED and name not in ABSENT_IN_OSLO
              and not any(name.startswith(owner + '.') for owner in INSTANCES)]
     missing = run_python(oslo_python, '''
-        import functools, importlib, json
+        import importlib, json
+        %s
         missing = []
         for name in %r:
-            parts = name.split('.')
-            for cut in range(len(parts), 0, -1):
-                try:
-                    found = importlib.import_module('.'.join(parts[:cut]))
-                    break
-                except ImportError:
-                    continue
             try:
-                functools.reduce(getattr, parts[cut:], found)
+                resolve_path(name)
             except AttributeError:
                 missing.append(name)
         print(json.dumps(missing))
-        ''' % (names,))
+        ''' % (_resolve_path_code(), names))
     assert missing == []
 
 
