@@ -24,6 +24,7 @@ from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListe
                                                RpcListener)
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
+from messaging.drivers.rabbit import timeout_diagnosis
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -119,14 +120,23 @@ class AMQPDriverBase(base.BaseDriver):
         # rest of it for the reply.
         started = time.monotonic()
         msg_id = self._register_call(None if timeout is None else started + timeout)
+        generation = self._reply_waiter.generation
         try:
             routing = self._publish_request(target, ctxt, message, msg_id,
                                             call_monitor_timeout, timeout, retry,
                                             transport_options, started)
             description = 'method %r on topic %s (exchange %s)' % (
                 (message.get('method'),) + routing)
-            return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
-                                           description, started)
+            try:
+                return self._reply_waiter.wait(msg_id, timeout, call_monitor_timeout,
+                                               description, started)
+            except exceptions.MessagingTimeout as ex:
+                why = timeout_diagnosis.explain(
+                    self._borrow, routing[0], self._reply_waiter.queue_name,
+                    reply_queue_redeclared=self._reply_waiter.generation != generation)
+                if not why:
+                    raise
+                raise exceptions.MessagingTimeout('%s; %s' % (ex, why)) from None
         finally:
             self._reply_waiter.unregister(msg_id)
 

@@ -99,6 +99,9 @@ class Connection(ConsumingMixin):
         self._returned: Optional[tuple] = None
         self._closed = False
         self._broken = False
+        #: How many times the connection was (re)established: a change tells
+        #: a caller that it was lost meanwhile (and its queues declared again).
+        self.generation = 0
         self._closing = threading.Event()
         self._heartbeat = Heartbeat(self.name, lambda: self._channel, lambda: self._broken,
                                     self._heartbeat_failed, self._read_lock,
@@ -133,6 +136,7 @@ class Connection(ConsumingMixin):
         self._channel = channel
         self._declarer.forget()
         self._broken = False
+        self.generation += 1
         self._replay_consumers()
         if self._consumers:
             now = time.monotonic()

@@ -113,6 +113,23 @@ class ConsumingMixin:
                 LOG.debug('Could not cancel consumers of %s: %s', self.name, ex)
                 self._broken = True
 
+    def queue_state(self, name: str, deadline: Optional[float] = None
+                    ) -> Optional[tuple[int, int]]:
+        """``(ready messages, consumers)`` of queue ``name``, or None when
+        the broker has no such queue (a passive declare, tried once).
+
+        :raises MessageDeliveryFailure: the broker could not be asked.
+        """
+        try:
+            _name, messages, consumers = self.ensure(
+                lambda channel: channel.queue_declare(name, passive=True), retry=0,
+                what='look at queue %s' % name, deadline=deadline)
+        except exceptions.MessageDeliveryFailure as ex:
+            if isinstance(ex.__cause__, amqp.exceptions.NotFound):
+                return None
+            raise
+        return messages, consumers
+
     def check_queue(self, name: str) -> None:
         """Make sure queue ``name`` still exists, re-declaring it if lost.
 

@@ -59,6 +59,13 @@ class ReplyWaiter:
         self._recheck_lock = threading.Lock()
 
     @property
+    def generation(self) -> int:
+        """The reply connection's generation (see ``Connection.generation``):
+        when it changes during a call, the reply queue was lost meanwhile."""
+        connection = self._connection
+        return connection.generation if connection is not None else 0
+
+    @property
     def queue_name(self) -> str:
         """The name of the reply queue (``reply_<hex32>``)."""
         return self.spec.name
