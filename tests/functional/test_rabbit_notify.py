@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 
 import pytest
@@ -66,3 +67,28 @@ def test_pool_is_one_queue_named_as_the_pool_bound_on_each_target(
         incoming.acknowledge()
     listener.cleanup()
     assert sorted(m.message['priority'] for m in got) == ['ERROR', 'INFO']
+
+
+def test_notifications_nobody_reads_are_warned_of_once(rabbit_url, unique_name, broker_cleanup,
+                                                        monkeypatch, caplog):
+    from oslo_config import cfg
+
+    from messaging.drivers.rabbit import unread_notifications
+
+    monkeypatch.setattr(unread_notifications, 'CHECK_INTERVAL', 0)
+    topic = unique_name('unread')
+    broker_cleanup.queue(topic + '.info')
+    conf = cfg.ConfigOpts()
+    conf([])
+    transport = messaging.get_notification_transport(conf, rabbit_url)
+    try:
+        notifier = messaging.Notifier(transport, 'test.host', driver='messagingv2',
+                                      topics=[topic])
+        caplog.set_level(logging.WARNING)
+        for n in range(4):
+            notifier.info({}, 'compute.instance.update', {'n': n})
+    finally:
+        transport.cleanup()
+    warned = [r for r in caplog.records if 'has no consumer and grows' in r.getMessage()]
+    assert len(warned) == 1
+    assert warned[0].queue == topic + '.info'

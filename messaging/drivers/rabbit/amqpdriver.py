@@ -25,6 +25,7 @@ from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListe
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
 from messaging.drivers.rabbit import timeout_diagnosis
+from messaging.drivers.rabbit.unread_notifications import UnreadNotifications
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -48,6 +49,7 @@ class AMQPDriverBase(base.BaseDriver):
         self._reply_sender = ReplySender(
             self._borrow, options.direct_mandatory_flag,
             options.kombu_missing_consumer_retry_timeout)
+        self._unread = UnreadNotifications()
         self._listeners: set[RabbitListener] = set()
         self._listeners_lock = threading.Lock()
         self._start_afresh()
@@ -240,6 +242,8 @@ class AMQPDriverBase(base.BaseDriver):
         with self._borrow() as connection:
             connection.publish(self._declarations.topic_exchange(exchange_name),
                                target.topic, body, retry=retry, declare=queue)
+            if self._unread.due(queue.name):
+                self._unread.look(connection, queue.name)
 
     def listen_for_notification(self, targets_and_priorities, pool: Optional[str],
                                 batch_size: int, batch_timeout: Optional[float]
