@@ -2,7 +2,11 @@
 
 A consumer here is an OpenStack project nobody here wrote (neutron-lib, nova,
 cinder), installed from its PyPI sdist (which carries its tests) in a venv
-cached under ``<repo>/.consumers``.  Its tests run once on oslo.messaging
+cached in the runners' ``--cache``: ``$MESSAGING_CACHE/consumers`` when
+``MESSAGING_CACHE`` is set (CI sets it to a folder of the machine, kept
+between runs), else ``<repo>/.consumers``.  A run holds ``<cache>/.lock``
+from start to end (it swaps the library inside the venvs and writes its
+results there), so that two runs sharing a cache take turns.  Its tests run once on oslo.messaging
 18.3.1 and once with messaging and the repository's ``inplace/`` distribution
 installed in its place; a test that passes on oslo.messaging and not on
 messaging is a regression.
@@ -12,7 +16,9 @@ python-subunit, and the stream is parsed by that venv's interpreter.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
 import os
 import re
@@ -23,6 +29,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+CACHE_ENV = 'MESSAGING_CACHE'
 OSLO_MESSAGING_VERSION = '18.3.1'
 OSLO_MESSAGING = 'oslo.messaging==' + OSLO_MESSAGING_VERSION
 SIDES = ('oslo', 'ours')
@@ -30,6 +37,28 @@ PIP = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check']
 INSTALL_TIMEOUT = 1800
 # The pseudo-test that stands for the test modules when they fail to load.
 LOAD_FAILURE = '(loading the test modules)'
+
+
+def default_cache() -> Path:
+    """``$MESSAGING_CACHE/consumers`` if that is set, else ``<repo>/.consumers``."""
+    root = os.environ.get(CACHE_ENV)
+    return Path(root) / 'consumers' if root else REPO / '.consumers'
+
+
+@contextlib.contextmanager
+def locked(cache: Path):
+    """Hold ``<cache>/.lock`` (created with ``cache`` if need be) for the block."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / '.lock', 'w') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print('another run holds %s: waiting' % (cache / '.lock'), flush=True)
+            started = time.monotonic()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            print('waited %.0f s for %s' % (time.monotonic() - started, cache / '.lock'),
+                  flush=True)
+        yield
 
 
 def run(command: list, timeout: float, **kwargs) -> subprocess.CompletedProcess:
@@ -77,7 +106,8 @@ def build_venv(venv: Path, install: list, then: list | None = None) -> Path:
     ready = venv / '.consumer-ready'
     recipe = json.dumps({'install': [str(part) for part in install],
                          'then': [[str(part) for part in command] for command in then or []],
-                         'python': sys.version.split()[0]}, sort_keys=True)
+                         'python': sys.version.split()[0], 'base': sys.base_prefix},
+                        sort_keys=True)
     if ready.exists() and ready.read_text() == recipe and python.exists():
         return python
     started = time.monotonic()

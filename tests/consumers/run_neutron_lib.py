@@ -15,8 +15,10 @@ messaging, listing every such test; nothing is tolerated silently.
 Usage: ``python3 tests/consumers/run_neutron_lib.py [--repo DIR] [--cache DIR]``
 (``--repo``: the messaging checkout installed on the messaging side, by
 default the one this script is in).  The venvs and the sdist are cached in
-``<repo>/.consumers`` (git-ignored), so a second run only reinstalls
-messaging; the per-test results are left there as ``neutron-lib-<side>.csv``
+``--cache``: ``$MESSAGING_CACHE/consumers`` when ``MESSAGING_CACHE`` is set,
+else ``<repo>/.consumers`` (git-ignored), so a second run only reinstalls
+messaging (from ``--repo``, every time); the run holds ``<cache>/.lock``
+throughout.  The per-test results are left there as ``neutron-lib-<side>.csv``
 (and the tracebacks of what failed in ``neutron-lib-<side>.failures.json``).
 The venvs, the library swap, stestr and the comparison are
 ``consumer_suite.py``'s, shared with ``run_services.py``.
@@ -51,10 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repo', type=Path, default=suite.REPO,
                         help='the messaging checkout installed on the messaging side')
-    parser.add_argument('--cache', type=Path, default=suite.REPO / '.consumers',
-                        help='where the sdist, the venvs and the results are kept')
+    parser.add_argument('--cache', type=Path, default=suite.default_cache(),
+                        help='where the sdist, the venvs and the results are kept '
+                             '(default: $%s/consumers, else <repo>/.consumers)'
+                             % suite.CACHE_ENV)
     args = parser.parse_args(argv)
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args.cache = args.cache.resolve()
+    print('consumer cache: %s' % args.cache, flush=True)
+    with suite.locked(args.cache):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     source = suite.fetch_sdist(args.cache, NEUTRON_LIB, 'neutron_lib')
     results = {}
     for side in suite.SIDES:

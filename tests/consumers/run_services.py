@@ -20,9 +20,12 @@ grouped by the exception it ended with.
 Usage: ``python3 tests/consumers/run_services.py [--repo DIR] [--cache DIR]
 [--service nova|cinder] [--mode eventlet|threading] [--side oslo|ours]``.
 ``--repo`` is the messaging checkout installed on the "ours" side (default:
-the checkout this script is in).  The sdists, venvs and per-test results
-(``<service>-<mode>-<side>.csv`` and the tracebacks of what failed in
-``.failures.json``) are kept in ``<repo>/.consumers`` (git-ignored).
+the checkout this script is in; reinstalled on every run).  The sdists, venvs
+and per-test results (``<service>-<mode>-<side>.csv`` and the tracebacks of
+what failed in ``.failures.json``) are kept in ``--cache``:
+``$MESSAGING_CACHE/consumers`` when ``MESSAGING_CACHE`` is set, else
+``<repo>/.consumers`` (git-ignored); the run holds ``<cache>/.lock``
+throughout.
 """
 from __future__ import annotations
 
@@ -90,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repo', type=Path, default=suite.REPO,
                         help='the messaging checkout installed on the "ours" side')
-    parser.add_argument('--cache', type=Path, default=suite.REPO / '.consumers',
-                        help='where the sdists, the venvs and the results are kept')
+    parser.add_argument('--cache', type=Path, default=suite.default_cache(),
+                        help='where the sdists, the venvs and the results are kept '
+                             '(default: $%s/consumers, else <repo>/.consumers)'
+                             % suite.CACHE_ENV)
     parser.add_argument('--service', action='append', choices=sorted(SERVICES),
                         help='only this service (repeatable; default: all)')
     parser.add_argument('--mode', action='append', choices=sorted(MODES),
@@ -100,7 +105,13 @@ def main(argv: list[str] | None = None) -> int:
                         help='only this side (repeatable; default: both, compared)')
     args = parser.parse_args(argv)
     args.repo = args.repo.resolve()
-    args.cache.mkdir(parents=True, exist_ok=True)
+    args.cache = args.cache.resolve()
+    print('consumer cache: %s' % args.cache, flush=True)
+    with suite.locked(args.cache):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     services = args.service or list(SERVICES)
     modes = args.mode or list(MODES)
     sides = args.side or list(suite.SIDES)
