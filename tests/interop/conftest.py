@@ -4,8 +4,10 @@ oslo.messaging never enters this process or the project's dependencies: it
 runs in another interpreter, found in this order:
 
 1. ``MESSAGING_INTEROP_PYTHON``, an interpreter that can import it;
-2. ``<repo>/.interop-venv``, created (or brought to the pinned version) on
-   first use with ``python3 -m venv`` and ``pip install oslo.messaging==18.3.1``.
+2. ``<repo>/.interop-venv`` (``$MESSAGING_CACHE/interop-venv`` when
+   ``MESSAGING_CACHE`` is set, as CI does), created (or brought to the pinned
+   version) on first use with ``python3 -m venv`` and
+   ``pip install oslo.messaging==18.3.1``, under a file lock beside it.
 
 Without one (or without a broker) the tests fail in CI (``CI`` set) and skip
 elsewhere, with the reason. The interpreter is looked for (and the venv built)
@@ -29,8 +31,12 @@ from tests.interop.harness import CONFIGURATIONS, RUN_HOSTNAME, with_query
 
 INTEROP_DIR = Path(__file__).resolve().parent
 REPO = INTEROP_DIR.parents[1]
-VENV = REPO / '.interop-venv'
-VENV_LOCK = REPO / '.interop-venv.lock'
+# Where the oslo venvs are built: the repository, or a folder shared by
+# checkouts (CI: one of the machine's, kept between runs).
+CACHE_ENV = 'MESSAGING_CACHE'
+VENV_HOME = Path(os.environ[CACHE_ENV]) if os.environ.get(CACHE_ENV) else None
+VENV = VENV_HOME / 'interop-venv' if VENV_HOME else REPO / '.interop-venv'
+VENV_LOCK = VENV.with_name(VENV.name + '.lock')
 OSLO_VERSION = '18.3.1'
 OSLO_REQUIREMENT = 'oslo.messaging==' + OSLO_VERSION
 # oslo_messaging.conffixture imports fixtures; the same-answer tests compare ConfFixture.
@@ -39,7 +45,7 @@ PYTHON_ENV = 'MESSAGING_INTEROP_PYTHON'
 VENV_BUILD_TIMEOUT = 900
 _PYTHON_KEY = pytest.StashKey[tuple]()
 TRACING_PYTHON_ENV = 'MESSAGING_OBSERVE_OSLO_PYTHON'
-TRACING_VENV = REPO / '.observe-venv'
+TRACING_VENV = VENV_HOME / 'observe-venv' if VENV_HOME else REPO / '.observe-venv'
 _TRACING_PYTHON_KEY = pytest.StashKey[tuple]()
 
 
@@ -95,6 +101,7 @@ def find_oslo_python(env_var: str = PYTHON_ENV, venv: Path = VENV,
         return python, 'oslo.messaging %s from %s' % (version, python)
     python = str(venv / 'bin' / 'python')
     # Two test runs starting together must not build the venv at once.
+    VENV_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(VENV_LOCK, 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _oslo_version(python, probe) != OSLO_VERSION:
@@ -111,7 +118,8 @@ def find_oslo_python(env_var: str = PYTHON_ENV, venv: Path = VENV,
 def find_oslo_tracing_python() -> tuple[Optional[str], str]:
     """An interpreter with oslo.messaging and the OpenTelemetry SDK, for
     the observability tests: ``MESSAGING_OBSERVE_OSLO_PYTHON``, else
-    ``<repo>/.observe-venv`` (built on first use)."""
+    ``<repo>/.observe-venv`` (``$MESSAGING_CACHE/observe-venv``; built on
+    first use)."""
     return find_oslo_python(TRACING_PYTHON_ENV, TRACING_VENV,
                             (OSLO_REQUIREMENT, 'opentelemetry-sdk'),
                             'import opentelemetry.sdk.trace')
