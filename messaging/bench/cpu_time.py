@@ -63,8 +63,10 @@ def kind_of(name: str) -> str:
 
 
 def own_thread_names() -> dict:
-    """This process's threads: ``{native id: name}``."""
-    return {thread.native_id: thread.name for thread in threading.enumerate()}
+    """This process's threads: ``{native id: name}``. A thread that is being
+    started has no native id yet, and no CPU time to name: it is left out."""
+    return {thread.native_id: thread.name for thread in threading.enumerate()
+            if thread.native_id is not None}
 
 
 def used(before: Optional[Snapshot], after: Optional[Snapshot], names: dict) -> Optional[dict]:

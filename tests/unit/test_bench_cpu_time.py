@@ -55,3 +55,11 @@ def test_a_process_that_is_gone_has_no_figures():
     assert cpu_time.snapshot(child.pid) is None
     side = cpu_time.Side('server', child.pid, dict)
     assert cpu_time.around([side], lambda: 7) == (7, {})
+
+
+def test_a_thread_not_started_yet_has_no_name_to_give(monkeypatch):
+    unstarted = threading.Thread(target=lambda: None, name='not-yet')
+    monkeypatch.setattr(threading, 'enumerate', lambda: [threading.current_thread(), unstarted])
+    names = cpu_time.own_thread_names()
+    assert 'not-yet' not in names.values()
+    assert None not in names
