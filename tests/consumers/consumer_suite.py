@@ -16,6 +16,8 @@ python-subunit, and the stream is parsed by that venv's interpreter.
 """
 from __future__ import annotations
 
+import argparse
+
 import contextlib
 import csv
 import fcntl
@@ -350,3 +352,12 @@ def report_regressions(label: str, oslo: dict[str, list], ours: dict[str, list])
         if tail:
             print('  traceback tail of the first:\n' + '\n'.join('    ' + line for line in tail))
     return found
+
+
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--repo`` (the checkout put in place on our side) and ``--cache``."""
+    parser.add_argument('--repo', type=Path, default=REPO,
+                        help='the messaging checkout installed on the messaging side')
+    parser.add_argument('--cache', type=Path, default=default_cache(),
+                        help='where the sdists, the venvs and the results are kept '
+                             '(default: $%s/consumers, else <repo>/.consumers)' % CACHE_ENV)

@@ -51,12 +51,7 @@ def build_venv(cache: Path, source: Path, side: str, repo: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repo', type=Path, default=suite.REPO,
-                        help='the messaging checkout installed on the messaging side')
-    parser.add_argument('--cache', type=Path, default=suite.default_cache(),
-                        help='where the sdist, the venvs and the results are kept '
-                             '(default: $%s/consumers, else <repo>/.consumers)'
-                             % suite.CACHE_ENV)
+    suite.add_location_arguments(parser)
     args = parser.parse_args(argv)
     args.cache = args.cache.resolve()
     print('consumer cache: %s' % args.cache, flush=True)

@@ -91,12 +91,7 @@ def service_venv(cache: Path, name: str) -> tuple[Path, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--repo', type=Path, default=suite.REPO,
-                        help='the messaging checkout installed on the "ours" side')
-    parser.add_argument('--cache', type=Path, default=suite.default_cache(),
-                        help='where the sdists, the venvs and the results are kept '
-                             '(default: $%s/consumers, else <repo>/.consumers)'
-                             % suite.CACHE_ENV)
+    suite.add_location_arguments(parser)
     parser.add_argument('--service', action='append', choices=sorted(SERVICES),
                         help='only this service (repeatable; default: all)')
     parser.add_argument('--mode', action='append', choices=sorted(MODES),
