@@ -17,7 +17,6 @@ python-subunit, and the stream is parsed by that venv's interpreter.
 from __future__ import annotations
 
 import argparse
-
 import contextlib
 import csv
 import fcntl
