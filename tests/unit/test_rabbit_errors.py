@@ -53,3 +53,36 @@ def test_running_out_of_time_is_a_timeout_naming_host_vhost_and_the_last_error()
     for part in ('publish to x/y', 'broker:5672', 'vhost v', '3 attempt(s)',
                  'ConnectionRefusedError', 'Connection refused'):
         assert part in str(error)
+
+
+def test_a_stream_with_no_replica_here_yet_is_retried_not_dropped():
+    from types import SimpleNamespace
+
+    from messaging.drivers.rabbit import consuming, errors
+    from messaging.drivers.rabbit.declarations import QueueSpec
+
+    refusal = amqp_exc.PreconditionFailed(
+        "queue 'q_fanout' in vhost '/' does not have a replica on the local node")
+    mismatch = amqp_exc.PreconditionFailed("inequivalent arg 'x-queue-type' for queue 'q'")
+    assert errors.not_ready_yet(refusal) and not errors.not_ready_yet(mismatch)
+    assert issubclass(errors.QueueNotReady, errors.RECOVERABLE)
+
+    class Channel:
+        def __init__(self, error):
+            self.error = error
+
+        def basic_consume(self, *args, **kwargs):
+            raise self.error
+
+    class Connection(consuming.ConsumingMixin):
+        host = 'node-2:5672'
+        _conf = SimpleNamespace(enable_cancel_on_failover=False)
+        _declarer = SimpleNamespace(queue=lambda channel, spec: None)
+
+    connection = Connection()
+    spec = QueueSpec('q_fanout', durable=True, auto_delete=False)
+    for error, raised in ((refusal, errors.QueueNotReady),
+                          (mismatch, amqp_exc.PreconditionFailed)):
+        connection._channel = Channel(error)
+        with pytest.raises(raised):
+            connection._declare_and_consume(spec, '1', lambda message: None, None)

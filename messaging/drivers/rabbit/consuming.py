@@ -16,7 +16,7 @@ import amqp
 from messaging import exceptions
 from messaging.drivers.rabbit.amqp_link import set_socket_timeout
 from messaging.drivers.rabbit.declarations import QueueSpec, consumer_arguments
-from messaging.drivers.rabbit.errors import RECOVERABLE
+from messaging.drivers.rabbit.errors import RECOVERABLE, QueueNotReady, not_ready_yet
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -68,8 +68,17 @@ class ConsumingMixin:
         else:
             arguments = consumer_arguments(spec, self._conf.enable_cancel_on_failover)
             on_cancel = None
-        channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False, callback=callback,
-                              arguments=arguments, on_cancel=on_cancel)
+        try:
+            channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
+                                  callback=callback, arguments=arguments, on_cancel=on_cancel)
+        except amqp.exceptions.PreconditionFailed as ex:
+            # A stream with no replica on this node yet (a node down, a
+            # replica starting) is not our declaration's fault: the retry
+            # path reconnects, on another node if need be, and tries again.
+            if not_ready_yet(ex):
+                raise QueueNotReady('queue %s is not ready on %s: %s'
+                                    % (spec.name, self.host, ex)) from ex
+            raise
 
     def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for deliveries; callbacks run here."""

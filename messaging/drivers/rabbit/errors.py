@@ -82,6 +82,25 @@ _FATAL = (
 FATAL_TYPES = tuple({kind: None for kind, _words, _error, _text in _FATAL})
 
 
+# Words of a 406 that the broker says of a queue not ready yet where we
+# asked, not of our declaration: a stream consumed on a node that has no
+# replica of it (while a node is down or a replica starts). A new try,
+# on another node if need be, mends it.
+_NOT_READY_YET = ('does not have a replica on the local node',)
+
+
+class QueueNotReady(amqp_exc.RecoverableChannelError):
+    """The broker cannot serve the queue on this node now (see
+    ``not_ready_yet``): reconnect and try again, as for a lost connection."""
+
+
+def not_ready_yet(ex: Exception) -> bool:
+    """Whether a refusal means the queue is not ready where we asked, which
+    a later try mends (unlike a declaration mismatch)."""
+    return (isinstance(ex, amqp_exc.PreconditionFailed)
+            and any(words in str(ex) for words in _NOT_READY_YET))
+
+
 class DurableMismatch(Exception):
     """A durable declaration met an existing non-durable entity; the
     connection is made again and declares it non-durable (WIRE.md 4.4)."""
