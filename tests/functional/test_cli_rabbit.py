@@ -248,7 +248,9 @@ def _with(url: str, password: str = None, host: str = None, port: int = None,
 UNREACHABLE = {
     'refused port': (lambda url: _with(url, host='127.0.0.1', port=1, password='secretpw'),
                      '127.0.0.1:1', '/', 'connection refused'),
-    'unknown host': (lambda url: _with(url, host='nonexistent.invalid', password='secretpw'),
+    # The port is given: the test broker's may be another (a RabbitMQ 4 node).
+    'unknown host': (lambda url: _with(url, host='nonexistent.invalid', port=5672,
+                                       password='secretpw'),
                      'nonexistent.invalid:5672', '/', 'unknown host'),
     'TLS to the plain port': (lambda url: _with(url, query='ssl=1'), None, '/',
                               'TLS handshake failed'),
