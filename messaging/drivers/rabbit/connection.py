@@ -67,9 +67,6 @@ class Connection(ConsumingMixin):
         self.name = connection_name()
         # The id oslo.messaging's log lines show in brackets: the name's uuid.
         self.connection_id = self.name.rsplit(':', 1)[-1]
-        # Whether it ever connected: a first connect retries and logs as
-        # oslo.messaging's ensure_connection, a reconnect as its ensure.
-        self._connected_once = False
         self._confirms = PublishConfirms(lambda: self.host, self.name)
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         self._kombu = KombuConnection(
@@ -142,7 +139,6 @@ class Connection(ConsumingMixin):
             now = time.monotonic()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
         self._start_heartbeat()
-        self._connected_once = True
         LOG.debug('Connected %s to %s', self.name, self.host)
 
     def _start_heartbeat(self) -> None:
@@ -204,7 +200,9 @@ class Connection(ConsumingMixin):
                 if self._closed:
                     raise exceptions.MessageDeliveryFailure(
                         'Connection %s is closed; cannot run %s' % (self.name, what))
-                reconnecting = self._connected_once
+                # A first connect retries and logs as oslo.messaging's
+                # ensure_connection, a reconnect as its ensure.
+                reconnecting = self.generation > 0
                 try:
                     if self._channel is None or self._broken:
                         with self._write_lock:
