@@ -206,7 +206,7 @@ class MyError(Exception):
 
 def test_failure_serialization_keeps_kwargs_attribute():
     data = json.loads(wire.serialize_remote_exception(_raised(MyError('custom', b=2,
-                                                                        foo='bar'))))
+                                                                      foo='bar'))))
     assert data['class'] == 'MyError'
     assert data['module'] == __name__
     assert data['args'] == ['custom', 2]
@@ -289,7 +289,7 @@ def test_builtin_value_error_keeps_its_type_with_traceback_in_args(module):
 
 def test_builtin_key_error_from_python2_module_name_is_rebuilt():
     error = wire.deserialize_remote_exception(failure('KeyError', 'exceptions',
-                                                        'bad thing'), [])
+                                                      'bad thing'), [])
     assert type(error) is KeyError
     assert error.args == (FULL,)
 
@@ -370,7 +370,7 @@ def no_import(monkeypatch):
 ])
 def test_modules_not_allowed_are_never_imported(no_import, module, cls):
     error = wire.deserialize_remote_exception(failure(cls, module),
-                                                ['oslo_messaging.exceptions'])
+                                              ['oslo_messaging.exceptions'])
     assert type(error) is RemoteError
 
 

@@ -61,7 +61,7 @@ HOSTILE_MODULES = [
 def test_a_module_outside_the_allowed_list_is_never_imported(imports, module, cls):
     loaded = set(sys.modules)
     exc = wire.deserialize_remote_exception(failure(cls, module, args=['ls']),
-                                              ['messaging.exceptions', HERE])
+                                            ['messaging.exceptions', HERE])
     assert isinstance(exc, RemoteError)
     assert exc.exc_type == cls and exc.value == 'remote text'
     assert imports == []
@@ -86,7 +86,7 @@ def test_builtins_rebuild_only_exception_classes(cls):
 
 def test_an_allowed_class_whose_constructor_rejects_the_args_gives_remote_error(imports):
     exc = wire.deserialize_remote_exception(failure('NeedsTwo', HERE, 'needs two',
-                                                      args=['only one']), [HERE])
+                                                    args=['only one']), [HERE])
     assert isinstance(exc, RemoteError)
     assert exc.exc_type == 'NeedsTwo' and exc.value == 'needs two'
     assert exc.traceback[-1] == '  remote frame\n'
@@ -96,7 +96,7 @@ def test_an_allowed_class_whose_constructor_rejects_the_args_gives_remote_error(
 
 def test_an_allowed_class_whose_constructor_raises_gives_remote_error():
     exc = wire.deserialize_remote_exception(failure('Refuses', HERE, 'no', kwargs={'a': 1}),
-                                              [HERE])
+                                            [HERE])
     assert isinstance(exc, RemoteError) and exc.exc_type == 'Refuses'
 
 
@@ -115,7 +115,7 @@ def test_an_allowed_attribute_that_is_no_exception_class_gives_remote_error():
 
 def test_an_allowed_class_with_good_args_is_rebuilt():
     exc = wire.deserialize_remote_exception(failure('NeedsTwo', HERE, 'm', args=[1, 2]),
-                                              [HERE])
+                                            [HERE])
     assert isinstance(exc, NeedsTwo) and exc.args == (1, 2)
     assert str(exc).startswith('m\n')
 
@@ -165,7 +165,7 @@ def test_any_failure_gives_an_exception_and_imports_only_allowed_modules(fields,
     saved, wire.importlib.import_module = wire.importlib.import_module, spy
     try:
         exc = wire.deserialize_remote_exception(json.dumps(fields) if as_json else fields,
-                                                  allowed)
+                                                allowed)
     finally:
         wire.importlib.import_module = saved
     assert isinstance(exc, Exception)

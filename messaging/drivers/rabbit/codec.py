@@ -72,11 +72,11 @@ def decode(raw: Any, max_size: int = 0) -> dict:
     content_type = properties.get('content_type')
     if content_type != CONTENT_TYPE:
         raise wire.MalformedMessage('content type %s is not %s'
-                                      % (wire.shorten(content_type), CONTENT_TYPE))
+                                    % (wire.shorten(content_type), CONTENT_TYPE))
     encoding = properties.get('content_encoding') or CONTENT_ENCODING
     if encoding not in _ACCEPTED_ENCODINGS:
         raise wire.MalformedMessage('content encoding %s is not supported'
-                                      % wire.shorten(encoding))
+                                    % wire.shorten(encoding))
     data = raw.body
     if max_size and len(data) > max_size:
         raise _too_large('%d' % len(data), max_size)
@@ -93,12 +93,12 @@ def decode(raw: Any, max_size: int = 0) -> dict:
         # UnicodeDecodeError is a ValueError; RecursionError means JSON
         # nested deeper than the interpreter allows.
         raise wire.MalformedMessage('body is not valid JSON in UTF-8: %.200s'
-                                      % ex) from None
+                                    % ex) from None
     except (TypeError, AttributeError) as ex:
         # A kombu marker whose value its decoder cannot take, e.g.
         # {"__type__": "datetime", "__value__": 5}.
         raise wire.MalformedMessage('body has a type marker that does not decode: '
-                                      '%.200s' % ex) from None
+                                    '%.200s' % ex) from None
     message = wire.deserialize_msg(body)
     if wire.may_nest_deeper(text):
         wire.check_depth(message)
