@@ -102,7 +102,8 @@ def test_server_recovers_when_its_queue_is_deleted_under_it(
 def test_a_queue_declared_with_other_flags_is_a_clear_error(rabbit_transport, rabbit_names,
                                                             raw_channel):
     topic, exchange = rabbit_names
-    raw_channel.queue_declare(topic, durable=True, auto_delete=False)
+    raw_channel.queue_declare(topic, durable=False, auto_delete=False,
+                              arguments={'x-message-ttl': 1000})
     driver = rabbit_transport(rabbit_retry_interval=0.05)._driver
     with pytest.raises(DeclarationMismatch, match='same \\[oslo_messaging_rabbit\\]'):
         driver.listen(messaging.Target(topic=topic, server='srv', exchange=exchange), 1,

@@ -1,6 +1,7 @@
-"""Declarations on a connection's channel: once per channel, and the
+"""Declarations on a connection's channel: once per channel, the
 durability fallback of WIRE.md 4.4 (a durable declaration refused over
-``durable`` alone is made again non-durable, on a fresh channel)."""
+``durable`` alone is made again non-durable, on a fresh channel), and a
+queue of another type used as it is while a fleet changes queue type."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ from amqp import exceptions as amqp_exc
 
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
-from messaging.drivers.rabbit.errors import DurableMismatch
+from messaging.drivers.rabbit.errors import DeclareAgain, QueueRefused
 from tests.unit.test_rabbit_connection_publish import _conf
 
 DURABLE_REFUSED = ("PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in "
@@ -26,6 +27,7 @@ class FakeChannel:
         self.calls = []
         self._non_durable = set(non_durable)
         self._refusal = refusal
+        self.gone = set()
         self.connection = SimpleNamespace(transport=SimpleNamespace(sock=None))
 
     def _declare(self, kind, name, durable):
@@ -36,7 +38,13 @@ class FakeChannel:
     def exchange_declare(self, name, type, durable, auto_delete):
         self._declare('exchange', name, durable)
 
-    def queue_declare(self, name, durable, auto_delete, arguments):
+    def queue_declare(self, name, durable=False, auto_delete=False, arguments=None,
+                      passive=False):
+        if passive:
+            self.calls.append(('passive', name))
+            if name in self.gone:
+                raise amqp_exc.NotFound("NOT_FOUND - no queue '%s' in vhost '/'" % name)
+            return
         self._declare('queue', name, durable)
 
     def queue_bind(self, queue, exchange, key):
@@ -60,7 +68,7 @@ def test_exchanges_are_declared_once_per_channel(declarer):
 
 def test_a_durable_declaration_refused_over_durable_is_made_again_non_durable(declarer):
     channel = FakeChannel(non_durable={'q'})
-    with pytest.raises(DurableMismatch):
+    with pytest.raises(DeclareAgain):
         declarer.queue(channel, QUEUE)
     declarer.forget()
     declarer.queue(channel, QUEUE)
@@ -71,8 +79,42 @@ def test_a_durable_declaration_refused_over_durable_is_made_again_non_durable(de
 def test_other_mismatches_stay_errors(declarer):
     channel = FakeChannel(non_durable={'q'}, refusal="PRECONDITION_FAILED - inequivalent "
                                                     "arg 'x-expires' for queue 'q'")
-    with pytest.raises(amqp_exc.PreconditionFailed):
+    with pytest.raises(QueueRefused) as caught:
         declarer.queue(channel, QUEUE)
+    assert caught.value.queue.startswith('q (durable True, auto-delete False')
+    assert isinstance(caught.value.cause, amqp_exc.PreconditionFailed)
+
+
+QUORUM = QueueSpec('q', durable=True, auto_delete=False,
+                   arguments={'x-queue-type': 'quorum'}, bindings=((EXCHANGE, 'k'),))
+CLASSIC_HERE = ("PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue 'q' in "
+                "vhost '/': received the value 'quorum' of type 'longstr' but current is none")
+
+
+@pytest.mark.parametrize('refusal', [CLASSIC_HERE, DURABLE_REFUSED])
+def test_a_queue_of_another_type_is_used_as_it_is_until_it_is_gone(declarer, refusal,
+                                                                   caplog):
+    channel = FakeChannel(non_durable={'q'}, refusal=refusal)
+    with pytest.raises(DeclareAgain):
+        declarer.queue(channel, QUORUM)
+    assert declarer.uses_as_found('q')
+    declarer.forget()
+    declarer.queue(channel, QUORUM)
+    declarer.forget()
+    declarer.queue(channel, QUORUM)
+    assert channel.calls.count(('passive', 'q')) == 2
+    assert channel.calls.count(('bind', 'q', 'x')) == 2
+    # Said once, not at each declaration.
+    assert len([r for r in caplog.records if r.levelname == 'WARNING']) == 1
+    assert 'rabbit_quorum_queue' in caplog.records[0].getMessage()
+    # The old queue deleted, the next try declares the queue as configured.
+    channel.gone.add('q')
+    with pytest.raises(DeclareAgain):
+        declarer.queue(channel, QUORUM)
+    assert not declarer.uses_as_found('q')
+    channel._non_durable.clear()
+    declarer.queue(channel, QUORUM)
+    assert channel.calls[-2] == ('queue', 'q', True)
 
 
 def test_a_non_durable_declaration_refused_stays_an_error(declarer):
@@ -80,7 +122,7 @@ def test_a_non_durable_declaration_refused_stays_an_error(declarer):
         raise amqp_exc.PreconditionFailed(DURABLE_REFUSED)
 
     with pytest.raises(amqp_exc.PreconditionFailed):
-        declarer._with_fallback('queue', 'q', False, refuse)
+        declarer._with_fallback('exchange', 'q', False, refuse)
 
 
 def test_the_connection_declares_again_on_a_fresh_channel_after_the_fallback():

@@ -10,8 +10,9 @@ from amqp import exceptions as amqp_exc
 from messaging import exceptions
 from messaging.drivers.rabbit.errors import (AuthenticationFailure, BrokerRefusal,
                                              CertificateVerificationFailure,
-                                             DeclarationMismatch, PermissionDenied,
-                                             VirtualHostNotFound, fatal, out_of_time)
+                                             DeclarationMismatch, DeprecatedFeatureDenied,
+                                             PermissionDenied, QueueRefused,
+                                             VirtualHostNotFound, out_of_time, refusal)
 
 
 @pytest.mark.parametrize('answer, kind, advice', [
@@ -30,7 +31,7 @@ from messaging.drivers.rabbit.errors import (AuthenticationFailure, BrokerRefusa
 ])
 def test_each_refusal_is_its_own_error_naming_host_vhost_and_what_to_check(
         answer, kind, advice):
-    error = fatal(answer, 'declare consumer of q', 'broker:5672', 'v')
+    error = refusal(answer, 'declare consumer of q', 'broker:5672', 'v')
     assert type(error) is kind
     assert isinstance(error, BrokerRefusal)
     assert isinstance(error, exceptions.MessageDeliveryFailure)
@@ -38,11 +39,52 @@ def test_each_refusal_is_its_own_error_naming_host_vhost_and_what_to_check(
     assert str(answer) in str(error)
 
 
-def test_a_declaration_mismatch_is_no_refusal_a_server_would_wait_out():
-    error = fatal(amqp_exc.PreconditionFailed("inequivalent arg 'x-queue-type'"),
-                  'declare q', 'broker:5672', '/')
-    assert isinstance(error, DeclarationMismatch)
-    assert not isinstance(error, BrokerRefusal)
+# RabbitMQ 4.3's answer to a non-durable, non-exclusive queue, as py-amqp
+# raises it (the broker closes the connection).
+DENIED_TRANSIENT_QUEUE = amqp_exc.InternalError(
+    'Queue.declare: (541) INTERNAL_ERROR - Feature `transient_nonexcl_queues` is '
+    'deprecated.\nIts use is not permitted per the configuration')
+
+
+@pytest.mark.parametrize('answer, kind, advice', [
+    (amqp_exc.PreconditionFailed("(406) PRECONDITION_FAILED - inequivalent arg "
+                                 "'x-max-length' for queue 'q' in vhost 'v'"),
+     DeclarationMismatch, 'rabbitmqctl list_queues -p VHOST name durable auto_delete'),
+    (DENIED_TRANSIENT_QUEUE, DeprecatedFeatureDenied,
+     'deprecated_features.permit.FEATURE = true'),
+    (amqp_exc.AccessRefused("(403) ACCESS_REFUSED - access to queue 'q' in vhost 'v' "
+                            "refused for user 'u'"),
+     PermissionDenied, 'rabbitmqctl set_permissions'),
+])
+def test_a_refused_queue_declaration_names_the_queue_its_arguments_and_the_fix(
+        answer, kind, advice):
+    carried = QueueRefused("q (durable False, auto-delete False, arguments "
+                           "{'x-expires': 1800000})", answer)
+    error = refusal(carried, 'declare consumer of q', 'broker:5672', 'v')
+    assert type(error) is kind
+    # A server's consumers wait such a refusal out with backoff, logging it;
+    # a bounded operation fails at once with it.
+    assert isinstance(error, BrokerRefusal)
+    for part in ('declare queue q (durable False', "'x-expires': 1800000",
+                 'declare consumer of q', 'broker:5672', 'vhost v', str(answer), advice):
+        assert part in str(error)
+
+
+def test_a_transient_queue_denied_says_which_options_to_set():
+    error = refusal(DENIED_TRANSIENT_QUEUE, 'declare consumer of q', 'broker:5672', '/')
+    for option in ('rabbit_quorum_queue = true', 'amqp_durable_queues = true',
+                   'rabbit_transient_quorum_queue = true'):
+        assert option in str(error)
+
+
+def test_faults_a_reconnect_may_mend_are_no_refusal():
+    for fault in (amqp_exc.InternalError('(541) INTERNAL_ERROR - timeout'),
+                  amqp_exc.PreconditionFailed(
+                      "queue 'q_fanout' in vhost '/' does not have a replica on the local node"),
+                  ConnectionResetError(104, 'Connection reset by peer'),
+                  amqp_exc.NotFound("(404) NOT_FOUND - no queue 'q'")):
+        assert refusal(fault, 'consume', 'broker:5672') is None
+        assert refusal(QueueRefused('q', fault), 'consume', 'broker:5672') is None
 
 
 def test_running_out_of_time_is_a_timeout_naming_host_vhost_and_the_last_error():

@@ -32,9 +32,9 @@ from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.consuming import ConsumingMixin
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.heartbeat import Heartbeat
-from messaging.drivers.rabbit.errors import (FATAL_TYPES, RECOVERABLE, BrokerRefusal,
-                                             DurableMismatch, PublishTimeout, fatal,
-                                             out_of_time)
+from messaging.drivers.rabbit.errors import (RECOVERABLE, RETRIED_OR_REFUSED, DeclareAgain,
+                                             PublishTimeout, not_ready_yet, out_of_time,
+                                             refusal)
 from messaging.drivers.rabbit.options import PROCESS_NAME
 from messaging import log_names
 
@@ -190,7 +190,9 @@ class Connection(ConsumingMixin):
             the call returns None instead of waiting; the next drain waits
             out the backoff, and the following retry waits longer.
         :raises BrokerRefusal: at once (unless ``background``) when the
-            broker refuses our credentials, vhost or permissions.
+            broker refuses our credentials, vhost, permissions or
+            certificate, or a declaration (406, 403, or 541 for a
+            deprecated feature it denies).
         :raises MessageDeliveryFailure: when the retries are used up.
         :raises PublishTimeout: when ``deadline`` passes between retries.
         """
@@ -220,21 +222,11 @@ class Connection(ConsumingMixin):
                     if background:
                         self._failed_attempts, self._retry_at = 0, None
                     return result
-                except FATAL_TYPES as ex:
-                    with self._write_lock:
-                        self._reset()
-                    error = fatal(ex, what, self.host, self.vhost)
-                    if not (background and isinstance(error, BrokerRefusal)):
-                        LOG.error('%s', error)
-                        raise error from ex
-                    attempt += 1
-                    delay = backoff.reconnect_delay(self._conf, attempt)
-                    LOG.error('%s; %s tries again in %.1f s (attempt %d)', error, self.name,
-                              delay, attempt)
-                except DurableMismatch:
-                    # The broker closed the channel; declare all again on a
-                    # fresh one, the entity now non-durable. At most once
-                    # per entity, so this cannot loop.
+                except DeclareAgain:
+                    # The broker closed the channel over a declaration the
+                    # declarer makes otherwise now: declare all again on a
+                    # fresh one. Each change is one-way per entity (or
+                    # needs the broker's queue to change), so this cannot loop.
                     with self._write_lock:
                         self._reset()
                     continue
@@ -244,27 +236,22 @@ class Connection(ConsumingMixin):
                     with self._write_lock:
                         self._reset()
                     raise
-                except RECOVERABLE as ex:
+                except RETRIED_OR_REFUSED as ex:
                     attempt += 1
                     with self._write_lock:
                         self._reset()
-                    if retry is not None and 0 <= retry < attempt:
-                        raise exceptions.MessageDeliveryFailure(
-                            'Unable to perform %s on %s, vhost %s, after %d attempt(s); '
-                            'the last failed with %s: %s'
-                            % (what, self.host, self.vhost, attempt, type(ex).__name__,
-                               ex)) from ex
-                    failed_host = self.host
-                    self._kombu.maybe_switch_next()
-                    delay = (backoff.reconnect_delay(self._conf, attempt) if reconnecting
-                             else backoff.first_connect_delay(self._conf, attempt))
-                    if deadline is not None:
-                        # The last try starts just before the deadline.
-                        delay = min(delay, deadline - time.monotonic() - backoff.LAST_TRY)
-                        if delay < 0:
-                            raise out_of_time(what, self.host, self.vhost, attempt,
-                                              ex) from ex
-                    self._log_retry(ex, failed_host, delay, what, attempt, reconnecting)
+                    error = refusal(ex, what, self.host, self.vhost)
+                    if error is not None and not background:
+                        LOG.error('%s', error)
+                        raise error from getattr(ex, 'cause', ex)
+                    if error is not None:
+                        # A server's consumers: an operator may be fixing it.
+                        delay = backoff.reconnect_delay(self._conf, attempt)
+                        LOG.error('%s; %s tries again in %.1f s (attempt %d)', error,
+                                  self.name, delay, attempt)
+                    else:
+                        delay = self._retry_delay(ex, what, attempt, reconnecting, retry,
+                                                  deadline)
             if background:
                 self._failed_attempts = attempt
                 self._retry_at = time.monotonic() + delay
@@ -273,6 +260,33 @@ class Connection(ConsumingMixin):
             # are not held up by our backoff; close() cuts the wait short.
             if delay:
                 self._closing.wait(delay)
+
+    def _retry_delay(self, ex: BaseException, what: str, attempt: int, reconnecting: bool,
+                     retry: Optional[int], deadline: Optional[float]) -> float:
+        """How long to wait before the next try after ``ex`` (a fault worth a
+        reconnect), having switched to the next broker; logged.
+
+        :raises MessageDeliveryFailure: the ``retry`` allowed are used up.
+        :raises PublishTimeout: the next try could not start before ``deadline``.
+        """
+        if not (isinstance(ex, RECOVERABLE) or not_ready_yet(ex)):
+            raise ex
+        if retry is not None and 0 <= retry < attempt:
+            raise exceptions.MessageDeliveryFailure(
+                'Unable to perform %s on %s, vhost %s, after %d attempt(s); the last failed '
+                'with %s: %s' % (what, self.host, self.vhost, attempt, type(ex).__name__,
+                                 ex)) from ex
+        failed_host = self.host
+        self._kombu.maybe_switch_next()
+        delay = (backoff.reconnect_delay(self._conf, attempt) if reconnecting
+                 else backoff.first_connect_delay(self._conf, attempt))
+        if deadline is not None:
+            # The last try starts just before the deadline.
+            delay = min(delay, deadline - time.monotonic() - backoff.LAST_TRY)
+            if delay < 0:
+                raise out_of_time(what, self.host, self.vhost, attempt, ex) from ex
+        self._log_retry(ex, failed_host, delay, what, attempt, reconnecting)
+        return delay
 
     # -- the retry path's log lines: oslo.messaging's texts ------------------
 

@@ -66,7 +66,10 @@ class ConsumingMixin:
         if cursor is not None:
             arguments, on_cancel = cursor.consumer_arguments(), cursor.on_cancel
         else:
-            arguments = consumer_arguments(spec, self._conf.enable_cancel_on_failover)
+            # A queue used as the broker has it may be of another type.
+            arguments = consumer_arguments(
+                spec, self._conf.enable_cancel_on_failover
+                and not self._declarer.uses_as_found(spec.name))
             on_cancel = None
         try:
             channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,

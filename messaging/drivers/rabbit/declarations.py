@@ -10,9 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from amqp import exceptions as amqp_exc
+
 from messaging import wire
 from messaging.drivers.base import TransportDriverError
-from messaging.drivers.rabbit.errors import FATAL_TYPES, DurableMismatch, is_durable_mismatch
+from messaging.drivers.rabbit.errors import (DeclareAgain, QueueRefused, is_durable_mismatch,
+                                             is_refusal)
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -188,11 +191,23 @@ class ChannelDeclarer:
     """Declares exchanges and queues on a connection's channel.
 
     Exchanges (and queues asked with ``once``) are declared once per
-    channel: ``forget()`` when the channel changes. A durable declaration
-    the broker refuses over ``durable`` alone (the entity exists
-    non-durable) is made non-durable from then on, as oslo.messaging does
-    (WIRE.md 4.4), so servers switched to ``amqp_durable_queues`` join the
-    entities older ones declared.
+    channel: ``forget()`` when the channel changes. Two refusals of the
+    broker (406, which closes the channel) are met by declaring otherwise
+    on the next try, so that a fleet can change its queue options one
+    service at a time:
+
+    - a durable declaration refused over ``durable`` alone (the entity
+      exists non-durable) is made non-durable from then on, as
+      oslo.messaging does (WIRE.md 4.4), so servers switched to
+      ``amqp_durable_queues`` join the entities older ones declared;
+    - a queue that exists as another type (``x-queue-type``: classic,
+      quorum) or durable where we ask non-durable is used as the broker has
+      it (a passive declaration), with one WARNING, until it is gone: then
+      it is declared as configured. Servers switched to
+      ``rabbit_quorum_queue`` (or back) thus consume the queue older ones
+      declared, and move to the new one once an operator deletes the old.
+
+    Any other refusal is raised as a ``QueueRefused`` carrying the queue.
 
     :param host: gives the current broker, for log messages.
     """
@@ -201,10 +216,16 @@ class ChannelDeclarer:
         self._host = host
         self._declared: set[tuple[str, str]] = set()
         self._non_durable: set[tuple[str, str]] = set()
+        self._as_found: set[str] = set()
 
     def forget(self) -> None:
         """The channel is new: declare everything on it again."""
         self._declared.clear()
+
+    def uses_as_found(self, queue: str) -> bool:
+        """Whether ``queue`` is used as the broker has it, not as configured
+        (its consumer must then ask for nothing of its type)."""
+        return queue in self._as_found
 
     def exchange(self, channel: Any, spec: ExchangeSpec) -> None:
         """Declare ``spec`` unless done on this channel already."""
@@ -220,33 +241,83 @@ class ChannelDeclarer:
 
         :param once: skip it when done on this channel already (publishers
             declaring a notification queue); consumers always declare.
+        :raises DeclareAgain: the next try declares otherwise (see above).
+        :raises QueueRefused: the broker refuses the declaration for good.
         """
         if once and ('queue', spec.name) in self._declared:
             return
-        self._with_fallback('queue', spec.name, spec.durable, lambda durable: (
-            channel.queue_declare(spec.name, durable=durable, auto_delete=spec.auto_delete,
-                                  arguments=spec.arguments)))
-        for exchange, key in spec.bindings:
-            self.exchange(channel, exchange)
-            channel.queue_bind(spec.name, exchange.name, key)
+        try:
+            if spec.name in self._as_found:
+                self._declare_as_found(channel, spec.name)
+            else:
+                self._with_fallback('queue', spec.name, spec.durable, lambda durable: (
+                    channel.queue_declare(spec.name, durable=durable,
+                                          auto_delete=spec.auto_delete,
+                                          arguments=spec.arguments)),
+                    typed='x-queue-type' in spec.arguments)
+            for exchange, key in spec.bindings:
+                self.exchange(channel, exchange)
+                channel.queue_bind(spec.name, exchange.name, key)
+        except (amqp_exc.AMQPError, OSError) as ex:
+            if is_refusal(ex):
+                raise QueueRefused(describe(spec), ex) from ex
+            raise
         self._declared.add(('queue', spec.name))
 
-    def _with_fallback(self, kind: str, name: str, durable: bool,
-                       declare: Callable[[bool], Any]) -> None:
-        """``declare(durable)``, non-durable when the broker has it so.
+    def _declare_as_found(self, channel: Any, name: str) -> None:
+        try:
+            channel.queue_declare(name, passive=True)
+        except amqp_exc.NotFound as ex:
+            self._as_found.discard(name)
+            LOG.info('Queue %s is gone from %s; declaring it as configured', name,
+                     self._host())
+            raise DeclareAgain('queue', name) from ex
 
-        :raises DurableMismatch: on the first refusal, for the caller to
-            declare again on a fresh channel (the broker closed this one).
+    def _with_fallback(self, kind: str, name: str, durable: bool,
+                       declare: Callable[[bool], Any], typed: bool = False) -> None:
+        """``declare(durable)``, or otherwise when the broker has it otherwise.
+
+        :param typed: the queue is declared with a type (quorum, stream),
+            which cannot be non-durable: found non-durable, it is of
+            another type.
+        :raises DeclareAgain: on a refusal that the next try meets by
+            declaring otherwise (the broker closed this channel).
         """
         durable = durable and (kind, name) not in self._non_durable
         try:
             declare(durable)
-        except FATAL_TYPES as ex:
-            if not (durable and is_durable_mismatch(ex)):
+        except amqp_exc.PreconditionFailed as ex:
+            if durable and is_durable_mismatch(ex) and not typed:
+                self._non_durable.add((kind, name))
+                LOG.warning('The %s %s exists non-durable on %s while we declare it '
+                            'durable (amqp_durable_queues); using it non-durable. Its '
+                            'messages do not survive a broker restart: delete it once '
+                            'every peer declares it durable', kind, name, self._host())
+            elif kind == 'queue' and (is_other_shape(ex)
+                                      or (typed and is_durable_mismatch(ex))):
+                self._as_found.add(name)
+                LOG.warning('The queue %s exists on %s as another type or durability than '
+                            'the [oslo_messaging_rabbit] options ask (%s); consuming it as it '
+                            'is. This is expected while services change rabbit_quorum_queue '
+                            'or amqp_durable_queues one at a time: once every service has '
+                            'the new setting, delete the queue ("rabbitmqctl delete_queue '
+                            'NAME -p VHOST") and it is declared anew as configured',
+                            name, self._host(), ex)
+            else:
                 raise
-            self._non_durable.add((kind, name))
-            LOG.warning('The %s %s exists non-durable on %s while we declare it durable '
-                        '(amqp_durable_queues); using it non-durable. Its messages do not '
-                        'survive a broker restart: delete it once every peer declares it '
-                        'durable', kind, name, self._host())
-            raise DurableMismatch(kind, name) from ex
+            raise DeclareAgain(kind, name) from ex
+
+
+def is_other_shape(ex: Exception) -> bool:
+    """Whether a queue's declaration was refused because the queue exists
+    as another type, or durable where we asked non-durable (a quorum queue
+    is always durable): what a fleet changing queue type meets."""
+    words = str(ex)
+    return ("inequivalent arg 'x-queue-type'" in words
+            or ("inequivalent arg 'durable'" in words and "current is 'true'" in words))
+
+
+def describe(spec: QueueSpec) -> str:
+    """``spec`` as a log line names it: name, flags and arguments."""
+    return '%s (durable %s, auto-delete %s, arguments %s)' % (
+        spec.name, spec.durable, spec.auto_delete, spec.arguments or '{}')

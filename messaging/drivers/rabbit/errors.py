@@ -45,8 +45,33 @@ class CertificateVerificationFailure(BrokerRefusal):
     """The broker's TLS certificate did not verify."""
 
 
-class DeclarationMismatch(TransportDriverError):
-    """A queue or exchange exists with other flags (406 PRECONDITION_FAILED)."""
+class DeclarationMismatch(BrokerRefusal, TransportDriverError):
+    """A queue or exchange exists with other flags (406 PRECONDITION_FAILED).
+
+    The broker gives the same answer until an operator aligns the options
+    or deletes the entity: a bounded operation fails at once, a running
+    server logs it and tries again with backoff.
+    """
+
+
+class DeprecatedFeatureDenied(BrokerRefusal):
+    """The broker denies a deprecated feature the declaration needs (541
+    INTERNAL_ERROR "Feature `...` is deprecated", RabbitMQ 4), e.g.
+    ``transient_nonexcl_queues``: a non-durable, non-exclusive queue."""
+
+
+class QueueRefused(Exception):
+    """Carries a queue's refused declaration, with the queue, up to the
+    retry path (``refusal``), which makes the error to raise or log of it.
+
+    :param queue: the queue as declared: name, flags, arguments.
+    :param cause: the broker's answer.
+    """
+
+    def __init__(self, queue: str, cause: Exception) -> None:
+        super().__init__(queue, cause)
+        self.queue = queue
+        self.cause = cause
 
 
 # Broker answers no retry can change: the kind of error, the words of the
@@ -74,12 +99,26 @@ _FATAL = (
     (ssl.SSLCertVerificationError, None, CertificateVerificationFailure,
      'TLS certificate of %(host)s did not verify (%(ex)s): check ssl_ca_file and that '
      'the host name in the transport URL is one the certificate names'),
+    (amqp_exc.InternalError, 'is deprecated', DeprecatedFeatureDenied,
+     '%(what)s on %(host)s, vhost %(vhost)s, was refused by the broker (%(ex)s): it '
+     'denies a deprecated feature this needs. For transient_nonexcl_queues (RabbitMQ '
+     '4 refuses non-durable, non-exclusive queues), set [oslo_messaging_rabbit] '
+     'rabbit_quorum_queue = true (or amqp_durable_queues = true) for the shared topic '
+     'queues and rabbit_transient_quorum_queue = true for reply and fanout queues, on '
+     'every service of the vhost; or permit the feature on every broker node with '
+     '"deprecated_features.permit.FEATURE = true" in rabbitmq.conf'),
     (amqp_exc.PreconditionFailed, None, DeclarationMismatch,
-     '%(what)s on %(host)s refused by the broker (%(ex)s): an existing queue or exchange '
-     'was declared with other flags or arguments; every peer on the vhost must use the '
-     'same [oslo_messaging_rabbit] queue options'),
+     '%(what)s on %(host)s, vhost %(vhost)s, was refused by the broker (%(ex)s): an '
+     'existing queue or exchange was declared with other flags or arguments; every peer '
+     'on the vhost must use the same [oslo_messaging_rabbit] queue options. Compare '
+     'what the broker has ("rabbitmqctl list_queues -p VHOST name durable auto_delete '
+     'arguments", "rabbitmqctl list_exchanges -p VHOST name durable") with them, align '
+     'them, then delete the old entity so that the next declaration makes it anew'),
 )
 FATAL_TYPES = tuple({kind: None for kind, _words, _error, _text in _FATAL})
+# What the retry path catches: a fault worth a reconnect, or a refusal
+# (``refusal`` tells them apart).
+RETRIED_OR_REFUSED = RECOVERABLE + FATAL_TYPES + (QueueRefused, BrokerRefusal)
 
 
 # Words of a 406 that the broker says of a queue not ready yet where we
@@ -101,9 +140,10 @@ def not_ready_yet(ex: Exception) -> bool:
             and any(words in str(ex) for words in _NOT_READY_YET))
 
 
-class DurableMismatch(Exception):
-    """A durable declaration met an existing non-durable entity; the
-    connection is made again and declares it non-durable (WIRE.md 4.4)."""
+class DeclareAgain(Exception):
+    """The broker closed the channel over a declaration that will be made
+    otherwise on the next try (see declarations.ChannelDeclarer); the retry
+    path makes the connection again and goes on at once."""
 
 
 def is_durable_mismatch(ex: Exception) -> bool:
@@ -112,10 +152,32 @@ def is_durable_mismatch(ex: Exception) -> bool:
             and "inequivalent arg 'durable'" in str(ex))
 
 
-def fatal(ex: Exception, what: str, host: str, vhost: str = '/') -> Exception:
-    """The error to raise for ``ex``, one of the ``FATAL_TYPES`` broker answers."""
-    error, text = next((error, text) for kind, words, error, text in _FATAL
-                       if isinstance(ex, kind) and (words is None or words in str(ex)))
+def is_refusal(ex: BaseException) -> bool:
+    """Whether ``ex`` is a broker answer no retry changes (``_FATAL``)."""
+    return not not_ready_yet(ex) and _fatal_row(ex) is not None
+
+
+def _fatal_row(ex: BaseException) -> Optional[tuple]:
+    return next(((error, text) for kind, words, error, text in _FATAL
+                 if isinstance(ex, kind) and (words is None or words in str(ex))), None)
+
+
+def refusal(ex: BaseException, what: str, host: str, vhost: str = '/'
+            ) -> Optional[BrokerRefusal]:
+    """The error to raise (or, for a server's consumers, log) for ``ex``
+    when no retry changes it, else None (a fault worth a reconnect).
+
+    :param ex: what ``what`` failed with: the broker's answer, a
+        ``QueueRefused`` carrying it with its queue, or a ``BrokerRefusal``
+        made already.
+    """
+    if isinstance(ex, BrokerRefusal):
+        return ex
+    if isinstance(ex, QueueRefused):
+        what, ex = 'declare queue %s (for %s)' % (ex.queue, what), ex.cause
+    if not is_refusal(ex):
+        return None
+    error, text = _fatal_row(ex)
     return error(text % {'what': what, 'host': host, 'vhost': vhost, 'ex': ex})
 
 

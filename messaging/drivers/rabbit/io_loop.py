@@ -31,13 +31,12 @@ import time
 from typing import Any, Callable, Iterator, Optional
 
 import amqp
-from amqp.exceptions import PreconditionFailed
 
-from messaging.drivers.rabbit import amqp_link
+from messaging.drivers.rabbit import amqp_link, backoff
 from messaging.drivers.rabbit.amqp_link import set_socket_timeout
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
-from messaging.drivers.rabbit.errors import DurableMismatch
+from messaging.drivers.rabbit.errors import RETRIED_OR_REFUSED, DeclareAgain, refusal
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -66,6 +65,9 @@ class SharedConnection(Connection):
         self._turn_done = threading.Condition()
         self._thread: Optional[threading.Thread] = None
         self._next_tick = 0.0
+        # Consumers the broker refused on a reconnect, by tag: (spec,
+        # callback, cursor), refusals in a row, when to try again.
+        self._set_aside: dict[str, tuple[tuple, int, float]] = {}
 
     # -- other threads' turns ------------------------------------------------
 
@@ -98,10 +100,6 @@ class SharedConnection(Connection):
         with self._turn():
             return super().ensure(method, *args, **kwargs)
 
-    def cancel_consumers(self, tags: Optional[list[str]] = None) -> None:
-        with self._turn():
-            super().cancel_consumers(tags)
-
     def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
                          deadline: Optional[float] = None, cursor: Any = None) -> str:
         """As ``Connection.declare_consumer``; the I/O thread starts with
@@ -115,19 +113,61 @@ class SharedConnection(Connection):
         return tag
 
     def _replay_consumers(self) -> None:
-        """Declare every consumer again; one the broker now refuses (406:
-        its queue was declared since with other arguments) is dropped, with
-        an error, so that it cannot keep the other listeners' consumers
-        down: the channel it closed is made again for the rest."""
+        """Declare every consumer again; one the broker now refuses for good
+        (its queue was declared since with other arguments, a deprecated
+        feature it needs is denied, a permission was taken away) is set
+        aside, so that it cannot keep the other listeners' consumers down:
+        the channel it closed is made again for the rest, and it is tried
+        again with backoff (``_retry_set_aside``) until an operator's fix
+        lets it through."""
         for tag, (spec, callback, cursor) in list(self._consumers.items()):
-            try:
-                self._declare_and_consume(spec, tag, callback, cursor)
-            except PreconditionFailed as ex:
-                LOG.error('Dropping consumer %s of queue %s on %s: the broker refuses its '
-                          'declaration again (%s); the other consumers are declared anew',
-                          tag, spec.name, self.name, ex)
-                self._consumers.pop(tag, None)
-                raise DurableMismatch(spec.name) from ex
+            self._declare_or_set_aside(tag, spec, callback, cursor)
+
+    def _declare_or_set_aside(self, tag: str, spec: QueueSpec, callback: Callable,
+                              cursor: Any) -> None:
+        """Declare and consume one consumer, or set it aside when refused.
+
+        :raises DeclareAgain: it was set aside (the broker closed the
+            channel, or the connection, on refusing it).
+        """
+        try:
+            self._declare_and_consume(spec, tag, callback, cursor)
+        except RETRIED_OR_REFUSED as ex:
+            error = refusal(ex, 'declare consumer of %s' % spec.name, self.host, self.vhost)
+            if error is None:
+                raise
+            self._consumers.pop(tag, None)
+            attempts = self._set_aside.get(tag, (None, 0, 0.0))[1] + 1
+            delay = backoff.reconnect_delay(self._conf, attempts)
+            self._set_aside[tag] = ((spec, callback, cursor), attempts,
+                                    time.monotonic() + delay)
+            LOG.error('%s; consumer %s of %s tries again in %.1f s (attempt %d), the other '
+                      'consumers of the connection go on', error, tag, self.name, delay,
+                      attempts)
+            raise DeclareAgain('queue', spec.name) from ex
+        if tag in self._set_aside:
+            _entry, attempts, _retry_at = self._set_aside.pop(tag)
+            LOG.info('Consumer %s of queue %s on %s is declared again, after %d refusal(s)',
+                     tag, spec.name, self.name, attempts)
+        self._consumers[tag] = (spec, callback, cursor)
+
+    def _retry_set_aside(self, channel: amqp.Channel) -> None:
+        """Try again the consumers set aside whose backoff has passed."""
+        now = time.monotonic()
+        for tag, (entry, _attempts, retry_at) in list(self._set_aside.items()):
+            if retry_at <= now:
+                self._declare_or_set_aside(tag, *entry)
+
+    def _set_aside_due(self) -> float:
+        """When the next consumer set aside is due to be tried (or never)."""
+        return min((retry_at for _entry, _attempts, retry_at in self._set_aside.values()),
+                   default=float('inf'))
+
+    def cancel_consumers(self, tags: Optional[list[str]] = None) -> None:
+        with self._turn():
+            for tag in list(self._set_aside) if tags is None else tags:
+                self._set_aside.pop(tag, None)
+            super().cancel_consumers(tags)
 
     def _start_heartbeat(self) -> None:
         """The I/O thread sends the heartbeats: no thread of their own."""
@@ -175,11 +215,16 @@ class SharedConnection(Connection):
             self._rechecks = rechecks[1:]
             self._check_redeclared_queues()
             return
+        if self._set_aside_due() <= now:
+            self.ensure(self._retry_set_aside, what='declare consumers set aside',
+                        background=True)
+            return
         link = channel.connection
         if not self._tick(link, now):
             return
         if not amqp_link.has_buffered_frame(link):
-            wake_at = min([self._next_tick] + list(self._rechecks[:1]))
+            wake_at = min([self._next_tick, self._set_aside_due()]
+                          + list(self._rechecks[:1]))
             self._wait_readable(getattr(link.transport, 'sock', None),
                                 wake_at - time.monotonic())
         with self._turn_done:
