@@ -16,6 +16,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).resolve().with_name('snippet_worker.py')
@@ -80,6 +81,13 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str:
     return result[0]
 
 
+class Answers(NamedTuple):
+    """What each library observed running one snippet."""
+
+    ours: dict
+    oslo: dict
+
+
 class SameAnswer:
     """Runs a snippet under both libraries and asserts equal observations."""
 
@@ -92,6 +100,15 @@ class SameAnswer:
         ours = self.ours.run(code)
         assert ours == oslo, _difference(ours, oslo)
         return ours
+
+    def separately(self, code: str) -> Answers:
+        """Each library's observations of ``code``, not compared.
+
+        For a documented difference of behaviour: the test asserts what each
+        side observed, so that it fails if either library stops differing in
+        the way the documentation says.
+        """
+        return Answers(ours=self.ours.run(code), oslo=self.oslo.run(code))
 
     def close(self) -> None:
         self.ours.close()

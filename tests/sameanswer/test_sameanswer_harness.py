@@ -19,6 +19,12 @@ def test_a_difference_fails_with_both_answers(same_answer):
         same_answer("observe('name', om.__name__)")
 
 
+def test_separately_returns_both_answers_uncompared(same_answer):
+    answers = same_answer.separately("observe('name', om.__name__)")
+    assert answers.ours == {'name': 'messaging'}
+    assert answers.oslo == {'name': 'oslo_messaging'}
+
+
 def test_snippets_do_not_share_state(same_answer):
     same_answer("import os; os.environ['SAMEANSWER_MARK'] = '1'")
     seen = same_answer("import os; observe('mark', os.environ.get('SAMEANSWER_MARK'))")
