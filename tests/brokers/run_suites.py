@@ -3,9 +3,13 @@
 For each series: build its Debian root (or reuse the cached one), start a
 node of its own (rabbitmq4.py), run against it the functional suite, the
 bounded-operations tests and the interop suite (both directions, classic
-and Kolla configurations), stop the node. Each suite is named with the
-version it ran on; a matrix of counts and times ends the output. Exits
-non-zero when a test failed on any series.
+and Kolla configurations), stop the node. Then, on a second node of the
+series with every deprecated feature it lists denied (as 4.3 will deny
+transient_nonexcl_queues by default), the ``denied`` suite: what works
+there (durable and Kolla configurations, ours and oslo.messaging's Kolla
+peers) and what fails at once saying why (the classic defaults). Each
+suite is named with the version it ran on; a matrix of counts and times
+ends the output. Exits non-zero when a test failed on any series.
 
 ::
 
@@ -39,6 +43,20 @@ SUITES = {
     'bounded': ['tests/functional/test_rabbit_bounded.py'],
     'interop': ['tests/interop'],
 }
+# Run on a node denying every deprecated feature: our tests of that case,
+# the Kolla functional tests, and the RPC and notification interop suites
+# under the Kolla configuration, both directions (oslo.messaging's classic
+# configuration cannot run there at all; nor can the declarations suite,
+# which sets up every option set of its module at once).
+DENIED_SUITES = {
+    'denied': ['tests/functional/test_rabbit_denied_features.py',
+               'tests/functional/test_rabbit_kolla.py', 'tests/interop/test_interop_rpc.py',
+               'tests/interop/test_interop_notify.py',
+               '-k', 'denied_features or (kolla and not manager)'],
+}
+# The series whose deprecated features are denied for DENIED_SUITES: the
+# newest, whose list is the longest.
+DENIED_SERIES = ('4.3',)
 
 # Tests that pass on 3.10 and fail on a 4.x series, left out of this step
 # (never skipped in the test files): test id -> what differs and why.
@@ -83,13 +101,14 @@ def banner(text: str) -> None:
 
 
 def run_suite(node: Node, suite: str, extra: list[str]) -> Outcome:
+    paths = SUITES.get(suite) or DENIED_SUITES[suite]
     excluded = [test for test in EXCLUDED.get(node.version, {})
                 if any(test.startswith(path.split('::')[0])
-                       for path in SUITES[suite] if not path.startswith('-'))]
+                       for path in paths if not path.startswith('-'))]
     with tempfile.TemporaryDirectory(prefix='rabbitmq4-') as tmp:
         report = Path(tmp) / 'report.xml'
         command = [sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-q', '-rfEs',
-                   '--junitxml', str(report), *SUITES[suite],
+                   '--junitxml', str(report), *paths,
                    *['--deselect=' + test for test in excluded], *extra]
         banner('RabbitMQ %s (%s): %s suite: %s' % (
             node.version, debian_root.installed_version(node.root), suite,
@@ -111,13 +130,25 @@ def run_series(version: str, suites: list[str], extra: list[str]) -> dict[str, O
                                       time.monotonic() - started))
     for test, reason in EXCLUDED.get(version, {}).items():
         print('excluded on %s: %s -- %s' % (version, test, reason))
-    started = time.monotonic()
-    node = Node(version).start()
-    print('node %s up in %.0f s: %s' % (node.name, time.monotonic() - started, node.url))
-    try:
-        return {suite: run_suite(node, suite, extra) for suite in suites}
-    finally:
-        node.stop()
+    outcomes = {}
+    plain = [suite for suite in suites if suite in SUITES]
+    denying = [suite for suite in suites
+               if suite in DENIED_SUITES and version in DENIED_SERIES]
+    for deny, chosen in ((False, plain), (True, denying)):
+        if not chosen:
+            continue
+        node = Node(version, Node(version).instance + ('-denied' if deny else ''))
+        features = tuple(node.deprecated_features()) if deny else ()
+        started = time.monotonic()
+        node.start(deny=features)
+        print('node %s up in %.0f s: %s%s' % (
+            node.name, time.monotonic() - started, node.url,
+            ', denying %s' % ', '.join(features) if deny else ''))
+        try:
+            outcomes.update((suite, run_suite(node, suite, extra)) for suite in chosen)
+        finally:
+            node.stop()
+    return outcomes
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -125,10 +156,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     split = argv.index('--') if '--' in argv else len(argv)
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--version', action='append', choices=sorted(debian_root.SERIES))
-    parser.add_argument('--suite', action='append', choices=list(SUITES))
+    parser.add_argument('--suite', action='append', choices=list(SUITES) + list(DENIED_SUITES))
     args = parser.parse_args(argv[:split])
     versions = args.version or ['4.3', '4.0']
-    suites = args.suite or list(SUITES)
+    suites = args.suite or list(SUITES) + list(DENIED_SUITES)
     started = time.monotonic()
     results = {version: run_series(version, suites, argv[split + 1:]) for version in versions}
     banner('RabbitMQ 4 matrix (%.0f s in all)' % (time.monotonic() - started))

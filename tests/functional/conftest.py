@@ -193,3 +193,16 @@ def raw_channel(rabbit_url):
     """A plain kombu channel, for capturing and hand-publishing messages."""
     with kombu.Connection(_kombu_url(rabbit_url), connect_timeout=5) as conn:
         yield conn.channel()
+
+
+@pytest.fixture
+def host(monkeypatch, tmp_path):
+    """A queue manager hostname of the test's own, its lock dir and counters."""
+    import uuid
+    from pathlib import Path
+
+    monkeypatch.setenv('OSLO_LOCK_PATH', str(tmp_path))
+    name = 'kolla-test-%s' % uuid.uuid4().hex[:8]
+    yield name
+    for counter in Path('/dev/shm').glob('%s_*_qmanager' % name):
+        counter.unlink()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
@@ -20,16 +18,6 @@ pytestmark = pytest.mark.timeout(120)
 KOLLA = dict(rabbit_quorum_queue='true', rabbit_transient_quorum_queue='true',
              rabbit_stream_fanout='true', use_queue_manager='true',
              rabbit_qos_prefetch_count=1)
-
-
-@pytest.fixture
-def host(monkeypatch, tmp_path):
-    """A queue manager hostname of the test's own, its lock dir and counters."""
-    monkeypatch.setenv('OSLO_LOCK_PATH', str(tmp_path))
-    name = 'kolla-test-%s' % uuid.uuid4().hex[:8]
-    yield name
-    for counter in Path('/dev/shm').glob('%s_*_qmanager' % name):
-        counter.unlink()
 
 
 @pytest.fixture

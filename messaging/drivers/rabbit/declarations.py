@@ -111,6 +111,12 @@ class Declarations:
         self._durable = bool(conf.amqp_durable_queues or conf.rabbit_quorum_queue)
         self._auto_delete = bool(conf.amqp_auto_delete)
         self._transient_durable = bool(conf.rabbit_transient_quorum_queue)
+        # A reply or fanout queue only its process uses: durable too when
+        # the shared queues are (RabbitMQ 4 denies non-durable, non-exclusive
+        # queues, transient_nonexcl_queues) and x-expires removes it once
+        # unused. No peer declares it, so its flags are ours to choose.
+        self._private_durable = self._transient_durable or (
+            self._durable and conf.rabbit_transient_queues_ttl > 0)
         self._queue_manager = queue_manager
         self._stream_fanout = bool(conf.rabbit_stream_fanout)
         quorum_limits = {}
@@ -163,7 +169,7 @@ class Declarations:
 
     def fanout_queue(self, topic: str, suffix: str) -> QueueSpec:
         """A server's own ``<topic>_fanout_<suffix>`` queue."""
-        return QueueSpec('%s_fanout_%s' % (topic, suffix), self._transient_durable,
+        return QueueSpec('%s_fanout_%s' % (topic, suffix), self._private_durable,
                          False, dict(self._targs), ((self.fanout_exchange(topic), topic),))
 
     def new_fanout_queue(self, topic: str) -> QueueSpec:
@@ -180,7 +186,7 @@ class Declarations:
 
     def reply_queue(self, name: str) -> QueueSpec:
         """The caller's reply queue, reached through the default exchange."""
-        return QueueSpec(name, self._transient_durable, False, dict(self._targs))
+        return QueueSpec(name, self._private_durable, False, dict(self._targs))
 
     def new_reply_queue(self) -> QueueSpec:
         """A transport's reply queue, ``reply_<queue manager name or random>``."""
