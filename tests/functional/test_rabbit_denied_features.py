@@ -97,6 +97,17 @@ def test_the_classic_defaults_fail_a_server_start_at_once_saying_what_to_set(
     for part in ('declare queue %s (durable False' % topic, 'transient_nonexcl_queues',
                  'rabbit_quorum_queue = true', 'amqp_durable_queues = true'):
         assert part in str(error)
+    # A call (its reply queue) and a notification (its queue) too.
+    started = time.monotonic()
+    call = catch(driver.send, messaging.Target(topic=topic, exchange=exchange), {},
+                 {'method': 'm', 'args': 1}, wait_for_reply=True, timeout=WAIT)
+    notification = catch(driver.send_notification,
+                         messaging.Target(topic=topic + '.info', exchange=exchange), {},
+                         _notification(), 2.0)
+    assert time.monotonic() - started < 5
+    assert isinstance(call, DeprecatedFeatureDenied) and 'declare queue reply_' in str(call)
+    assert (isinstance(notification, DeprecatedFeatureDenied)
+            and 'declare queue %s.info' % topic in str(notification))
 
 
 def test_durable_queues_work_with_every_deprecated_feature_denied(
