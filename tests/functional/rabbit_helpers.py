@@ -105,6 +105,17 @@ def catch(function, *args, **kwargs):
         return ex
 
 
+def fails_at_once(function, *args, within=5.0, **kwargs):
+    """The exception ``function(*args, **kwargs)`` raised, which it must
+    have raised within ``within`` seconds (not after retries or a timeout)."""
+    started = time.monotonic()
+    error = catch(function, *args, **kwargs)
+    took = time.monotonic() - started
+    assert isinstance(error, Exception), 'no error, but %r' % (error,)
+    assert took < within, 'failed after %.1f s, not at once: %s' % (took, error)
+    return error
+
+
 SERVICE = Path(__file__).resolve().parent / 'queue_manager_service.py'
 WORKTREE = str(Path(__file__).resolve().parents[2])
 
