@@ -249,8 +249,9 @@ class AMQPDriverBase(base.BaseDriver):
                                 batch_size: int, batch_timeout: Optional[float]
                                 ) -> NotificationListener:
         self._check_fork()
-        listener = NotificationListener(self._hub.attach(),
-                                        **self._listener_kwargs(batch_size, batch_timeout))
+        listener = NotificationListener(
+            self._hub.attach(), quorum_delivery_limit=self.options.rabbit_quorum_delivery_limit,
+            **self._listener_kwargs(batch_size, batch_timeout))
         bindings = [(self._exchange_name(target), '%s.%s' % (target.topic, priority))
                     for target, priority in targets_and_priorities]
         if pool:

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 
 from messaging import wire
 from messaging.drivers import base
+from messaging.drivers.rabbit import delivery_limit
 from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
 from messaging.drivers.rabbit.io_loop import SharedConnection
 from messaging.drivers.rabbit.reply_sender import ReplySender
@@ -365,9 +366,11 @@ class NotificationIncoming(base.IncomingMessage):
     """A notification, acked or requeued once the endpoint is done."""
 
     def __init__(self, connection: SharedConnection, recent: RecentIds, raw: Any,
-                 ctxt: dict, message: dict, unique_id: Optional[str]) -> None:
+                 ctxt: dict, message: dict, unique_id: Optional[str],
+                 configured_limit: int = 0) -> None:
         super().__init__(ctxt, message)
         self._connection = connection
+        self._configured_limit = configured_limit
         self._recent = recent
         self._raw = raw
         self._unique_id = unique_id
@@ -378,12 +381,35 @@ class NotificationIncoming(base.IncomingMessage):
         self._recent.add(self._unique_id)
 
     def requeue(self) -> None:
-        """basic.reject(requeue=True): the broker delivers it again."""
-        self._connection.ack(self._raw.channel, self._raw.delivery_tag, requeue=True)
+        """basic.reject(requeue=True): the broker delivers it again, unless
+        its queue's delivery limit is reached (said at WARNING, see
+        delivery_limit.py)."""
+        raw = self._raw
+        try:
+            server_version = raw.channel.connection.server_properties.get('version')
+        except AttributeError:  # the channel is gone: the broker redelivers it anyway
+            server_version = None
+        limit = delivery_limit.limit_for(self._configured_limit, server_version)
+        if delivery_limit.requeue_drops(raw, limit):
+            LOG.warning('Requeueing notification %s (event type %s) from queue %s for the '
+                        'last time: it was delivered %d times before and the queue\'s '
+                        'delivery limit is %d, so the broker drops it, or dead-letters it '
+                        'if a policy gives the queue a dead-letter exchange. Set '
+                        'rabbit_quorum_delivery_limit (on new queues) or a delivery-limit '
+                        'policy to allow more', self.message.get('message_id'),
+                        self.message.get('event_type'), raw.delivery_info.get('routing_key'),
+                        delivery_limit.delivery_count(raw), limit)
+        self._connection.ack(raw.channel, raw.delivery_tag, requeue=True)
 
 
 class NotificationListener(RabbitListener):
     """Consumes ``<topic>.<priority>`` queues, or one pool queue."""
+
+    def __init__(self, *args: Any, quorum_delivery_limit: int = 0, **kwargs: Any) -> None:
+        """:param quorum_delivery_limit: ``rabbit_quorum_delivery_limit``,
+            which its queues were declared with."""
+        super().__init__(*args, **kwargs)
+        self._quorum_delivery_limit = quorum_delivery_limit
 
     def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
         message = self._decode(raw)
@@ -402,4 +428,4 @@ class NotificationListener(RabbitListener):
             return None
         ctxt, _, _ = wire.unpack_context(message)
         return NotificationIncoming(self.connection, self._recent, raw, ctxt, message,
-                                    unique_id)
+                                    unique_id, self._quorum_delivery_limit)
