@@ -21,6 +21,7 @@ import messaging
 from messaging.drivers.rabbit.errors import DeclarationMismatch
 from tests.functional.conftest import queue_type
 from tests.functional.rabbit_helpers import WAIT, Responder, fails_at_once
+from tests.functional.test_rabbit_kolla import KOLLA
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -161,3 +162,40 @@ def test_a_fleet_changes_to_quorum_queues_one_server_at_a_time(
         assert len(_records(caplog, 'WARNING', 'consuming it as it is')) == 1
     finally:
         new.stop()
+
+
+def test_a_fleet_changes_to_the_kolla_configuration_one_server_at_a_time(
+        rabbit_transport, rabbit_names, broker_cleanup, host, caplog):
+    """Classic servers and servers switched to quorum queues and stream
+    fanout (Kolla-Ansible's configuration) share a topic: each fanout
+    reaches every server once, whichever side sends it, and calls are served."""
+    topic, exchange = rabbit_names
+    for queue in (topic + '.old', topic + '.new', topic + '_fanout'):
+        broker_cleanup.queue(queue)
+    classic = rabbit_transport()._driver
+    old = Responder(classic.listen(messaging.Target(topic=topic, server='old',
+                                                    exchange=exchange), 1, None))
+    kolla = rabbit_transport(hostname=host, **KOLLA)._driver
+    with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+        new = Responder(kolla.listen(messaging.Target(topic=topic, server='new',
+                                                      exchange=exchange), 1, None))
+    try:
+        assert queue_type(topic + '_fanout') == 'stream'
+        fanout = messaging.Target(topic=topic, exchange=exchange, fanout=True)
+        for sender, marker in ((classic, 'from-classic'), (kolla, 'from-kolla')):
+            sender.send(fanout, {}, {'method': 'fan', 'args': marker})
+        for server in (old, new):
+            server.wait_until(lambda received: sorted(
+                m.message['args'] for m in received if m.message['method'] == 'fan')
+                == ['from-classic', 'from-kolla'])
+        shared = messaging.Target(topic=topic, exchange=exchange)
+        for value in range(4):
+            assert _call(classic, shared, value) == value
+            assert _call(kolla, shared, value) == value
+    finally:
+        new.stop()
+        old.stop()
+    # Each fanout came once to each server, none twice.
+    for server in (old, new):
+        fans = [m.message['args'] for m in server.received if m.message['method'] == 'fan']
+        assert sorted(fans) == ['from-classic', 'from-kolla']
