@@ -52,6 +52,12 @@ def test_overall_timeout_names_the_call_and_msg_id(waiter):
         waiter.wait('m1', 0.1, None, "method 'echo' on topic t")
 
 
+def test_the_timeout_is_said_in_tenths_of_a_second(waiter):
+    # A caller passing what is left of its time gives an unrounded figure.
+    with pytest.raises(exceptions.MessagingTimeout, match=r': after 0\.1 s$'):
+        waiter.wait('m1', 0.1234567, None, 'm')
+
+
 def _heartbeats(waiter, every, count, then=None):
     def beat():
         for _ in range(count):

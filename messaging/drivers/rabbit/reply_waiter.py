@@ -200,11 +200,11 @@ class ReplyWaiter:
             now = time.monotonic()
             waits = []
             if deadline is not None:
-                waits.append((deadline - now, 'after %s s' % timeout))
+                waits.append((deadline - now, 'after %g s' % round(timeout, 1)))
             if call_monitor_timeout:
                 waits.append((last_sign_of_life + call_monitor_timeout - now,
-                              'no heartbeat for %s s (call_monitor_timeout)'
-                              % call_monitor_timeout))
+                              'no heartbeat for %g s (call_monitor_timeout)'
+                              % round(call_monitor_timeout, 1)))
             budget, why = min(waits) if waits else (None, '')
             try:
                 reply = self._turns.next_reply(mailbox,
