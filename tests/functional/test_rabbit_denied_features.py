@@ -5,9 +5,10 @@
   queues, which the broker refuses (541, ``transient_nonexcl_queues``): a
   server's start fails at once, naming the queue, the broker's refusal and
   the options that fix it, instead of retrying forever.
-- With ``amqp_durable_queues = true`` every queue we declare is durable (a
-  process's own reply and fanout queues too, removed by ``x-expires`` once
-  unused): calls, casts, fanouts and notifications work.
+- A process's own reply and fanout queues, refused as transient, are
+  declared durable instead (removed by ``x-expires`` once unused); with
+  ``amqp_durable_queues = true`` for the shared queues, calls, casts,
+  fanouts and notifications work.
 - The Kolla configuration (quorum queues, quorum reply queues, stream
   fanout, queue manager) works.
 
@@ -18,6 +19,7 @@ with every deprecated feature denied (tests/brokers/run_suites.py, suite
 """
 from __future__ import annotations
 
+import logging
 import uuid
 
 import amqp
@@ -94,15 +96,39 @@ def test_the_classic_defaults_fail_a_server_start_at_once_saying_what_to_set(
     for part in ('declare queue %s (durable False' % topic, 'transient_nonexcl_queues',
                  'rabbit_quorum_queue = true', 'amqp_durable_queues = true'):
         assert part in str(error)
-    # A call (its reply queue) and a notification (its queue) too.
-    call = fails_at_once(driver.send, messaging.Target(topic=topic, exchange=exchange), {},
-                         {'method': 'm', 'args': 1}, wait_for_reply=True, timeout=WAIT)
+    # A notification (its queue is shared) too.
     notification = fails_at_once(driver.send_notification,
                                  messaging.Target(topic=topic + '.info', exchange=exchange),
                                  {}, _notification(), 2.0)
-    assert isinstance(call, DeprecatedFeatureDenied) and 'declare queue reply_' in str(call)
     assert (isinstance(notification, DeprecatedFeatureDenied)
             and 'declare queue %s.info' % topic in str(notification))
+
+
+def test_a_process_own_queues_are_made_durable_where_transient_ones_are_denied(
+        rabbit_transport, rabbit_names, caplog):
+    """A reply queue is this process's alone: declared transient as
+    oslo.messaging declares it, refused, it is declared durable instead
+    (expiring once unused), so that a call works wherever its server can run."""
+    topic, exchange = rabbit_names
+    server = rabbit_transport(amqp_durable_queues='true')._driver
+    responder = Responder(server.listen(messaging.Target(topic=topic, server='srv',
+                                                         exchange=exchange), 1, None))
+    try:
+        # The exchange is shared: the caller declares it durable too.
+        caller = rabbit_transport(amqp_durable_queues='true')._driver
+        with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
+            assert caller.send(messaging.Target(topic=topic, exchange=exchange), {},
+                               {'method': 'm', 'args': 1}, wait_for_reply=True,
+                               timeout=WAIT) == 1
+        assert queue_column(caller.reply_queue_name, 'durable') == 'true'
+        # Said once per connection: here the server's (its fanout queue)
+        # and the caller's reply connection.
+        warned = [r.getMessage() for r in caplog.records
+                  if 'denies transient non-exclusive queues' in r.getMessage()]
+        assert len(warned) == 2
+        assert len([w for w in warned if caller.reply_queue_name in w]) == 1
+    finally:
+        responder.stop()
 
 
 def test_durable_queues_work_with_every_deprecated_feature_denied(

@@ -378,7 +378,9 @@ def test_listeners_declare_promptly_while_the_shared_connection_is_busy(
             began = time.monotonic()
             started.append(driver.listen(messaging.Target(topic=topic, server='srv'), 1,
                                          None))
-            assert time.monotonic() - began < 1.0
+            # Not held up behind the flood until it ends: within a bound
+            # that holds on a busy machine, not a speed goal.
+            assert time.monotonic() - began < 5.0
         received = len(handled)
         wait_for(lambda: len(handled) > received + 100)
     finally:

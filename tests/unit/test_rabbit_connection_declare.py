@@ -16,6 +16,8 @@ from tests.unit.test_rabbit_connection_publish import _conf
 
 DURABLE_REFUSED = ("PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in "
                    "vhost '/': received 'true' but current is 'false'")
+DENIED_TRANSIENT = ('INTERNAL_ERROR - Feature `transient_nonexcl_queues` is deprecated.\n'
+                    'Its use is not permitted per the configuration')
 EXCHANGE = ExchangeSpec('x', 'topic', durable=True, auto_delete=False)
 QUEUE = QueueSpec('q', durable=True, auto_delete=False, bindings=((EXCHANGE, 'k'),))
 
@@ -27,11 +29,14 @@ class FakeChannel:
         self.calls = []
         self._non_durable = set(non_durable)
         self._refusal = refusal
+        self.deny_transient = False
         self.gone = set()
         self.connection = SimpleNamespace(transport=SimpleNamespace(sock=None))
 
     def _declare(self, kind, name, durable):
         self.calls.append((kind, name, durable))
+        if self.deny_transient and kind == 'queue' and not durable:
+            raise amqp_exc.InternalError(DENIED_TRANSIENT)
         if durable and name in self._non_durable:
             raise amqp_exc.PreconditionFailed(self._refusal)
 
@@ -143,3 +148,33 @@ def test_the_connection_declares_again_on_a_fresh_channel_after_the_fallback():
         connection._closed = True
     assert len(channels) == 2
     assert channels[-1].calls == [('exchange', 'x', False)]
+
+
+REPLY = QueueSpec('reply_1', durable=False, auto_delete=False,
+                  arguments={'x-expires': 1800000}, private=True)
+
+
+def test_private_queues_are_made_durable_where_the_broker_denies_transient_ones(
+        declarer, caplog):
+    channel = FakeChannel()
+    channel.deny_transient = True
+    with pytest.raises(DeclareAgain):
+        declarer.queue(channel, REPLY)
+    declarer.forget()
+    declarer.queue(channel, REPLY)
+    declarer.queue(channel, QueueSpec('reply_2', durable=False, auto_delete=False,
+                                      arguments={'x-expires': 1800000}, private=True))
+    assert [c for c in channel.calls if c[0] == 'queue'] == [
+        ('queue', 'reply_1', False), ('queue', 'reply_1', True), ('queue', 'reply_2', True)]
+    assert len([r for r in caplog.records if r.levelname == 'WARNING']) == 1
+
+
+@pytest.mark.parametrize('spec', [
+    QueueSpec('topic', durable=False, auto_delete=False),  # shared: peers must agree
+    QueueSpec('reply_1', durable=False, auto_delete=False, private=True),  # would never expire
+])
+def test_other_queues_refused_as_transient_stay_refusals(declarer, spec):
+    channel = FakeChannel()
+    channel.deny_transient = True
+    with pytest.raises(QueueRefused):
+        declarer.queue(channel, spec)

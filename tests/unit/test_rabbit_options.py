@@ -139,9 +139,7 @@ def test_ha_queues_without_ttl_and_durable_auto_delete_variants(conf):
                                           amqp_auto_delete='true'))
     topic = decl.topic_queue('t', [('e', 't')])
     assert topic.durable and topic.auto_delete
-    # A server's own fanout queue is durable with them, never auto-delete.
-    fanout = decl.fanout_queue('t', 'x')
-    assert fanout.durable and not fanout.auto_delete
+    assert not decl.fanout_queue('t', 'x').durable
 
 
 @pytest.mark.parametrize('query, complaint', [
@@ -192,21 +190,15 @@ def test_transient_quorum_reply_queue_carries_limits_and_expiry(conf):
                                'x-expires': 1800000}
 
 
-@pytest.mark.parametrize('query, durable', [
-    (dict(), False),
-    (dict(amqp_durable_queues='true'), True),
-    (dict(rabbit_quorum_queue='true'), True),
-    # Without x-expires a durable queue of a dead process would stay forever.
-    (dict(amqp_durable_queues='true', rabbit_transient_queues_ttl=0), False),
-])
-def test_reply_and_fanout_queues_are_durable_with_the_shared_ones(conf, query, durable):
+@pytest.mark.parametrize('query', [dict(), dict(amqp_durable_queues='true'),
+                                   dict(rabbit_quorum_queue='true')])
+def test_reply_and_fanout_queues_are_private_and_transient_as_oslo_declares_them(conf,
+                                                                                query):
     decl = declarations.Declarations(view(conf, **query))
     for queue in (decl.new_reply_queue(), decl.new_fanout_queue('t')):
-        assert queue.durable is durable and not queue.auto_delete
-        assert ('x-expires' in queue.arguments) is (query.get('rabbit_transient_queues_ttl')
-                                                    != 0)
-    # The fanout exchange, which peers declare too, stays as oslo.messaging has it.
-    assert not decl.fanout_exchange('t').durable
+        assert queue.private and not queue.durable and not queue.auto_delete
+        assert queue.arguments == {'x-expires': 1800000}
+    assert not decl.topic_queue('t', [('e', 't')]).private
 
 
 class CountingNames:

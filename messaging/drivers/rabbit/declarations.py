@@ -49,6 +49,9 @@ class QueueSpec:
     auto_delete: bool
     arguments: dict = field(default_factory=dict, hash=False)
     bindings: tuple = ()
+    #: Only this process declares and consumes it (a reply queue, a fanout
+    #: queue of its own): its flags need not match any peer's.
+    private: bool = False
 
 
 def validate(conf: Any) -> None:
@@ -111,12 +114,6 @@ class Declarations:
         self._durable = bool(conf.amqp_durable_queues or conf.rabbit_quorum_queue)
         self._auto_delete = bool(conf.amqp_auto_delete)
         self._transient_durable = bool(conf.rabbit_transient_quorum_queue)
-        # A reply or fanout queue only its process uses: durable too when
-        # the shared queues are (RabbitMQ 4 denies non-durable, non-exclusive
-        # queues, transient_nonexcl_queues) and x-expires removes it once
-        # unused. No peer declares it, so its flags are ours to choose.
-        self._private_durable = self._transient_durable or (
-            self._durable and conf.rabbit_transient_queues_ttl > 0)
         self._queue_manager = queue_manager
         self._stream_fanout = bool(conf.rabbit_stream_fanout)
         quorum_limits = {}
@@ -169,8 +166,9 @@ class Declarations:
 
     def fanout_queue(self, topic: str, suffix: str) -> QueueSpec:
         """A server's own ``<topic>_fanout_<suffix>`` queue."""
-        return QueueSpec('%s_fanout_%s' % (topic, suffix), self._private_durable,
-                         False, dict(self._targs), ((self.fanout_exchange(topic), topic),))
+        return QueueSpec('%s_fanout_%s' % (topic, suffix), self._transient_durable,
+                         False, dict(self._targs), ((self.fanout_exchange(topic), topic),),
+                         private=True)
 
     def new_fanout_queue(self, topic: str) -> QueueSpec:
         """The fanout queue a new server of ``topic`` consumes.
@@ -186,7 +184,8 @@ class Declarations:
 
     def reply_queue(self, name: str) -> QueueSpec:
         """The caller's reply queue, reached through the default exchange."""
-        return QueueSpec(name, self._private_durable, False, dict(self._targs))
+        return QueueSpec(name, self._transient_durable, False, dict(self._targs),
+                         private=True)
 
     def new_reply_queue(self) -> QueueSpec:
         """A transport's reply queue, ``reply_<queue manager name or random>``."""
@@ -213,6 +212,13 @@ class ChannelDeclarer:
       ``rabbit_quorum_queue`` (or back) thus consume the queue older ones
       declared, and move to the new one once an operator deletes the old.
 
+    And one refusal of RabbitMQ 4 (541, which closes the connection): a
+    broker that denies transient non-exclusive queues
+    (``transient_nonexcl_queues``) gets this process's own reply and fanout
+    queues durable from then on, with one WARNING (they expire once unused,
+    ``x-expires``). Only theirs: a shared queue's flags must be the same for
+    every peer, so its refusal says which options to change.
+
     Any other refusal is raised as a ``QueueRefused`` carrying the queue.
 
     :param host: gives the current broker, for log messages.
@@ -223,6 +229,8 @@ class ChannelDeclarer:
         self._declared: set[tuple[str, str]] = set()
         self._non_durable: set[tuple[str, str]] = set()
         self._as_found: set[str] = set()
+        # The broker denies transient non-exclusive queues.
+        self._transient_denied = False
 
     def forget(self) -> None:
         """The channel is new: declare everything on it again."""
@@ -256,11 +264,7 @@ class ChannelDeclarer:
             if spec.name in self._as_found:
                 self._declare_as_found(channel, spec.name)
             else:
-                self._with_fallback('queue', spec.name, spec.durable, lambda durable: (
-                    channel.queue_declare(spec.name, durable=durable,
-                                          auto_delete=spec.auto_delete,
-                                          arguments=spec.arguments)),
-                    typed='x-queue-type' in spec.arguments)
+                self._declare_private_or_shared(channel, spec)
             for exchange, key in spec.bindings:
                 self.exchange(channel, exchange)
                 channel.queue_bind(spec.name, exchange.name, key)
@@ -269,6 +273,28 @@ class ChannelDeclarer:
                 raise QueueRefused(describe(spec), ex) from ex
             raise
         self._declared.add(('queue', spec.name))
+
+    def _declare_private_or_shared(self, channel: Any, spec: QueueSpec) -> None:
+        """Declare ``spec`` as configured, or a private queue durable where
+        the broker denies transient ones (see the class docstring)."""
+        can_be_durable = spec.private and 'x-expires' in spec.arguments
+        durable = spec.durable or (can_be_durable and self._transient_denied)
+        try:
+            self._with_fallback('queue', spec.name, durable, lambda durable: (
+                channel.queue_declare(spec.name, durable=durable, auto_delete=spec.auto_delete,
+                                      arguments=spec.arguments)),
+                typed='x-queue-type' in spec.arguments)
+        except amqp_exc.InternalError as ex:
+            if durable or not can_be_durable or not is_transient_denied(ex):
+                raise
+            self._transient_denied = True
+            LOG.warning('The broker %s denies transient non-exclusive queues '
+                        '(transient_nonexcl_queues): this process\'s own reply and fanout '
+                        'queues, %s first, are declared durable instead; they expire %d s '
+                        'after their last use. Set rabbit_transient_quorum_queue = true to '
+                        'have them replicated', self._host(), spec.name,
+                        spec.arguments['x-expires'] // 1000)
+            raise DeclareAgain('queue', spec.name) from ex
 
     def _declare_as_found(self, channel: Any, name: str) -> None:
         try:
@@ -312,6 +338,12 @@ class ChannelDeclarer:
             else:
                 raise
             raise DeclareAgain(kind, name) from ex
+
+
+def is_transient_denied(ex: Exception) -> bool:
+    """Whether the broker refused a queue for being transient and
+    non-exclusive (RabbitMQ 4's ``transient_nonexcl_queues`` denied)."""
+    return 'transient_nonexcl_queues' in str(ex)
 
 
 def is_other_shape(ex: Exception) -> bool:

@@ -103,10 +103,11 @@ _FATAL = (
      '%(what)s on %(host)s, vhost %(vhost)s, was refused by the broker (%(ex)s): it '
      'denies a deprecated feature this needs. For transient_nonexcl_queues (RabbitMQ '
      '4 refuses non-durable, non-exclusive queues), set [oslo_messaging_rabbit] '
-     'rabbit_quorum_queue = true (or amqp_durable_queues = true) for the shared topic '
-     'queues and rabbit_transient_quorum_queue = true for reply and fanout queues, on '
-     'every service of the vhost; or permit the feature on every broker node with '
-     '"deprecated_features.permit.FEATURE = true" in rabbitmq.conf'),
+     'rabbit_quorum_queue = true (or amqp_durable_queues = true) on every service of the '
+     'vhost, for the shared topic and notification queues (a process\'s own reply and '
+     'fanout queues are made durable by themselves; rabbit_transient_quorum_queue = true '
+     'makes them replicated quorum queues); or permit the feature on every broker node '
+     'with "deprecated_features.permit.FEATURE = true" in rabbitmq.conf'),
     (amqp_exc.PreconditionFailed, None, DeclarationMismatch,
      '%(what)s on %(host)s, vhost %(vhost)s, was refused by the broker (%(ex)s): an '
      'existing queue or exchange was declared with other flags or arguments; every peer '
