@@ -130,3 +130,15 @@ def test_a_settle_that_fails_marks_the_link_broken(parts, caplog):
         consumers.ack(link.channel, 7)
     assert not link.usable
     assert 'Could not settle delivery 7' in caplog.records[0].getMessage()
+
+
+def test_a_delivery_whose_channel_another_thread_just_closed_is_left_to_the_broker(
+        parts, caplog):
+    link, _kombu, consumers = parts
+    link.ensure(lambda channel: None)
+    channel = link.channel
+    channel.channel_id = None  # py-amqp's collect(), half done by a reading thread
+    with caplog.at_level(logging.WARNING, logger=consumer_set.__name__):
+        consumers.ack(channel, 8)
+    assert not link.usable and not channel.connection.frames
+    assert 'Could not settle delivery 8' in caplog.records[0].getMessage()

@@ -7,6 +7,8 @@ shared_connection.py), whose other parts use its public methods only.
 
 The locking protocol
 --------------------
+(checked under load by tests/functional/test_rabbit_connection_concurrency.py)
+
 - The *read lock* is held by whoever reads frames from the socket, and for
   every synchronous round trip: ``ensure`` always takes it. It also guards
   the channel, a reconnect, and the consumer set's bookkeeping.
@@ -16,9 +18,12 @@ The locking protocol
   a reconnect. ``ensure(writes=False)`` (a drain, a publish waiting for its
   confirm) leaves it free while waiting, so that other threads can ack and
   send heartbeats meanwhile.
-- Order: the turn (below), the read lock, the write lock. A thread holding
-  the write lock alone takes no other lock and waits for nothing but the
-  socket to take its frame. No lock is held while a backoff is waited out.
+- Order: the turn (below), the read lock, the write lock, and innermost
+  the frame writer's own (amqp_link.py), held for one write. A thread
+  holding the write lock alone takes no other lock and waits for nothing
+  but the socket to take its frame. No lock is held while a backoff is
+  waited out. Consumer callbacks run on the reading thread, read lock
+  held: they may ack, and must not wait for a thread that needs that lock.
 - The heartbeat thread takes the read lock only when it is free
   (``reading_if_free``): it never waits for a reader.
 - On a connection an I/O thread reads (io_turns.py), any other thread takes
@@ -122,7 +127,6 @@ class Link:
         # and when the next may start (see ensure's ``background``).
         self._failed_attempts = 0
         self._retry_at: Optional[float] = None
-        self._closed = False
         self._broken = False
         #: How many times the connection was (re)established: a change tells
         #: a caller that it was lost meanwhile (and its queues declared again).
@@ -205,7 +209,6 @@ class Link:
 
     def close(self) -> None:
         """Close the connection; operations under way or to come fail."""
-        self._closed = True
         self._closing.set()
         if self._turns is not None:
             self._turns.stop()
@@ -293,7 +296,7 @@ class Link:
         attempt = self._failed_attempts if background else 0
         while True:
             with self._read_lock, (self._write_lock if writes else _NOTHING):
-                if self._closed:
+                if self._closing.is_set():
                     raise exceptions.MessageDeliveryFailure(
                         'Connection %s is closed; cannot run %s' % (self.name, what))
                 reconnecting = self.generation > 0  # else a first connect
