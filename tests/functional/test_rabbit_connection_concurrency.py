@@ -155,28 +155,17 @@ def churn(load: Load, shared: SharedConnection, prefix: str, tags: queue.Queue,
         done.set()
 
 
-def cancel(load: Load, shared: SharedConnection, tags: queue.Queue,
-           declared: threading.Event) -> None:
-    """Cancel the churned consumers as they come, and all of them at the end."""
-    while not (declared.is_set() and tags.empty()):
+def serve(load: Load, items: queue.Queue, finished: threading.Event,
+          handle: Callable[[Any], None], what: str) -> None:
+    """Handle ``items`` as they come (on this thread), until ``finished``
+    is set and none is left."""
+    while not (finished.is_set() and items.empty()):
         try:
-            tag = tags.get(timeout=0.1)
+            item = items.get(timeout=0.1)
         except queue.Empty:
             continue
-        shared.cancel_consumers([tag])
-        load.count('cancels')
-
-
-def ack(load: Load, shared: SharedConnection, deliveries: queue.Queue,
-        done: threading.Event) -> None:
-    """Ack, on this thread, deliveries the I/O thread read."""
-    while not (done.is_set() and deliveries.empty()):
-        try:
-            raw = deliveries.get(timeout=0.1)
-        except queue.Empty:
-            continue
-        shared.ack(raw.channel, raw.delivery_tag)
-        load.count('acks')
+        handle(item)
+        load.count(what)
 
 
 def read(load: Load, reply: Connection, done: threading.Event) -> None:
@@ -239,8 +228,12 @@ def test_declares_cancels_publishes_acks_heartbeats_and_resets_at_once(
                      for name in hub_queues + [reply_queue]
                      for n in range(PUBLISHERS_PER_QUEUE)]
         producers += [load.spawn('declare', churn, load, shared, prefix, tags, declared),
-                      load.spawn('cancel', cancel, load, shared, tags, declared)]
-        consumers = [load.spawn('ack-%d' % n, ack, load, shared, deliveries, readers_done)
+                      # The churned consumers cancelled as they come, all at the end.
+                      load.spawn('cancel', serve, load, tags, declared,
+                                 lambda tag: shared.cancel_consumers([tag]), 'cancels')]
+        # Deliveries the I/O thread read, acked on other threads.
+        consumers = [load.spawn('ack-%d' % n, serve, load, deliveries, readers_done,
+                                lambda raw: shared.ack(raw.channel, raw.delivery_tag), 'acks')
                      for n in range(ACKERS)]
         consumers.append(load.spawn('read', read, load, reply, readers_done))
 

@@ -65,14 +65,15 @@ class Heartbeat:
         if self.interval is None or now < self._next:
             return True
         self._next = now + self.interval
+        # The AMQP connection off the channel: kombu's would reconnect on
+        # access, which is not the heartbeat's job.
         channel = self._link.channel
-        if not self._link.usable:
+        connection = channel.connection if channel is not None else None
+        if connection is None or not self._link.usable:
             return True
         try:
-            # The AMQP connection off the channel: kombu's would reconnect
-            # on access, which is not the heartbeat's job.
             with self._link.writing():
-                channel.connection.heartbeat_tick(rate=self._rate)
+                connection.heartbeat_tick(rate=self._rate)
         except Exception as ex:
             self._failed(ex)
             return False
