@@ -43,16 +43,19 @@ _AMQPDRIVER = 'oslo_messaging._drivers.amqpdriver'
 # Our module -> the oslo.messaging logger of the same events, where the
 # path differs from ours (others map messaging.X -> oslo_messaging.X).
 OSLO_LOGGERS = {
-    # impl_rabbit's Connection: connecting, the retry path, consumers.
+    # impl_rabbit's Connection: connecting, the retry path, consumers,
+    # heartbeats, publishing.
     'messaging.drivers.rabbit.driver': _IMPL_RABBIT,
-    'messaging.drivers.rabbit.connection': _IMPL_RABBIT,
     'messaging.drivers.rabbit.confirms': _IMPL_RABBIT,
     'messaging.drivers.rabbit.consumer_hub': _IMPL_RABBIT,
-    'messaging.drivers.rabbit.consuming': _IMPL_RABBIT,
+    'messaging.drivers.rabbit.consumer_set': _IMPL_RABBIT,
     'messaging.drivers.rabbit.declarations': _IMPL_RABBIT,
     'messaging.drivers.rabbit.heartbeat': _IMPL_RABBIT,
     'messaging.drivers.rabbit.io_loop': _IMPL_RABBIT,
+    'messaging.drivers.rabbit.link': _IMPL_RABBIT,
+    'messaging.drivers.rabbit.publisher': _IMPL_RABBIT,
     'messaging.drivers.rabbit.queue_manager': _IMPL_RABBIT,
+    'messaging.drivers.rabbit.retry_log': _IMPL_RABBIT,
     'messaging.drivers.rabbit.stream_fanout': _IMPL_RABBIT,
     # amqpdriver: listeners, incoming messages, replies and reply waiting.
     'messaging.drivers.rabbit.amqpdriver': _AMQPDRIVER,

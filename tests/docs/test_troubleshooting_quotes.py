@@ -120,5 +120,5 @@ def test_a_made_up_or_misplaced_message_is_caught():
     assert not matches('Something the library never says about <host>', everywhere)
     assert not matches('Something: it never says, in the form "%s %s: %s"', everywhere)
     heartbeat = 'A recoverable connection/channel error occurred, trying to reconnect: <e>'
-    assert matches(heartbeat, formats_reaching('messaging.drivers.rabbit.connection'))
+    assert matches(heartbeat, formats_reaching('messaging.drivers.rabbit.heartbeat'))
     assert not matches(heartbeat, formats_reaching('messaging.drivers.rabbit.confirms'))

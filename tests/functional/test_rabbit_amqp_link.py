@@ -4,27 +4,17 @@ and for one reached by failover."""
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
 import pytest
 
 from messaging.drivers.rabbit import amqp_link
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
+from tests.unit.rabbit_fakes import conf
 
 WAIT = 10
 # Nothing listens there: connecting is refused at once.
 DEAD_URL = 'amqp://guest:guest@127.0.0.1:1//'
-
-
-def _conf() -> SimpleNamespace:
-    return SimpleNamespace(
-        kombu_compression=None, max_message_size=0, rabbit_login_method='AMQPLAIN',
-        heartbeat_timeout_threshold=0, heartbeat_rate=2,
-        kombu_failover_strategy='round-robin', kombu_reconnect_delay=0.01,
-        kombu_reconnect_splay=0.0, rabbit_retry_interval=0.01, rabbit_retry_backoff=0.01,
-        rabbit_interval_max=0.05, rabbit_qos_prefetch_count=0, publish_timeout=5.0,
-        enable_cancel_on_failover=False)
 
 
 @pytest.fixture
@@ -39,7 +29,7 @@ def connections():
     made = []
 
     def make(urls, confirm=True):
-        made.append(Connection(_conf(), urls, confirm=confirm))
+        made.append(Connection(conf(publish_timeout=5.0), urls, confirm=confirm))
         return made[-1]
 
     yield make

@@ -107,8 +107,8 @@ def served_call(transport, rabbit_names):
                                  {'event_type': 'e', 'priority': 'INFO', 'payload': {}}, 2.0)
         listening = server.listener.connection
         with driver._borrow() as sending:
-            names = [listening.name, sending.name, repr(listening._kombu),
-                     repr(sending._kombu), sending.host]
+            names = [listening.name, sending.name, repr(listening.link),
+                     repr(sending.link), sending.host]
     finally:
         server.stop()
     # str() of a TransportURL shows the password, as oslo's: to_string() is

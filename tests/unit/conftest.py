@@ -3,6 +3,7 @@ import pytest
 from oslo_config import cfg
 
 from messaging.notify import _impl_test
+from tests.unit.rabbit_fakes import linked
 
 
 @pytest.fixture
@@ -19,3 +20,12 @@ def collected():
     _impl_test.reset()
     yield _impl_test.NOTIFICATIONS
     _impl_test.reset()
+
+
+@pytest.fixture
+def fake_link():
+    """A rabbit ``Link`` over a fake kombu connection (rabbit_fakes.py),
+    closed after the test."""
+    link, _kombu = linked()
+    yield link
+    link.close()

@@ -31,7 +31,8 @@ def test_used_as_messaging_a_module_logs_under_its_own_name():
 
 
 @pytest.mark.parametrize('module, expected', [
-    ('messaging.drivers.rabbit.connection', 'oslo.messaging._drivers.impl_rabbit'),
+    ('messaging.drivers.rabbit.link', 'oslo.messaging._drivers.impl_rabbit'),
+    ('messaging.drivers.rabbit.heartbeat', 'oslo.messaging._drivers.impl_rabbit'),
     ('messaging.drivers.rabbit.io_loop', 'oslo.messaging._drivers.impl_rabbit'),
     ('messaging.drivers.rabbit.reply_sender', 'oslo_messaging._drivers.amqpdriver'),
     ('messaging.drivers.rabbit.reply_waiter', 'oslo_messaging._drivers.amqpdriver'),

@@ -49,7 +49,7 @@ def _hosts_tried(driver, caplog, attempts: int) -> list[int]:
     connection = driver._make_connection(listening=False)
     first = int(connection.host.rsplit(':', 1)[1])
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit.connection'):
+    with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit.retry_log'):
         with pytest.raises(messaging.MessageDeliveryFailure):
             connection.ensure(lambda channel: None, retry=attempts - 1, what='probe')
     connection.close()

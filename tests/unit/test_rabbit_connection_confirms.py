@@ -15,14 +15,18 @@ from messaging.drivers.rabbit.errors import PublishTimeout
 
 
 class FakeLink:
-    """An amqp connection whose every read yields one frame: ``on_read()``."""
+    """What a confirm wait reads with (a link.Link): every read yields one
+    frame, ``on_read()``; the timeouts set are recorded."""
 
     def __init__(self, on_read=lambda: None) -> None:
-        self.transport = SimpleNamespace(sock=None)
         self.reads = 0
+        self.timeouts = []
         self._on_read = on_read
 
-    def drain_events(self, timeout=None) -> None:
+    def publish_timeout(self, remaining, bound) -> None:
+        self.timeouts.append((remaining, bound))
+
+    def read_frames(self) -> None:
         self.reads += 1
         time.sleep(0.005)
         self._on_read()

@@ -1,4 +1,4 @@
-"""Declarations on a connection's channel: once per channel, the
+"""Declarations on a link's channel: once per channel, the
 durability fallback of WIRE.md 4.4 (a durable declaration refused over
 ``durable`` alone is made again non-durable, on a fresh channel), and a
 queue of another type used as it is while a fleet changes queue type."""
@@ -9,10 +9,9 @@ from types import SimpleNamespace
 import pytest
 from amqp import exceptions as amqp_exc
 
-from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import ChannelDeclarer, ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import DeclareAgain, QueueRefused
-from tests.unit.test_rabbit_connection_publish import _conf
+from tests.unit.rabbit_fakes import linked
 
 DURABLE_REFUSED = ("PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in "
                    "vhost '/': received 'true' but current is 'false'")
@@ -130,24 +129,15 @@ def test_a_non_durable_declaration_refused_stays_an_error(declarer):
         declarer._with_fallback('exchange', 'q', False, refuse)
 
 
-def test_the_connection_declares_again_on_a_fresh_channel_after_the_fallback():
-    connection = Connection(_conf(), ['amqp://guest:guest@127.0.0.1:1//'])
-    channels = []
-
-    def connect(deadline=None):
-        channels.append(FakeChannel(non_durable={'x'}))
-        connection._channel = channels[-1]
-        connection._declarer.forget()
-
-    connection._connect = connect
+def test_the_link_declares_again_on_a_fresh_channel_after_the_fallback():
+    link, kombu = linked(lambda: FakeChannel(non_durable={'x'}))
     try:
         # retry=0: the fallback is no failed attempt.
-        connection.ensure(lambda channel: connection._declarer.exchange(channel, EXCHANGE),
-                          retry=0)
+        link.ensure(lambda channel: link.declarer.exchange(channel, EXCHANGE), retry=0)
     finally:
-        connection._closed = True
-    assert len(channels) == 2
-    assert channels[-1].calls == [('exchange', 'x', False)]
+        link.close()
+    assert len(kombu.channels) == 2
+    assert kombu.channels[-1].calls == [('exchange', 'x', False)]
 
 
 REPLY = QueueSpec('reply_1', durable=False, auto_delete=False,

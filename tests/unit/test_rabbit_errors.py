@@ -97,34 +97,41 @@ def test_running_out_of_time_is_a_timeout_naming_host_vhost_and_the_last_error()
         assert part in str(error)
 
 
-def test_a_stream_with_no_replica_here_yet_is_retried_not_dropped():
-    from types import SimpleNamespace
+NOT_READY = amqp_exc.PreconditionFailed(
+    "queue 'q_fanout' in vhost '/' does not have a replica on the local node")
+MISMATCH = amqp_exc.PreconditionFailed("inequivalent arg 'x-queue-type' for queue 'q'")
 
-    from messaging.drivers.rabbit import consuming, errors
-    from messaging.drivers.rabbit.declarations import QueueSpec
 
-    refusal = amqp_exc.PreconditionFailed(
-        "queue 'q_fanout' in vhost '/' does not have a replica on the local node")
-    mismatch = amqp_exc.PreconditionFailed("inequivalent arg 'x-queue-type' for queue 'q'")
-    assert errors.not_ready_yet(refusal) and not errors.not_ready_yet(mismatch)
+def test_a_stream_with_no_replica_here_yet_is_not_a_refusal():
+    from messaging.drivers.rabbit import errors
+
+    assert errors.not_ready_yet(NOT_READY) and not errors.not_ready_yet(MISMATCH)
     assert issubclass(errors.QueueNotReady, errors.RECOVERABLE)
 
-    class Channel:
-        def __init__(self, error):
-            self.error = error
 
-        def basic_consume(self, *args, **kwargs):
-            raise self.error
+@pytest.mark.parametrize('error, channels, refused', [(NOT_READY, 2, False),
+                                                      (MISMATCH, 1, True)])
+def test_a_stream_with_no_replica_here_yet_is_retried_not_dropped(error, channels, refused):
+    import time
 
-    class Connection(consuming.ConsumingMixin):
-        host = 'node-2:5672'
-        _conf = SimpleNamespace(enable_cancel_on_failover=False)
-        _declarer = SimpleNamespace(queue=lambda channel, spec: None)
+    from messaging.drivers.rabbit import errors
+    from messaging.drivers.rabbit.consumer_set import ConsumerSet
+    from messaging.drivers.rabbit.declarations import QueueSpec
+    from tests.unit.rabbit_fakes import FakeChannel, conf, linked
 
-    connection = Connection()
     spec = QueueSpec('q_fanout', durable=True, auto_delete=False)
-    for error, raised in ((refusal, errors.QueueNotReady),
-                          (mismatch, amqp_exc.PreconditionFailed)):
-        connection._channel = Channel(error)
-        with pytest.raises(raised):
-            connection._declare_and_consume(spec, '1', lambda message: None, None)
+    failures = [error]
+    link, kombu = linked(lambda: FakeChannel(
+        fail={'basic_consume': failures.pop()} if failures else None))
+    consumers = ConsumerSet(link, conf())
+    try:
+        if refused:
+            # Refused: at once, not retried.
+            with pytest.raises(errors.DeclarationMismatch):
+                consumers.declare(spec, lambda message: None, deadline=time.monotonic() + 5)
+        else:
+            # Not ready: reconnected, and consumed on the next channel.
+            consumers.declare(spec, lambda message: None, deadline=time.monotonic() + 5)
+    finally:
+        link.close()
+    assert len(kombu.channels) == channels

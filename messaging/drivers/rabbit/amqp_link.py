@@ -227,18 +227,10 @@ def set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None:
 
     py-amqp resets the socket timeout around every wait; our waits leave it
     set instead, which saves system calls per delivery (see
-    benchmarks/README.md and ``AmqpLink.blocking_read``).
+    benchmarks/README.md and ``AmqpLink.blocking_read``). Called by
+    ``link.Link`` only, which owns the rule of who sets it when.
     """
     sock = getattr(link.transport, 'sock', None)
     if sock is not None and sock.gettimeout() != timeout:
         sock.settimeout(timeout)
 
-
-def set_publish_timeout(link: amqp.Connection, remaining: float, bound: float) -> None:
-    """Bound each read and write of a publish by its ``remaining`` seconds.
-
-    :param bound: the publish's whole timeout. While more than 90 % of it
-        remains the socket keeps ``bound`` itself, so steady publishing
-        never changes the socket's timeout (no system call).
-    """
-    set_socket_timeout(link, bound if remaining > 0.9 * bound else max(remaining, 0.001))

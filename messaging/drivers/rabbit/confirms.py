@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 import amqp
 
 from messaging import exceptions
-from messaging.drivers.rabbit.amqp_link import set_publish_timeout
 from messaging.drivers.rabbit.errors import PublishTimeout, publish_timeout
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
+
+
+class ConfirmReader(Protocol):
+    """What a confirm wait reads with: a ``link.Link``."""
+
+    def publish_timeout(self, remaining: float, bound: float) -> None:
+        """Bound the next read by ``remaining`` seconds of ``bound``."""
+
+    def read_frames(self) -> None:
+        """Read until a frame is handled, with the timeout just set."""
 
 
 class PublishConfirms:
@@ -63,12 +72,12 @@ class PublishConfirms:
         self._published += 1
         self._awaiting, self._confirmed = self._published, None
 
-    def wait(self, link: amqp.Connection, deadline: float, bound: float) -> None:
+    def wait(self, link: ConfirmReader, deadline: float, bound: float) -> None:
         """Read frames until the broker acks or nacks the awaited publish.
 
         :param deadline: a ``time.monotonic()`` instant; the wait ends there.
         :param bound: the publish's whole timeout, of which ``deadline`` is
-            the end (see ``set_publish_timeout``).
+            the end (see ``Link.publish_timeout``).
         :raises socket.timeout: when ``deadline`` passes first.
         :raises MessageDeliveryFailure: when the broker nacks it.
         """
@@ -76,9 +85,8 @@ class PublishConfirms:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise socket.timeout('no publisher confirm')
-            set_publish_timeout(link, remaining, bound)
-            # The socket's own timeout, just set, applies.
-            link.drain_events(timeout=None)
+            link.publish_timeout(remaining, bound)
+            link.read_frames()
         if not self._confirmed:
             raise exceptions.MessageDeliveryFailure(
                 'The broker %s refused (nacked) message %d on %s: it could not take it '

@@ -1,7 +1,7 @@
 """The hub of a driver's listening connections.
 
 Every RPC server and notification listener of a transport consumes through
-a few shared connections (io_loop.SharedConnection) instead of one
+a few shared connections (shared_connection.SharedConnection) instead of one
 connection, one channel and two threads each: a listener is attached to a
 connection with room left, and a connection is opened when all are full
 and closed when its last listener leaves. 100 servers and 100 listeners
@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from messaging.drivers.rabbit.io_loop import SharedConnection
+from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)

@@ -20,7 +20,7 @@ from messaging.drivers.rabbit import queue_manager
 from messaging.drivers.rabbit import reachability
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.connection import Connection
-from messaging.drivers.rabbit.io_loop import SharedConnection
+from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)

@@ -166,11 +166,9 @@ def publish(channel: amqp.Channel, exchange: str, routing_key: str, body: bytes,
         (``basic_publish: timed out``).
     :raises OSError: any other socket error.
     """
-    link = channel.connection
-    if link is None:
-        raise RecoverableConnectionError('basic_publish: connection closed')
+    link, channel_id = _open(channel, 'basic_publish: connection closed')
     try:
-        link.write_frames(encode_publish(channel.channel_id, link.frame_max, exchange,
+        link.write_frames(encode_publish(channel_id, link.frame_max, exchange,
                                          routing_key, mandatory, properties, body))
     except TimeoutError as ex:
         # py-amqp's word: a write timeout means the socket is dead, a
@@ -184,7 +182,8 @@ def ack(channel: amqp.Channel, delivery_tag: int) -> None:
     :raises RecoverableConnectionError: the channel is closed.
     :raises OSError: a socket error.
     """
-    _settle(channel, encode_ack(channel.channel_id, delivery_tag))
+    link, channel_id = _open(channel, 'connection already closed')
+    link.write_frames((encode_ack(channel_id, delivery_tag),))
 
 
 def reject(channel: amqp.Channel, delivery_tag: int, requeue: bool) -> None:
@@ -194,11 +193,21 @@ def reject(channel: amqp.Channel, delivery_tag: int, requeue: bool) -> None:
     :raises RecoverableConnectionError: the channel is closed.
     :raises OSError: a socket error.
     """
-    _settle(channel, encode_reject(channel.channel_id, delivery_tag, requeue))
+    link, channel_id = _open(channel, 'connection already closed')
+    link.write_frames((encode_reject(channel_id, delivery_tag, requeue),))
 
 
-def _settle(channel: amqp.Channel, frame: bytes) -> None:
-    link = channel.connection
-    if link is None:
-        raise RecoverableConnectionError('connection already closed')
-    link.write_frames((frame,))
+def _open(channel: amqp.Channel, closed: str) -> tuple[Any, int]:
+    """The connection and id of ``channel`` while it is open.
+
+    py-amqp clears both when the channel closes (the id first), which
+    another thread's read may do at any moment (an ack is written without
+    the read lock): each is read once, the connection first, and either
+    missing is a closed channel.
+
+    :raises RecoverableConnectionError: ``closed``, the channel is closed.
+    """
+    link, channel_id = channel.connection, channel.channel_id
+    if link is None or channel_id is None:
+        raise RecoverableConnectionError(closed)
+    return link, channel_id

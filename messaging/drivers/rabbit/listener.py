@@ -21,7 +21,7 @@ from messaging import wire
 from messaging.drivers import base
 from messaging.drivers.rabbit import delivery_limit
 from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
-from messaging.drivers.rabbit.io_loop import SharedConnection
+from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.stream_fanout import StreamCursor
 from messaging import log_names

@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterable, Optional, Union
 from messaging import exceptions
 from messaging import wire
 from messaging.drivers.rabbit.connection import Connection
-from messaging.drivers.rabbit.consuming import DRAIN_SLICE
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import PublishTimeout
 from messaging.drivers.rabbit.reply_turns import Mailbox, ReadingTurns
@@ -24,6 +23,9 @@ from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
 
+# How long one read of the reply connection lasts: bounds how late a stop
+# is noticed.
+DRAIN_SLICE = 0.25
 # Seconds between two checks that the reply queue still exists (see
 # ReplyWaiter._recheck_queue): a burst of timeouts costs one check.
 RECHECK_INTERVAL = 5.0

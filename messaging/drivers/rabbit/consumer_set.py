@@ -1,0 +1,255 @@
+"""The consumers of one link: declared and consumed through its retry path,
+kept by consumer tag, declared again on every new channel, their deliveries
+settled, cancelled, and looked after between reads (queues checked after a
+reconnect, consumers the broker refused tried again).
+
+A consumer the broker refuses for good when it is declared again after a
+reconnect (its queue was declared since with other arguments, a deprecated
+feature it needs is denied, a permission was taken away) is *set aside*:
+the channel it closed is made again for the other consumers, and it is
+tried again with backoff until an operator's fix lets it through. So one
+listener's refused queue cannot keep the others of a shared connection
+down, and the reply queue's connection keeps reading what it can.
+
+The consumers and those set aside are changed only under the link's read
+lock (through ``ensure``, ``exclusive`` or ``channel_opened``).
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any, Callable, Optional
+
+import amqp
+
+from messaging import exceptions
+from messaging.drivers.rabbit import backoff, frames, queues
+from messaging.drivers.rabbit.declarations import QueueSpec, consumer_arguments
+from messaging.drivers.rabbit.errors import (RECOVERABLE, RETRIED_OR_REFUSED, DeclareAgain,
+                                             QueueNotReady, not_ready_yet, refusal)
+from messaging.drivers.rabbit.link import Link
+from messaging import log_names
+
+LOG = log_names.get_logger(__name__)
+
+# Seconds after a reconnect at which the queues declared again are checked
+# (see ConsumerSet._check_redeclared_queues).
+RECHECKS_AFTER_RECONNECT = (1.0, 3.0, 10.0)
+
+# How long a cancel waits for the broker's answer; past it the link is
+# taken as broken (it reconnects) rather than hold up a stopping listener.
+CANCEL_TIMEOUT = 5.0
+
+# (spec, callback, cursor) of one consumer.
+Consumer = tuple[QueueSpec, Callable[[Any], None], Any]
+
+
+class ConsumerSet:
+    """The consumers of ``link``, kept across its reconnects.
+
+    :param link: the link they consume on; told to call
+        :meth:`channel_opened` on each new channel.
+    :param conf: the driver's options (``enable_cancel_on_failover`` and
+        the reconnect backoff).
+    """
+
+    def __init__(self, link: Link, conf: Any) -> None:
+        self._link = link
+        self._conf = conf
+        # By consumer tag. Tags come from a counter that outlives
+        # reconnects: never reused on this link.
+        self._consumers: dict[str, Consumer] = {}
+        self._tags = itertools.count(1)
+        self._rechecks: tuple[float, ...] = ()
+        # Consumers the broker refused on a reconnect, by tag: the
+        # consumer, refusals in a row, when to try again.
+        self._set_aside: dict[str, tuple[Consumer, int, float]] = {}
+        link.add_channel_user(self)
+
+    @property
+    def tags(self) -> list[str]:
+        """The tags of the consumers consumed now (not those set aside)."""
+        return list(self._consumers)
+
+    def declare(self, spec: QueueSpec, callback: Callable[[Any], None],
+                deadline: Optional[float] = None, cursor: Any = None) -> str:
+        """Declare ``spec`` (exchanges, queue, bindings) and consume it.
+
+        Kept and replayed after every reconnect. Returns the consumer tag
+        (``"1"``, ``"2"``... in declaration order, never reused on this
+        link, even after a consumer is cancelled).
+
+        :param deadline: ``time.monotonic()`` instant to give up at (a
+            call's reply queue); None keeps trying while the broker cannot
+            be reached. What the broker refuses (credentials, vhost,
+            permissions, TLS, the declaration) fails at once: a server that
+            never started says so to whoever starts it (as oslo.messaging
+            does).
+        :param cursor: for a stream, its StreamCursor (stream_fanout.py):
+            gives the consumer arguments (the offset) at each consume and
+            hears of the broker cancelling the consumer.
+        """
+        tag = str(next(self._tags))
+        consumer = (spec, callback, cursor)
+
+        def _declare(channel: amqp.Channel) -> None:
+            self._consume(channel, tag, consumer)
+            # Kept under the read lock, with the consume: a reconnect
+            # cannot come between them and miss it.
+            self._consumers[tag] = consumer
+
+        self._link.ensure(_declare, what='declare consumer of %s' % spec.name,
+                          deadline=deadline)
+        return tag
+
+    def ack(self, channel: amqp.Channel, delivery_tag: int, requeue: Optional[bool] = None
+            ) -> None:
+        """Ack (``requeue`` None) or reject a delivery received on ``channel``,
+        from any thread.
+
+        A delivery from an older channel is gone with it: the broker
+        redelivers it, so there is nothing to do.
+        """
+        with self._link.writing():
+            if channel is not self._link.channel:
+                LOG.debug('Not settling delivery %s of a closed channel on %s',
+                          delivery_tag, self._link.name)
+                return
+            try:
+                if requeue is None:
+                    frames.ack(channel, delivery_tag)
+                else:
+                    frames.reject(channel, delivery_tag, requeue)
+            except RECOVERABLE as ex:
+                LOG.warning('Could not settle delivery %s on %s: %s; the broker '
+                            'will redeliver it', delivery_tag, self._link.name, ex)
+                self._link.mark_broken()
+
+    def cancel(self, tags: Optional[list[str]] = None) -> None:
+        """Stop consuming (the consumers of ``tags``, or all, those set
+        aside included); deliveries already received stay unacked."""
+        with self._link.exclusive(CANCEL_TIMEOUT) as channel:
+            for tag in list(self._set_aside) if tags is None else tags:
+                self._set_aside.pop(tag, None)
+            tags = list(self._consumers) if tags is None else tags
+            for tag in tags:
+                self._consumers.pop(tag, None)
+            if channel is None:
+                return
+            try:
+                for tag in tags:
+                    channel.basic_cancel(tag)
+            except RECOVERABLE as ex:
+                LOG.debug('Could not cancel consumers of %s: %s', self._link.name, ex)
+                self._link.mark_broken()
+
+    # -- on each new channel -------------------------------------------------
+
+    def channel_opened(self, channel: amqp.Channel) -> None:
+        """Declare and consume every consumer again, setting aside those
+        the broker now refuses; schedule the checks of their queues."""
+        for tag, consumer in list(self._consumers.items()):
+            self._consume_or_set_aside(channel, tag, consumer)
+        if self._consumers:
+            now = time.monotonic()
+            self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
+
+    def _consume(self, channel: amqp.Channel, tag: str, consumer: Consumer) -> None:
+        spec, callback, cursor = consumer
+        self._link.declarer.queue(channel, spec)
+        if cursor is not None:
+            arguments, on_cancel = cursor.consumer_arguments(), cursor.on_cancel
+        else:
+            # A queue used as the broker has it may be of another type.
+            arguments = consumer_arguments(
+                spec, self._conf.enable_cancel_on_failover
+                and not self._link.declarer.uses_as_found(spec.name))
+            on_cancel = None
+        try:
+            channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
+                                  callback=callback, arguments=arguments, on_cancel=on_cancel)
+        except amqp.exceptions.PreconditionFailed as ex:
+            # A stream with no replica on this node yet (a node down, a
+            # replica starting) is not our declaration's fault: the retry
+            # path reconnects, on another node if need be, and tries again.
+            if not_ready_yet(ex):
+                raise QueueNotReady('queue %s is not ready on %s: %s'
+                                    % (spec.name, self._link.host, ex)) from ex
+            raise
+
+    def _consume_or_set_aside(self, channel: amqp.Channel, tag: str,
+                              consumer: Consumer) -> None:
+        """Declare and consume one consumer, or set it aside when refused.
+
+        :raises DeclareAgain: it was set aside (the broker closed the
+            channel, or the connection, on refusing it).
+        """
+        spec = consumer[0]
+        try:
+            self._consume(channel, tag, consumer)
+        except RETRIED_OR_REFUSED as ex:
+            error = refusal(ex, 'declare consumer of %s' % spec.name, self._link.host,
+                            self._link.vhost)
+            if error is None:
+                raise
+            self._consumers.pop(tag, None)
+            attempts = self._set_aside.get(tag, (None, 0, 0.0))[1] + 1
+            delay = backoff.reconnect_delay(self._conf, attempts)
+            self._set_aside[tag] = (consumer, attempts, time.monotonic() + delay)
+            LOG.error('%s; consumer %s of %s tries again in %.1f s (attempt %d), the other '
+                      'consumers of the connection go on', error, tag, self._link.name, delay,
+                      attempts)
+            raise DeclareAgain('queue', spec.name) from ex
+        if tag in self._set_aside:
+            _consumer, attempts, _retry_at = self._set_aside.pop(tag)
+            LOG.info('Consumer %s of queue %s on %s is declared again, after %d refusal(s)',
+                     tag, spec.name, self._link.name, attempts)
+        self._consumers[tag] = consumer
+
+    # -- between reads -------------------------------------------------------
+
+    def next_upkeep(self) -> float:
+        """When :meth:`upkeep` has something to do next (``time.monotonic()``;
+        infinity: nothing planned)."""
+        due = [retry_at for _consumer, _attempts, retry_at in self._set_aside.values()]
+        return min(due + list(self._rechecks[:1]), default=float('inf'))
+
+    def upkeep(self) -> bool:
+        """Run what is due, on the thread that reads the link: the next
+        check of the queues consumed again after a reconnect, or a new try
+        of the consumers set aside. Whether anything was due."""
+        now = time.monotonic()
+        rechecks = self._rechecks
+        if rechecks and now >= rechecks[0]:
+            self._rechecks = rechecks[1:]
+            self._check_redeclared_queues()
+            return True
+        if any(retry_at <= now for _c, _a, retry_at in self._set_aside.values()):
+            self._link.ensure(self._retry_set_aside, what='declare consumers set aside',
+                              background=True)
+            return True
+        return False
+
+    def _retry_set_aside(self, channel: amqp.Channel) -> None:
+        """Try again the consumers set aside whose backoff has passed."""
+        now = time.monotonic()
+        for tag, (consumer, _attempts, retry_at) in list(self._set_aside.items()):
+            if retry_at <= now:
+                self._consume_or_set_aside(channel, tag, consumer)
+
+    def _check_redeclared_queues(self) -> None:
+        """Check that the queues consumed again after a reconnect exist.
+
+        While a cluster node stops, a classic queue it owned can still answer
+        declare-ok and consume-ok on another node, then vanish with the node
+        without the broker cancelling our consumer, which would then wait
+        for nothing forever. A few checks in the seconds after a reconnect
+        find such a queue (404) and declare it again.
+        """
+        for spec, _callback, _cursor in list(self._consumers.values()):
+            try:
+                queues.check_queue(self._link, spec.name)
+            except exceptions.MessageDeliveryFailure as ex:
+                LOG.warning('Could not check that queue %s exists on %s: %s', spec.name,
+                            self._link.host, ex)
+                return
