@@ -15,17 +15,27 @@ from messaging.drivers.rabbit.errors import PublishTimeout
 
 
 class FakeLink:
-    """An amqp connection whose every read yields one frame: ``on_read()``."""
+    """An amqp connection whose every read yields one frame, as py-amqp's
+    ``blocking_read``: with ``on_read`` a method (an ack or nack that
+    ``on_read()`` hands over), and the read returns True; without, a
+    heartbeat (False). ``drain_events`` reads until a method, as py-amqp's."""
 
-    def __init__(self, on_read=lambda: None) -> None:
+    def __init__(self, on_read=None) -> None:
         self.transport = SimpleNamespace(sock=None)
         self.reads = 0
         self._on_read = on_read
 
-    def drain_events(self, timeout=None) -> None:
+    def blocking_read(self, timeout=None) -> bool:
         self.reads += 1
         time.sleep(0.005)
+        if self._on_read is None:
+            return False
         self._on_read()
+        return True
+
+    def drain_events(self, timeout=None) -> None:
+        while not self.blocking_read(timeout):
+            pass
 
 
 class FakeChannel:
@@ -53,9 +63,11 @@ def _publish(confirms: PublishConfirms, count: int) -> None:
         confirms.expect()
 
 
+@pytest.mark.timeout(10)
 def test_a_confirm_wait_ends_at_its_deadline_even_while_frames_keep_arriving(confirms):
     # py-amqp's own wait restarts its timeout on every frame (heartbeats),
-    # so a blocked broker that still sends heartbeats would hold it forever.
+    # and its drain_events reads on until a method arrives, so a broker that
+    # never confirms but still sends heartbeats would hold either forever.
     link = FakeLink()
     _publish(confirms, 1)
     started = time.monotonic()

@@ -77,8 +77,10 @@ class PublishConfirms:
             if remaining <= 0:
                 raise socket.timeout('no publisher confirm')
             set_publish_timeout(link, remaining, bound)
-            # The socket's own timeout, just set, applies.
-            link.drain_events(timeout=None)
+            # One frame, under the socket's own timeout just set: not
+            # drain_events, which reads on through heartbeats until a
+            # method arrives, never coming back to the deadline.
+            link.blocking_read(None)
         if not self._confirmed:
             raise exceptions.MessageDeliveryFailure(
                 'The broker %s refused (nacked) message %d on %s: it could not take it '
