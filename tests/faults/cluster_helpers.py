@@ -13,8 +13,10 @@ import collections
 import contextlib
 import json
 import logging
+import sys
 import threading
 import time
+import traceback
 from typing import Any, Optional, Union
 
 from oslo_config import cfg
@@ -289,6 +291,15 @@ class Load:
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0))
         return [thread.name for thread in self._threads if thread.is_alive()]
+
+
+def stacks_of(names: list[str]) -> str:
+    """The current stacks of the threads called ``names``, for the message
+    of a failed assertion that they ended."""
+    frames = sys._current_frames()
+    return '\n'.join('%s:\n%s' % (thread.name, ''.join(traceback.format_stack(
+        frames[thread.ident]))) for thread in threading.enumerate()
+        if thread.name in names and thread.ident in frames)
 
 
 def broker_state(nodes: Nodes, via: int) -> str:
