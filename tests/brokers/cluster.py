@@ -59,6 +59,8 @@ DIST_PORT = 25672
 # AMQP port of node i: distinct, so that a connection's port names its node.
 AMQP_PORTS = (5681, 5682, 5683)
 STATE_DIR = Path(tempfile.gettempdir()) / 'messaging-clusters'
+# Names the series of the cluster fault tests' clusters (tests/faults/conftest.py).
+SERIES_ENV = 'MESSAGING_TEST_CLUSTER_SERIES'
 
 
 def cluster_support() -> Optional[str]:

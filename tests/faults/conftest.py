@@ -16,10 +16,8 @@ import os
 
 import pytest
 
-from tests.brokers.cluster import HOST_SERIES, Cluster, cluster_support
+from tests.brokers.cluster import HOST_SERIES, SERIES_ENV, Cluster, cluster_support
 from tests.faults.rabbit_nodes import RabbitNodes, rabbitmq_installed
-
-SERIES_ENV = 'MESSAGING_TEST_CLUSTER_SERIES'
 
 
 def _unavailable(reason: str) -> None:
