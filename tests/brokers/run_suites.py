@@ -7,9 +7,12 @@ and Kolla configurations), stop the node. Then, on a second node of the
 series with every deprecated feature it lists denied (as 4.3 will deny
 transient_nonexcl_queues by default), the ``denied`` suite: what works
 there (durable and Kolla configurations, ours and oslo.messaging's Kolla
-peers) and what fails at once saying why (the classic defaults). Each
-suite is named with the version it ran on; a matrix of counts and times
-ends the output. Exits non-zero when a test failed on any series.
+peers) and what fails at once saying why (the classic defaults). On 4.3,
+the ``cluster`` suite: the cluster fault tests (a node stopped, a node cut
+off from the others) on three-node clusters of the series that the tests
+start themselves (tests/brokers/cluster.py; Khepri is 4.3's only metadata
+store). Each suite is named with the version it ran on; a matrix of counts
+and times ends the output. Exits non-zero when a test failed on any series.
 
 ::
 
@@ -32,6 +35,7 @@ if __package__ in (None, ''):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.brokers import debian_root  # noqa: E402
+from tests.brokers.cluster import SERIES_ENV  # noqa: E402
 from tests.brokers.rabbitmq4 import REPO, Node  # noqa: E402
 
 # test_tls.py starts a TLS node of its own from the machine's rabbitmq-server
@@ -57,6 +61,16 @@ DENIED_SUITES = {
 # The series whose deprecated features are denied for DENIED_SUITES: the
 # newest, whose list is the longest.
 DENIED_SERIES = ('4.3',)
+# Run without a node of this step: each test module starts a three-node
+# cluster of the series in network namespaces (SERIES_ENV names it), where
+# it stops nodes and cuts them off. 4.3 only: Khepri is its only metadata
+# store, while 4.0 keeps Mnesia by default and behaves there as 3.10 does,
+# which the default test run covers.
+CLUSTER_SUITES = {
+    'cluster': ['tests/faults/test_cluster_failover.py',
+                'tests/faults/test_cluster_partition.py'],
+}
+CLUSTER_SERIES = ('4.3',)
 
 # Tests that pass on 3.10 and fail on a 4.x series, left out of this step
 # (never skipped in the test files): test id -> what differs and why.
@@ -100,9 +114,11 @@ def banner(text: str) -> None:
     print('\n=== %s' % text, flush=True)
 
 
-def run_suite(node: Node, suite: str, extra: list[str]) -> Outcome:
-    paths = SUITES.get(suite) or DENIED_SUITES[suite]
-    excluded = [test for test in EXCLUDED.get(node.version, {})
+def run_suite(version: str, environment: dict, suite: str, extra: list[str]) -> Outcome:
+    """Run ``suite`` on ``version`` with ``environment`` (a node's variables,
+    or the cluster series) added to ours."""
+    paths = SUITES.get(suite) or DENIED_SUITES.get(suite) or CLUSTER_SUITES[suite]
+    excluded = [test for test in EXCLUDED.get(version, {})
                 if any(test.startswith(path.split('::')[0])
                        for path in paths if not path.startswith('-'))]
     with tempfile.TemporaryDirectory(prefix='rabbitmq4-') as tmp:
@@ -111,10 +127,10 @@ def run_suite(node: Node, suite: str, extra: list[str]) -> Outcome:
                    '--junitxml', str(report), *paths,
                    *['--deselect=' + test for test in excluded], *extra]
         banner('RabbitMQ %s (%s): %s suite: %s' % (
-            node.version, debian_root.installed_version(node.root), suite,
+            version, debian_root.installed_version(debian_root.root_path(version)), suite,
             ' '.join(command[2:])))
         started = time.monotonic()
-        done = subprocess.run(command, cwd=REPO, env=dict(os.environ, **node.environment()))
+        done = subprocess.run(command, cwd=REPO, env=dict(os.environ, **environment))
         outcome = Outcome(report, done.returncode, time.monotonic() - started)
     outcome.counts['excluded'] = len(excluded)
     return outcome
@@ -145,9 +161,13 @@ def run_series(version: str, suites: list[str], extra: list[str]) -> dict[str, O
             node.name, time.monotonic() - started, node.url,
             ', denying %s' % ', '.join(features) if deny else ''))
         try:
-            outcomes.update((suite, run_suite(node, suite, extra)) for suite in chosen)
+            outcomes.update((suite, run_suite(version, node.environment(), suite, extra))
+                            for suite in chosen)
         finally:
             node.stop()
+    for suite in suites:
+        if suite in CLUSTER_SUITES and version in CLUSTER_SERIES:
+            outcomes[suite] = run_suite(version, {SERIES_ENV: version}, suite, extra)
     return outcomes
 
 
@@ -156,10 +176,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     split = argv.index('--') if '--' in argv else len(argv)
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--version', action='append', choices=sorted(debian_root.SERIES))
-    parser.add_argument('--suite', action='append', choices=list(SUITES) + list(DENIED_SUITES))
+    every = list(SUITES) + list(DENIED_SUITES) + list(CLUSTER_SUITES)
+    parser.add_argument('--suite', action='append', choices=every)
     args = parser.parse_args(argv[:split])
     versions = args.version or ['4.3', '4.0']
-    suites = args.suite or list(SUITES) + list(DENIED_SUITES)
+    suites = args.suite or every
     started = time.monotonic()
     results = {version: run_series(version, suites, argv[split + 1:]) for version in versions}
     banner('RabbitMQ 4 matrix (%.0f s in all)' % (time.monotonic() - started))

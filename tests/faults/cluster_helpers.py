@@ -13,14 +13,17 @@ import collections
 import contextlib
 import json
 import logging
+import sys
 import threading
 import time
-from typing import Any, Optional
+import traceback
+from typing import Any, Optional, Union
 
 from oslo_config import cfg
 
 import messaging
 from messaging.drivers.rabbit import driver as impl_rabbit
+from tests.brokers.cluster import Cluster
 from tests.faults.rabbit_nodes import RabbitNodes
 from tests.unit.test_rpc_support import running_server
 
@@ -29,9 +32,17 @@ LOG = logging.getLogger(__name__)
 # Reconnect at once: the defaults wait a second or more per attempt.
 FAST_RECONNECT = {'kombu_reconnect_delay': 0.05, 'rabbit_retry_interval': 0.05,
                   'rabbit_retry_backoff': 0.05}
+# The options Kolla-Ansible deploys: quorum reply queues, fanout over one
+# stream per topic, queue manager names (with the prefetch streams need).
+KOLLA = dict(rabbit_transient_quorum_queue='true', rabbit_stream_fanout='true',
+             use_queue_manager='true', rabbit_qos_prefetch_count=1)
 WAIT = 20
 # Calls must succeed again this soon after a node stops.
 RECOVERY_BOUND = 30
+
+# The clusters of the fault tests: pifpaf's on loopback, or one in network
+# namespaces (tests/brokers/cluster.py); both answer the same calls.
+Nodes = Union[RabbitNodes, Cluster]
 
 
 class _UrlOrder:
@@ -48,7 +59,7 @@ def hosts_in_url_order(monkeypatch: Any) -> None:
     monkeypatch.setattr(impl_rabbit, 'random', _UrlOrder)
 
 
-def make_transport(nodes: RabbitNodes, indexes: Optional[list[int]] = None,
+def make_transport(nodes: Nodes, indexes: Optional[list[int]] = None,
                    **options: Any) -> messaging.Transport:
     """An RPC transport on ``nodes`` (all, or ``indexes`` in that order);
     keyword arguments become ``[oslo_messaging_rabbit]`` URL query values."""
@@ -58,20 +69,35 @@ def make_transport(nodes: RabbitNodes, indexes: Optional[list[int]] = None,
     return messaging.get_rpc_transport(conf, nodes.url(indexes, query))
 
 
-def node_of(nodes: RabbitNodes, connection: Any) -> int:
-    """The index of the node ``connection`` (a driver Connection) is on."""
-    port = int(connection.host.rsplit(':', 1)[1])
+def uses_khepri(nodes: Nodes) -> bool:
+    """Whether the cluster keeps its metadata in Khepri (RabbitMQ 4.2 and
+    later; 4.0 and 4.1 when khepri_db is enabled) rather than in Mnesia
+    (asked once per cluster)."""
+    known = getattr(nodes, 'khepri', None)
+    if known is None:
+        try:
+            answer = nodes.ctl(0, 'eval', 'rabbit_khepri:is_enabled().')
+        except RuntimeError:  # RabbitMQ before 3.13 has no such module
+            answer = 'false'
+        known = nodes.khepri = answer.strip() == 'true'
+    return known
+
+
+def node_of(nodes: Nodes, connection: Any) -> int:
+    """The index of the node ``connection`` (a driver Connection or
+    SharedConnection) is on."""
+    port = int(connection.link.host.rsplit(':', 1)[1])
     return nodes.ports.index(port)
 
 
-def queues(nodes: RabbitNodes, via: int) -> dict[str, dict]:
+def queues(nodes: Nodes, via: int) -> dict[str, dict]:
     """``{queue name: {"type": ..., "leader": ...}}`` as node ``via`` sees them."""
     out = nodes.ctl(via, 'list_queues', '--formatter', 'json',
                     'name', 'type', 'leader')
     return {row['name']: row for row in json.loads(out)}
 
 
-def leader_index(nodes: RabbitNodes, via: int, queue: str) -> Optional[int]:
+def leader_index(nodes: Nodes, via: int, queue: str) -> Optional[int]:
     """The index of the node leading quorum queue ``queue``, if known."""
     leader = queues(nodes, via).get(queue, {}).get('leader')
     return nodes.nodes.index(leader) if leader in nodes.nodes else None
@@ -268,7 +294,16 @@ class Load:
         return [thread.name for thread in self._threads if thread.is_alive()]
 
 
-def broker_state(nodes: RabbitNodes, via: int) -> str:
+def stacks_of(names: list[str]) -> str:
+    """The current stacks of the threads called ``names``, for the message
+    of a failed assertion that they ended."""
+    frames = sys._current_frames()
+    return '\n'.join('%s:\n%s' % (thread.name, ''.join(traceback.format_stack(
+        frames[thread.ident]))) for thread in threading.enumerate()
+        if thread.name in names and thread.ident in frames)
+
+
+def broker_state(nodes: Nodes, via: int) -> str:
     """Queues, consumers and bindings as node ``via`` sees them, for the
     message of a failed assertion."""
     return '\n'.join(nodes.ctl(via, *command) for command in (

@@ -72,6 +72,11 @@ class FakeAmqpConnection:
     def drain_events(self, timeout: Optional[float] = None) -> None:
         self.reads += 1
 
+    def blocking_read(self, timeout: Optional[float] = None) -> bool:
+        """One frame: counted apart from ``drain_events``'s reads."""
+        self.frames_read = getattr(self, 'frames_read', 0) + 1
+        return False
+
 
 class FakeChannel:
     """Records the methods called on it; ``fail`` maps a method name, or a

@@ -182,3 +182,15 @@ def test_a_consumer_the_broker_cancelled_is_declared_again_at_once_on_the_same_n
     assert time.monotonic() - started < WAIT / 2  # not kombu_reconnect_delay (30 s)
     assert len(kombu.channels) == 2 and not switched
     link.close()
+
+
+def test_a_confirm_wait_reads_one_frame_at_a_time(link):
+    # py-amqp's drain_events reads on through heartbeats until a method
+    # comes: a broker that never confirms but sends heartbeats would hold a
+    # publish past its deadline forever (seen on a RabbitMQ 4.3 node cut
+    # off from its cluster). One frame per read lets the wait see its deadline.
+    link.ensure(lambda channel: None)
+    amqp_connection = link.channel.connection
+    link.ensure(lambda channel: link.read_frames())
+    assert amqp_connection.frames_read == 1 and amqp_connection.reads == 0
+    link.close()

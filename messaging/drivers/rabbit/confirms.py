@@ -28,7 +28,7 @@ class ConfirmReader(Protocol):
         """Bound the next read by ``remaining`` seconds of ``bound``."""
 
     def read_frames(self) -> None:
-        """Read until a frame is handled, with the timeout just set."""
+        """Read one frame, with the timeout just set."""
 
 
 class PublishConfirms:

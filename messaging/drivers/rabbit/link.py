@@ -410,9 +410,11 @@ class Link:
         self.ensure(_drain, what='consume', writes=False, background=True)
 
     def read_frames(self) -> None:
-        """Read frames until one is handled, waiting with the socket's
-        timeout as last set (``publish_timeout``); under ``ensure``."""
-        self._channel.connection.drain_events(timeout=None)
+        """Read one frame, waiting with the socket's timeout as last set
+        (``publish_timeout``); under ``ensure``. One frame, not
+        ``drain_events``, which reads on through heartbeats until a method
+        arrives and so never comes back to its caller's deadline."""
+        self._channel.connection.blocking_read(None)
 
     @contextlib.contextmanager
     def reading_if_free(self) -> Iterator[Optional[amqp.Channel]]:

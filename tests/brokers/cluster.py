@@ -1,0 +1,432 @@
+"""A three-node RabbitMQ cluster whose nodes can be cut off from each other.
+
+Each node runs in network, PID and mount namespaces of its own: RabbitMQ
+4.x from the cached Debian root of its series (debian_root.py), RabbitMQ
+3.10 from the machine's own installation (series ``'3.10'``). A hub
+namespace holds two bridges:
+
+* the cluster network (``10.99.0.0/24``, private to the namespaces), on
+  which the nodes reach each other: Erlang distribution and epmd. The nodes
+  are named after their address there (``rabbit@10.99.0.11``, long names);
+* the client network (a random ``10.x.y.0/24``), joined to this machine's
+  namespace by one veth pair: the tests' clients reach node ``i`` at
+  ``hosts[i]:ports[i]``.
+
+``partition(i)`` takes node ``i``'s port off the cluster bridge: from then
+on every packet between it and the other two nodes is dropped, silently,
+as a failed switch would, while its clients still reach it (with
+``clients=True`` its port on the client bridge goes too: nothing reaches
+it). ``heal(i)`` puts the ports back. Nothing else differs between the nodes and a real
+three-host cluster: each has its own epmd, cookie file (the same cookie),
+data directory and configuration (``cluster_partition_handling``, a short
+``net_ticktime`` so that a cut is noticed within seconds). Nodes 1 and 2
+join node 0 with ``rabbitmqctl join_cluster`` (after ``stop_app`` and
+``reset``), as an operator would.
+
+``stop()`` kills every process of every node (each dies with its PID
+namespace), deletes the namespaces (and with them the veth pairs and
+bridges) and the nodes' directories. A cluster whose owning process died
+without ``stop()`` is cleaned up by the next ``start()`` on the machine.
+
+Needs root (network namespaces), ``ip`` (iproute2), ``nsenter`` and
+``unshare``.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from tests.brokers import debian_root
+
+USER = 'guest'
+PASSWORD = 'guest'
+SBIN = '/usr/lib/rabbitmq/bin'
+HOST_SERIES = '3.10'
+START_TIMEOUT = 240
+STOP_TIMEOUT = 30
+CLUSTER_NET = '10.99.0.'
+DIST_PORT = 25672
+# AMQP port of node i: distinct, so that a connection's port names its node.
+AMQP_PORTS = (5681, 5682, 5683)
+STATE_DIR = Path(tempfile.gettempdir()) / 'messaging-clusters'
+# Names the series of the cluster fault tests' clusters (tests/faults/conftest.py).
+SERIES_ENV = 'MESSAGING_TEST_CLUSTER_SERIES'
+
+
+def cluster_support() -> Optional[str]:
+    """Why a ``Cluster`` cannot run on this machine, or None if it can."""
+    if os.geteuid() != 0:
+        return 'network namespaces need root'
+    missing = [tool for tool in ('ip', 'nsenter', 'unshare') if shutil.which(tool) is None]
+    if missing:
+        return 'missing %s' % ', '.join(missing)
+    return None
+
+
+def _run(*argv: str, timeout: float = 30) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if done.returncode:
+        raise RuntimeError('%s failed: %s' % (' '.join(argv), (done.stderr or done.stdout).strip()))
+    return done.stdout
+
+
+def _start_time(pid: int) -> Optional[str]:
+    try:
+        return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _client_subnet() -> ipaddress.IPv4Network:
+    """A random 10.x.y.0/24 that no route of this machine overlaps."""
+    routes = _run('ip', '-4', 'route', 'show', 'table', 'all')
+    taken = []
+    for line in routes.splitlines():
+        first = line.split()[0] if line.split() else ''
+        if first in ('local', 'broadcast', 'unreachable', 'blackhole'):
+            first = line.split()[1]
+        try:
+            taken.append(ipaddress.ip_network(first, strict=False))
+        except ValueError:
+            continue
+    for _ in range(100):
+        raw = os.urandom(2)
+        subnet = ipaddress.ip_network('10.%d.%d.0/24' % (100 + raw[0] % 150, raw[1]))
+        if not any(subnet.overlaps(net) for net in taken if net.prefixlen):
+            return subnet
+    raise RuntimeError('no free 10.x.y.0/24 for the cluster\'s client network')
+
+
+class Cluster:
+    """Three RabbitMQ nodes of ``series`` clustered over namespaces of their own.
+
+    The interface of ``tests.faults.rabbit_nodes.RabbitNodes``: ``nodes[i]``
+    is node ``i``'s name, ``ports[i]`` its AMQP port (at ``hosts[i]``),
+    ``url()``, ``ctl()``, ``stop_app()``, ``start_app()``,
+    ``close_all_connections()``, ``start()``, ``stop()``; and
+    ``partition(i)`` / ``heal(i)``.
+    """
+
+    cluster = True
+
+    def __init__(self, series: str = '4.3', net_ticktime: int = 10,
+                 partition_handling: str = 'pause_minority') -> None:
+        if series != HOST_SERIES and series not in debian_root.SERIES:
+            raise ValueError('no RabbitMQ series %r (have %s)' % (
+                series, ', '.join([HOST_SERIES, *debian_root.SERIES])))
+        self.series = series
+        self.net_ticktime = net_ticktime
+        self.partition_handling = partition_handling
+        self.id = uuid.uuid4().hex[:6]
+        self.nodes = ['rabbit@%s%d' % (CLUSTER_NET, 11 + i) for i in range(3)]
+        self.ports = list(AMQP_PORTS)
+        self.hosts: list[str] = []
+        self._namespaces = ['msgc-%s-n%d' % (self.id, i) for i in range(3)]
+        self._hub = 'msgc-%s-hub' % self.id
+        self._state_file = STATE_DIR / ('%s.json' % self.id)
+        self._procs: list[subprocess.Popen] = []
+        self._cut: dict[int, list[str]] = {}
+        self._inits: list[int] = []
+        if series == HOST_SERIES:
+            self._root: Optional[Path] = None
+            self._base = Path(tempfile.gettempdir()) / ('messaging-cluster-%s' % self.id)
+        else:
+            self._root = debian_root.root_path(series)
+            self._base = self._root / 'var/lib/messaging-nodes' / ('cluster-%s' % self.id)
+
+    # -- where things are ---------------------------------------------------
+    def _home(self, node: int) -> str:
+        """Node ``node``'s directory, as the node sees it."""
+        path = self._base / ('n%d' % node)
+        if self._root is None:
+            return str(path)
+        return '/' + str(path.relative_to(self._root))
+
+    def _home_on_host(self, node: int) -> Path:
+        return self._base / ('n%d' % node)
+
+    def _env(self, node: int) -> list[str]:
+        home = self._home(node)
+        return ['env', '-i', 'PATH=%s:/usr/sbin:/usr/bin:/sbin:/bin' % SBIN, 'LANG=C.UTF-8',
+                'HOME=%s' % home, 'RABBITMQ_NODENAME=%s' % self.nodes[node],
+                'RABBITMQ_USE_LONGNAME=true',
+                'RABBITMQ_NODE_IP_ADDRESS=%s' % self.hosts[node],
+                'RABBITMQ_NODE_PORT=%d' % self.ports[node],
+                'RABBITMQ_DIST_PORT=%d' % DIST_PORT,
+                'RABBITMQ_CONFIG_FILE=%s/rabbitmq.conf' % home,
+                'RABBITMQ_ADVANCED_CONFIG_FILE=%s/advanced.config' % home,
+                'RABBITMQ_CONF_ENV_FILE=/dev/null',
+                'RABBITMQ_MNESIA_BASE=%s/mnesia' % home,
+                'RABBITMQ_LOG_BASE=%s/log' % home,
+                'RABBITMQ_PID_FILE=%s/node.pid' % home,
+                'RABBITMQ_ENABLED_PLUGINS_FILE=%s/enabled_plugins' % home]
+
+    # -- network --------------------------------------------------------------
+    def _make_network(self) -> None:
+        subnet = _client_subnet()
+        gateway = '%s/24' % subnet[1]
+        self.hosts = [str(subnet[11 + i]) for i in range(3)]
+        hub = self._hub
+        for name in [hub, *self._namespaces]:
+            _run('ip', 'netns', 'add', name)
+            _run('ip', '-n', name, 'link', 'set', 'lo', 'up')
+        for bridge in ('bclient', 'bcluster'):
+            _run('ip', '-n', hub, 'link', 'add', bridge, 'type', 'bridge')
+            _run('ip', '-n', hub, 'link', 'set', bridge, 'up')
+        # This machine's end of the client network; deleted with the hub.
+        outside = 'msgc%s' % self.id
+        _run('ip', 'link', 'add', outside, 'type', 'veth', 'peer', 'name', 'up0',
+             'netns', hub)
+        _run('ip', '-n', hub, 'link', 'set', 'up0', 'master', 'bclient', 'up')
+        _run('ip', 'addr', 'add', gateway, 'dev', outside)
+        _run('ip', 'link', 'set', outside, 'up')
+        for i, name in enumerate(self._namespaces):
+            for port, inside, bridge, address in (
+                    ('c%d' % i, 'amqp0', 'bclient', '%s/24' % self.hosts[i]),
+                    ('d%d' % i, 'dist0', 'bcluster', '%s%d/24' % (CLUSTER_NET, 11 + i))):
+                _run('ip', '-n', hub, 'link', 'add', port, 'type', 'veth', 'peer', 'name',
+                     inside, 'netns', name)
+                _run('ip', '-n', hub, 'link', 'set', port, 'master', bridge, 'up')
+                _run('ip', '-n', name, 'addr', 'add', address, 'dev', inside)
+                _run('ip', '-n', name, 'link', 'set', inside, 'up')
+
+    def partition(self, node: int, clients: bool = False) -> None:
+        """Cut node ``node`` off from the other two; with ``clients`` from
+        its clients too, else they still reach it."""
+        self._cut[node] = ['d%d' % node] + (['c%d' % node] if clients else [])
+        for port in self._cut[node]:
+            _run('ip', '-n', self._hub, 'link', 'set', port, 'nomaster')
+
+    def heal(self, node: int) -> None:
+        """Undo ``partition(node)``."""
+        for port in self._cut.pop(node, []):
+            bridge = 'bcluster' if port.startswith('d') else 'bclient'
+            _run('ip', '-n', self._hub, 'link', 'set', port, 'master', bridge)
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self) -> 'Cluster':
+        """Make the network, start the three nodes, cluster them; wait until
+        every node runs in the cluster and accepts AMQP connections."""
+        reason = cluster_support()
+        if reason:
+            raise RuntimeError('cannot start a RabbitMQ cluster here: %s' % reason)
+        remove_orphans()
+        if self._root is not None:
+            debian_root.build(self.series)
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self._state_file.write_text(json.dumps({
+            'owner': os.getpid(), 'owner_start': _start_time(os.getpid()),
+            'namespaces': [self._hub, *self._namespaces], 'base': str(self._base)}))
+        try:
+            self._make_network()
+            cookie = uuid.uuid4().hex.upper()
+            for i in range(3):
+                self._write_home(i, cookie)
+            self._procs = [self._spawn(i) for i in range(3)]
+            self._inits = [self._init_pid(proc) for proc in self._procs]
+            for i in range(3):
+                self._await_node(i)
+            for i in (1, 2):
+                self.ctl(i, 'stop_app')
+                self.ctl(i, 'reset')
+                self.ctl(i, 'join_cluster', self.nodes[0])
+                self.ctl(i, 'start_app')
+            for i in range(3):
+                self.ctl(i, 'await_startup', '--timeout', str(START_TIMEOUT),
+                         timeout=START_TIMEOUT + 10)
+            self.await_running(range(3), START_TIMEOUT)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _write_home(self, node: int, cookie: str) -> None:
+        home = self._home_on_host(node)
+        home.mkdir(parents=True)
+        (home / 'enabled_plugins').write_text('[].\n')
+        cookie_file = home / '.erlang.cookie'
+        cookie_file.write_text(cookie)
+        cookie_file.chmod(0o400)
+        (home / 'rabbitmq.conf').write_text(
+            'loopback_users = none\n'
+            'cluster_partition_handling = %s\n'
+            'net_ticktime = %d\n' % (self.partition_handling, self.net_ticktime))
+
+    def _spawn(self, node: int) -> subprocess.Popen:
+        argv = self._env(node) + [SBIN + '/rabbitmq-server']
+        if self._root is None:
+            argv = ['unshare', '--mount', '--pid', '--fork', '--kill-child', '--mount-proc',
+                    *argv]
+        else:
+            argv = debian_root.in_root_command(self._root, argv)
+        output = open(self._home_on_host(node) / 'output.log', 'w')
+        with output:
+            return subprocess.Popen(
+                ['nsenter', '--net=/run/netns/%s' % self._namespaces[node], *argv],
+                stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def _init_pid(self, proc: subprocess.Popen) -> int:
+        """The first process of the node's PID namespace (``unshare``'s child)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                path = Path('/proc/%d/task/%d/children' % (proc.pid, proc.pid))
+                return int(path.read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError('a RabbitMQ %s node did not start' % self.series)
+
+    def _await_node(self, node: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                self.ctl(node, 'await_startup', '--timeout', '20', timeout=40)
+                return
+            except (RuntimeError, subprocess.TimeoutExpired) as ex:
+                if self._procs[node].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError('RabbitMQ %s node %s did not start: %s\n%s' % (
+                        self.series, self.nodes[node], ex, self.output_tail(node))) from ex
+            time.sleep(1)
+
+    def connected(self, via: int, node: int) -> bool:
+        """Whether node ``via``'s Erlang distribution is connected to node
+        ``node`` (asked of ``via`` alone: cluster_status, which asks every
+        node, can take half a minute while one does not answer)."""
+        return self.ctl(via, 'eval', "lists:member('%s', nodes())." % self.nodes[node]
+                        ).strip() == 'true'
+
+    def running_nodes(self, via: int) -> list[str]:
+        """The nodes ``via`` sees running in its cluster."""
+        status = json.loads(self.ctl(via, 'cluster_status', '--formatter', 'json'))
+        return sorted(status['running_nodes'])
+
+    def await_running(self, nodes: 'range | list[int]', timeout: float) -> None:
+        """Wait until each of ``nodes`` runs and sees all three nodes running
+        (a paused node answers no cluster_status: it is asked again)."""
+        deadline = time.monotonic() + timeout
+        for via in nodes:
+            while True:
+                try:
+                    seen: object = self.running_nodes(via)
+                except (RuntimeError, subprocess.TimeoutExpired) as ex:
+                    seen = ex
+                if seen == sorted(self.nodes):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError('%s is not back in its cluster: %s' % (
+                        self.nodes[via], seen))
+                time.sleep(0.5)
+
+    def output_tail(self, node: int, lines: int = 30) -> str:
+        """The end of node ``node``'s console output."""
+        try:
+            text = (self._home_on_host(node) / 'output.log').read_text()
+        except OSError:
+            return '(no output)'
+        return '\n'.join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Kill every process of the cluster, delete its namespaces and files."""
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)  # unshare: its child dies with it
+        for proc in self._procs:
+            proc.wait(STOP_TIMEOUT)
+        _remove(self._hub, self._namespaces, self._base)
+        if self._state_file.exists():
+            self._state_file.unlink()
+
+    # -- control ----------------------------------------------------------
+    def url(self, indexes: Optional[list[int]] = None, query: str = '') -> str:
+        """A transport URL naming our nodes (all, or ``indexes``) in order."""
+        chosen = range(3) if indexes is None else indexes
+        hosts = ','.join('%s:%s@%s:%d' % (USER, PASSWORD, self.hosts[i], self.ports[i])
+                         for i in chosen)
+        return 'rabbit://%s/%s' % (hosts, ('?' + query) if query else '')
+
+    def ctl_command(self, node: int) -> list[str]:
+        """The argv of node ``node``'s ``rabbitmqctl``, in its namespaces."""
+        enter = ['nsenter', '-t', str(self._inits[node]), '-m', '-p', '-n', '--']
+        if self._root is not None:
+            enter += ['chroot', str(self._root)]
+        return enter + self._env(node) + [SBIN + '/rabbitmqctl', '--longnames',
+                                          '-n', self.nodes[node]]
+
+    def ctl(self, node: int, *args: str, timeout: float = 60) -> str:
+        """Run ``rabbitmqctl -n <node> args...``; returns its stdout."""
+        done = subprocess.run([*self.ctl_command(node), '-q', *args], capture_output=True,
+                              text=True, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError('rabbitmqctl %s on %s failed: %s' % (
+                ' '.join(args), self.nodes[node],
+                (done.stderr or done.stdout).strip()[-1500:]))
+        return done.stdout
+
+    def stop_app(self, node: int) -> None:
+        """Stop RabbitMQ on ``node`` (the Erlang VM stays): its clients are cut."""
+        self.ctl(node, 'stop_app')
+
+    def start_app(self, node: int) -> None:
+        """Start RabbitMQ again on a node stopped with ``stop_app``."""
+        self.ctl(node, 'start_app', timeout=START_TIMEOUT)
+        self.ctl(node, 'await_startup', timeout=START_TIMEOUT)
+
+    def close_all_connections(self, node: int = 0, reason: str = 'test') -> None:
+        """Close every client connection of ``node``."""
+        self.ctl(node, 'close_all_connections', reason)
+
+    def describe(self) -> str:
+        """One line saying what this cluster is, for logs."""
+        return 'RabbitMQ %s cluster %s: %s' % (
+            self.series, self.id, shlex.join('%s=%s:%d' % (n, h, p) for n, h, p in
+                                             zip(self.nodes, self.hosts, self.ports)))
+
+
+def _remove(hub: str, namespaces: list[str], base: Path) -> None:
+    """Kill what still runs in ``namespaces``, delete them and ``base``."""
+    listed = set(_run('ip', 'netns', 'list').split())
+    for name in namespaces:
+        if name not in listed:
+            continue
+        for pid in _run('ip', 'netns', 'pids', name).split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while _run('ip', 'netns', 'pids', name).split() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    for name in [hub, *namespaces]:
+        if name in listed:
+            _run('ip', 'netns', 'delete', name)
+    if base.exists():
+        subprocess.run(['rm', '-rf', '--one-file-system', str(base)], check=True)
+
+
+def remove_orphans() -> None:
+    """Remove the clusters whose owning process ended without stopping them."""
+    if not STATE_DIR.exists():
+        return
+    for state_file in STATE_DIR.glob('*.json'):
+        try:
+            state = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            continue
+        if _start_time(state['owner']) == state['owner_start']:
+            continue
+        hub, *namespaces = state['namespaces']
+        _remove(hub, namespaces, Path(state['base']))
+        state_file.unlink()
