@@ -2,26 +2,19 @@
 
 Each node runs in network, PID and mount namespaces of its own: RabbitMQ
 4.x from the cached Debian root of its series (debian_root.py), RabbitMQ
-3.10 from the machine's own installation (series ``'3.10'``). A hub
-namespace holds two bridges:
+3.10 from the machine's own installation (series ``'3.10'``). The nodes
+reach each other on a cluster network and are named after their address
+there (``rabbit@10.99.0.11``, long names); the tests' clients reach node
+``i`` at ``hosts[i]:ports[i]`` on a client network (netns.py).
 
-* the cluster network (``10.99.0.0/24``, private to the namespaces), on
-  which the nodes reach each other: Erlang distribution and epmd. The nodes
-  are named after their address there (``rabbit@10.99.0.11``, long names);
-* the client network (a random ``10.x.y.0/24``), joined to this machine's
-  namespace by one veth pair: the tests' clients reach node ``i`` at
-  ``hosts[i]:ports[i]``.
-
-``partition(i)`` takes node ``i``'s port off the cluster bridge: from then
-on every packet between it and the other two nodes is dropped, silently,
-as a failed switch would, while its clients still reach it (with
-``clients=True`` its port on the client bridge goes too: nothing reaches
-it). ``heal(i)`` puts the ports back. Nothing else differs between the nodes and a real
-three-host cluster: each has its own epmd, cookie file (the same cookie),
-data directory and configuration (``cluster_partition_handling``, a short
-``net_ticktime`` so that a cut is noticed within seconds). Nodes 1 and 2
-join node 0 with ``rabbitmqctl join_cluster`` (after ``stop_app`` and
-``reset``), as an operator would.
+``partition(i)`` cuts node ``i`` off from the other two, silently, as a
+failed switch would, while its clients still reach it (with
+``clients=True`` nothing reaches it); ``heal(i)`` undoes it. Nothing else
+differs from a three-host cluster: each node has its own epmd, cookie file
+(the same cookie), data directory and configuration
+(``cluster_partition_handling``, a short ``net_ticktime`` so that a cut is
+noticed within seconds). Nodes 1 and 2 join node 0 with ``rabbitmqctl
+join_cluster`` (after ``stop_app`` and ``reset``), as an operator would.
 
 ``stop()`` kills every process of every node (each dies with its PID
 namespace), deletes the namespaces (and with them the veth pairs and
@@ -33,10 +26,8 @@ Needs root (network namespaces), ``ip`` (iproute2), ``nsenter`` and
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -46,7 +37,7 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
-from tests.brokers import debian_root
+from tests.brokers import debian_root, netns
 
 USER = 'guest'
 PASSWORD = 'guest'
@@ -54,7 +45,6 @@ SBIN = '/usr/lib/rabbitmq/bin'
 HOST_SERIES = '3.10'
 START_TIMEOUT = 240
 STOP_TIMEOUT = 30
-CLUSTER_NET = '10.99.0.'
 DIST_PORT = 25672
 # AMQP port of node i: distinct, so that a connection's port names its node.
 AMQP_PORTS = (5681, 5682, 5683)
@@ -73,38 +63,11 @@ def cluster_support() -> Optional[str]:
     return None
 
 
-def _run(*argv: str, timeout: float = 30) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if done.returncode:
-        raise RuntimeError('%s failed: %s' % (' '.join(argv), (done.stderr or done.stdout).strip()))
-    return done.stdout
-
-
 def _start_time(pid: int) -> Optional[str]:
     try:
         return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()[19]
     except (OSError, IndexError):
         return None
-
-
-def _client_subnet() -> ipaddress.IPv4Network:
-    """A random 10.x.y.0/24 that no route of this machine overlaps."""
-    routes = _run('ip', '-4', 'route', 'show', 'table', 'all')
-    taken = []
-    for line in routes.splitlines():
-        first = line.split()[0] if line.split() else ''
-        if first in ('local', 'broadcast', 'unreachable', 'blackhole'):
-            first = line.split()[1]
-        try:
-            taken.append(ipaddress.ip_network(first, strict=False))
-        except ValueError:
-            continue
-    for _ in range(100):
-        raw = os.urandom(2)
-        subnet = ipaddress.ip_network('10.%d.%d.0/24' % (100 + raw[0] % 150, raw[1]))
-        if not any(subnet.overlaps(net) for net in taken if net.prefixlen):
-            return subnet
-    raise RuntimeError('no free 10.x.y.0/24 for the cluster\'s client network')
 
 
 class Cluster:
@@ -128,14 +91,12 @@ class Cluster:
         self.net_ticktime = net_ticktime
         self.partition_handling = partition_handling
         self.id = uuid.uuid4().hex[:6]
-        self.nodes = ['rabbit@%s%d' % (CLUSTER_NET, 11 + i) for i in range(3)]
+        self.nodes = ['rabbit@%s' % netns.cluster_address(i) for i in range(3)]
         self.ports = list(AMQP_PORTS)
         self.hosts: list[str] = []
-        self._namespaces = ['msgc-%s-n%d' % (self.id, i) for i in range(3)]
-        self._hub = 'msgc-%s-hub' % self.id
+        self._network = netns.Network(self.id, 3)
         self._state_file = STATE_DIR / ('%s.json' % self.id)
         self._procs: list[subprocess.Popen] = []
-        self._cut: dict[int, list[str]] = {}
         self._inits: list[int] = []
         if series == HOST_SERIES:
             self._root: Optional[Path] = None
@@ -171,47 +132,14 @@ class Cluster:
                 'RABBITMQ_PID_FILE=%s/node.pid' % home,
                 'RABBITMQ_ENABLED_PLUGINS_FILE=%s/enabled_plugins' % home]
 
-    # -- network --------------------------------------------------------------
-    def _make_network(self) -> None:
-        subnet = _client_subnet()
-        gateway = '%s/24' % subnet[1]
-        self.hosts = [str(subnet[11 + i]) for i in range(3)]
-        hub = self._hub
-        for name in [hub, *self._namespaces]:
-            _run('ip', 'netns', 'add', name)
-            _run('ip', '-n', name, 'link', 'set', 'lo', 'up')
-        for bridge in ('bclient', 'bcluster'):
-            _run('ip', '-n', hub, 'link', 'add', bridge, 'type', 'bridge')
-            _run('ip', '-n', hub, 'link', 'set', bridge, 'up')
-        # This machine's end of the client network; deleted with the hub.
-        outside = 'msgc%s' % self.id
-        _run('ip', 'link', 'add', outside, 'type', 'veth', 'peer', 'name', 'up0',
-             'netns', hub)
-        _run('ip', '-n', hub, 'link', 'set', 'up0', 'master', 'bclient', 'up')
-        _run('ip', 'addr', 'add', gateway, 'dev', outside)
-        _run('ip', 'link', 'set', outside, 'up')
-        for i, name in enumerate(self._namespaces):
-            for port, inside, bridge, address in (
-                    ('c%d' % i, 'amqp0', 'bclient', '%s/24' % self.hosts[i]),
-                    ('d%d' % i, 'dist0', 'bcluster', '%s%d/24' % (CLUSTER_NET, 11 + i))):
-                _run('ip', '-n', hub, 'link', 'add', port, 'type', 'veth', 'peer', 'name',
-                     inside, 'netns', name)
-                _run('ip', '-n', hub, 'link', 'set', port, 'master', bridge, 'up')
-                _run('ip', '-n', name, 'addr', 'add', address, 'dev', inside)
-                _run('ip', '-n', name, 'link', 'set', inside, 'up')
-
     def partition(self, node: int, clients: bool = False) -> None:
         """Cut node ``node`` off from the other two; with ``clients`` from
         its clients too, else they still reach it."""
-        self._cut[node] = ['d%d' % node] + (['c%d' % node] if clients else [])
-        for port in self._cut[node]:
-            _run('ip', '-n', self._hub, 'link', 'set', port, 'nomaster')
+        self._network.cut(node, clients)
 
     def heal(self, node: int) -> None:
         """Undo ``partition(node)``."""
-        for port in self._cut.pop(node, []):
-            bridge = 'bcluster' if port.startswith('d') else 'bclient'
-            _run('ip', '-n', self._hub, 'link', 'set', port, 'master', bridge)
+        self._network.heal(node)
 
     # -- lifecycle ------------------------------------------------------------
     def start(self) -> 'Cluster':
@@ -226,9 +154,10 @@ class Cluster:
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         self._state_file.write_text(json.dumps({
             'owner': os.getpid(), 'owner_start': _start_time(os.getpid()),
-            'namespaces': [self._hub, *self._namespaces], 'base': str(self._base)}))
+            'namespaces': [self._network.hub, *self._network.namespaces],
+            'base': str(self._base)}))
         try:
-            self._make_network()
+            self.hosts = self._network.create()
             cookie = uuid.uuid4().hex.upper()
             for i in range(3):
                 self._write_home(i, cookie)
@@ -272,7 +201,7 @@ class Cluster:
         output = open(self._home_on_host(node) / 'output.log', 'w')
         with output:
             return subprocess.Popen(
-                ['nsenter', '--net=/run/netns/%s' % self._namespaces[node], *argv],
+                ['nsenter', '--net=/run/netns/%s' % self._network.namespaces[node], *argv],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 start_new_session=True)
 
@@ -345,7 +274,7 @@ class Cluster:
                 proc.send_signal(signal.SIGKILL)  # unshare: its child dies with it
         for proc in self._procs:
             proc.wait(STOP_TIMEOUT)
-        _remove(self._hub, self._namespaces, self._base)
+        _remove(self._network.hub, self._network.namespaces, self._base)
         if self._state_file.exists():
             self._state_file.unlink()
 
@@ -388,30 +317,9 @@ class Cluster:
         """Close every client connection of ``node``."""
         self.ctl(node, 'close_all_connections', reason)
 
-    def describe(self) -> str:
-        """One line saying what this cluster is, for logs."""
-        return 'RabbitMQ %s cluster %s: %s' % (
-            self.series, self.id, shlex.join('%s=%s:%d' % (n, h, p) for n, h, p in
-                                             zip(self.nodes, self.hosts, self.ports)))
-
 
 def _remove(hub: str, namespaces: list[str], base: Path) -> None:
-    """Kill what still runs in ``namespaces``, delete them and ``base``."""
-    listed = set(_run('ip', 'netns', 'list').split())
-    for name in namespaces:
-        if name not in listed:
-            continue
-        for pid in _run('ip', 'netns', 'pids', name).split():
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while _run('ip', 'netns', 'pids', name).split() and time.monotonic() < deadline:
-            time.sleep(0.1)
-    for name in [hub, *namespaces]:
-        if name in listed:
-            _run('ip', 'netns', 'delete', name)
+    netns.remove(hub, namespaces)
     if base.exists():
         subprocess.run(['rm', '-rf', '--one-file-system', str(base)], check=True)
 
