@@ -23,9 +23,11 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,11 +91,32 @@ def fetch_sdist(cache: Path, requirement: str, dist: str) -> Path:
     if not matches:
         raise SystemExit('pip download left no %s sdist in %s' % (dist, downloads))
     version, newest = max(matches, key=lambda item: _version_key(item[0]))
-    source = cache / newest.name[:-len('.tar.gz')]
-    if not source.is_dir():
+    return extract_sdist(cache, newest)
+
+
+def extract_sdist(cache: Path, archive_path: Path) -> Path:
+    """``archive_path`` (``<name>.tar.gz``) extracted as ``cache/<name>``;
+    that source dir.
+
+    Extracted afresh unless a run finished it (``.extracted`` in it): a run
+    interrupted while extracting leaves a half-written dir, which is
+    replaced, never used. The extraction goes to a dir of its own first and
+    is moved in place whole.
+    """
+    source = cache / archive_path.name[:-len('.tar.gz')]
+    done = source / '.extracted'
+    if done.exists():
+        return source
+    shutil.rmtree(source, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(dir=cache, prefix='.extracting-'))
+    try:
         safe = {'filter': 'data'} if hasattr(tarfile, 'data_filter') else {}
-        with tarfile.open(newest) as archive:
-            archive.extractall(cache, **safe)
+        with tarfile.open(archive_path) as archive:
+            archive.extractall(partial, **safe)
+        (partial / source.name).rename(source)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    done.write_text(archive_path.name)
     return source
 
 
