@@ -19,7 +19,7 @@ import pytest
 
 import messaging
 from messaging.drivers.rabbit.errors import DeclarationMismatch
-from tests.functional.conftest import queue_type
+from tests.functional.conftest import close_connection, queue_type
 from tests.functional.rabbit_helpers import WAIT, Responder, fails_at_once
 from tests.functional.test_rabbit_kolla import KOLLA
 
@@ -44,9 +44,12 @@ class _Awaited(logging.Handler):
         super().__init__()
         self.level_name, self.words = level, words
         self.seen = threading.Event()
+        self.message = ''
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelname == self.level_name and self.words in record.getMessage():
+        if (not self.seen.is_set() and record.levelname == self.level_name
+                and self.words in record.getMessage()):
+            self.message = record.getMessage()
             self.seen.set()
 
 
@@ -54,12 +57,15 @@ class _Awaited(logging.Handler):
 def _awaiting(level: str, words: str):
     handler = _Awaited(level, words)
     logger = logging.getLogger('messaging.drivers.rabbit')
+    was = logger.level
+    logger.setLevel(logging.INFO)
     logger.addHandler(handler)
     try:
         yield handler
         assert handler.seen.wait(WAIT), 'not logged within %s s: %s' % (WAIT, words)
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(was)
 
 
 def test_a_server_start_refused_fails_at_once_naming_the_queue_and_the_fix(
@@ -91,7 +97,7 @@ def test_a_notification_refused_fails_at_once_naming_the_queue(
 
 
 def test_a_running_server_refused_after_a_reconnect_says_so_and_recovers_once_fixed(
-        rabbit_transport, rabbit_names, raw_channel, caplog):
+        rabbit_transport, rabbit_names, raw_channel):
     topic, exchange = rabbit_names
     driver = rabbit_transport()._driver
     own = messaging.Target(topic=topic, server='srv', exchange=exchange)
@@ -99,27 +105,25 @@ def test_a_running_server_refused_after_a_reconnect_says_so_and_recovers_once_fi
     responder = Responder(driver.listen(own, 1, None))
     try:
         assert _call(driver, own, 1) == 1
-        with caplog.at_level(logging.INFO, logger='messaging.drivers.rabbit'):
-            # The server's queue is deleted (its consumer is cancelled, and
-            # the server reconnects after kombu_reconnect_delay, 1 s) and
-            # declared at once with other arguments, which the server's
-            # declaration then meets.
-            with _awaiting('ERROR', 'tries again in'):
-                raw_channel.queue_delete(topic + '.srv')
-                raw_channel.queue_declare(topic + '.srv', durable=False, auto_delete=False,
-                                          arguments=OTHER_ARGUMENTS)
-            refused = _records(caplog, 'ERROR', 'tries again in')[0].getMessage()
-            for part in ('declare queue %s.srv' % topic, "inequivalent arg 'x-max-length'",
-                         'the other consumers of the connection go on'):
-                assert part in refused
-            # The server's other queues are consumed again meanwhile.
-            assert _call(driver, shared, 2) == 2
-            # The operator's fix: the queue deleted, the server declares it
-            # on its next try, as configured (a request sent before would
-            # find no queue).
-            with _awaiting('INFO', 'is declared again, after 1 refusal(s)'):
-                raw_channel.queue_delete(topic + '.srv')
-            assert _call(driver, own, 3) == 3
+        # The broker closes the server's connection: it reconnects after
+        # kombu_reconnect_delay (1 s). Meanwhile its queue is deleted and
+        # declared again with other arguments, which its replay then meets.
+        with _awaiting('ERROR', 'tries again in') as refused:
+            close_connection(responder.listener.connection.name)
+            raw_channel.queue_delete(topic + '.srv')
+            raw_channel.queue_declare(topic + '.srv', durable=False, auto_delete=False,
+                                      arguments=OTHER_ARGUMENTS)
+        for part in ('declare queue %s.srv' % topic, "inequivalent arg 'x-max-length'",
+                     'the other consumers of the connection go on'):
+            assert part in refused.message
+        # The server's other queues are consumed again meanwhile.
+        assert _call(driver, shared, 2) == 2
+        # The operator's fix: the queue deleted, the server declares it on
+        # its next try, as configured (a request sent before would find no
+        # queue).
+        with _awaiting('INFO', 'is declared again, after 1 refusal(s)'):
+            raw_channel.queue_delete(topic + '.srv')
+        assert _call(driver, own, 3) == 3
     finally:
         responder.stop()
 
