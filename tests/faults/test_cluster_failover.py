@@ -278,7 +278,10 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
     # A duplicate can only come from a cast in flight at the fault: none
     # started after calls had recovered is ever delivered twice.
     assert all(load.cast_started[number] < first_ok for number in duplicates), duplicates
-    assert 0 not in nodes_after
+    if not replies_wait_for_node:
+        # Node 0 stayed down; where the test brought it back (classic
+        # queues on Khepri wait for their node), a listener may be on it.
+        assert 0 not in nodes_after
     assert leader_after not in (0, None)
     assert load.fanouts.failures == []
     assert fanouts_missing == {'s1': set(), 's2': set()}
