@@ -155,6 +155,31 @@ def serving(transport: messaging.Transport, topic: str, server: str,
                           exchange=exchange_of(topic), executor='threading')
 
 
+@contextlib.contextmanager
+def two_servers_under_load(server_transport: messaging.Transport,
+                           client_transport: messaging.Transport, topic: str,
+                           call_timeout: float, stop_timeout: float,
+                           fanout_pause: Optional[float] = None) -> Any:
+    """Servers ``s1`` and ``s2`` of ``topic`` (one recording endpoint, a
+    fanout recorder each) under a :class:`Load` of 8 callers from
+    ``client_transport``, the load under way; yields ``(endpoint, fanouts,
+    load)``. The load is stopped on the way out (its threads given
+    ``stop_timeout`` seconds), then the servers."""
+    endpoint = RecordingEndpoint()
+    fanouts = {'s1': FanoutRecorder(), 's2': FanoutRecorder()}
+    load = Load(client(client_transport, topic), callers=8, call_timeout=call_timeout,
+                fanout_pause=fanout_pause)
+    with serving(server_transport, topic, 's1', endpoint, fanouts['s1']), \
+            serving(server_transport, topic, 's2', endpoint, fanouts['s2']):
+        try:
+            load.start()
+            assert load.wait_until(lambda r: len(r.calls) >= 40 and len(r.casts_sent) >= 20,
+                                   WAIT), 'the load did not get going'
+            yield endpoint, fanouts, load
+        finally:
+            load.stop(join_timeout=stop_timeout)
+
+
 def listener_of(transport: messaging.Transport, topic: str) -> Any:
     """The driver listener serving ``topic`` on ``transport``."""
     for listener in list(transport._driver._listeners):

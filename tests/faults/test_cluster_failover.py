@@ -17,11 +17,11 @@ import pytest
 import messaging
 from tests.faults import figures
 from tests.faults.cluster_helpers import (FAST_RECONNECT, KOLLA, RECOVERY_BOUND, WAIT,
-                                          FanoutRecorder, Load, RecordingEndpoint,
+                                          Load, RecordingEndpoint,
                                           broker_state, call_until_ok, client, exchange_of,
                                           hosts_in_url_order, leader_index, listener_of,
                                           make_transport, node_of, queues, serving,
-                                          uses_khepri)
+                                          two_servers_under_load, uses_khepri)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -199,17 +199,12 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
         options.update(KOLLA, hostname=hostname)
     server_transport = make_transport(rabbit_cluster, **options)
     client_transport = make_transport(rabbit_cluster, **options)
-    endpoint = RecordingEndpoint()
-    fanouts = {'s1': FanoutRecorder(), 's2': FanoutRecorder()}
-    load = Load(client(client_transport, topic), callers=8, call_timeout=CALL_TIMEOUT,
-                fanout_pause=0.05 if streams else None)
     stopped = False
     try:
-        with serving(server_transport, topic, 's1', endpoint, fanouts['s1']), \
-                serving(server_transport, topic, 's2', endpoint, fanouts['s2']):
-            load.start()
-            assert load.wait_until(lambda r: len(r.calls) >= 40 and len(r.casts_sent) >= 20,
-                                   WAIT), 'the load did not get going'
+        with two_servers_under_load(server_transport, client_transport, topic, CALL_TIMEOUT,
+                                    CALL_TIMEOUT + CALL_MARGIN,
+                                    fanout_pause=0.05 if streams else None) as running:
+            endpoint, fanouts, load = running
             listeners = list(server_transport._driver._listeners)
             assert {node_of(rabbit_cluster, li.connection) for li in listeners} == {0}
             assert node_of(rabbit_cluster,
@@ -245,7 +240,6 @@ def test_a_node_stopped_under_load_loses_no_confirmed_cast(rabbit_cluster, monke
             leader_after = leader_index(rabbit_cluster, 1, topic)
             nodes_after = {node_of(rabbit_cluster, li.connection) for li in listeners}
     finally:
-        load.stop(join_timeout=CALL_TIMEOUT + CALL_MARGIN)
         try:
             if stopped:
                 rabbit_cluster.start_app(0)

@@ -29,10 +29,9 @@ import pytest
 from tests.brokers.cluster import Cluster
 from tests.faults import figures
 from tests.faults.cluster_helpers import (FAST_RECONNECT, KOLLA, RECOVERY_BOUND, WAIT,
-                                          FanoutRecorder, Load, RecordingEndpoint,
-                                          broker_state, client, hosts_in_url_order,
-                                          leader_index, make_transport, node_of, serving,
-                                          stacks_of, uses_khepri)
+                                          broker_state, hosts_in_url_order, leader_index,
+                                          make_transport, node_of, stacks_of,
+                                          two_servers_under_load, uses_khepri)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -102,17 +101,11 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
                    heartbeat_timeout_threshold=HEARTBEAT_TIMEOUT, **KOLLA, **FAST_RECONNECT)
     server_transport = make_transport(cluster, [1, 2, 0], **options)
     client_transport = make_transport(cluster, [0, 1, 2], **options)
-    endpoint = RecordingEndpoint()
-    fanouts = {'s1': FanoutRecorder(), 's2': FanoutRecorder()}
-    load = Load(client(client_transport, topic), callers=8, call_timeout=CALL_TIMEOUT,
-                fanout_pause=0.05)
     partitioned = False
     try:
-        with serving(server_transport, topic, 's1', endpoint, fanouts['s1']), \
-                serving(server_transport, topic, 's2', endpoint, fanouts['s2']):
-            load.start()
-            assert load.wait_until(lambda r: len(r.calls) >= 40 and len(r.casts_sent) >= 20,
-                                   WAIT), 'the load did not get going'
+        with two_servers_under_load(server_transport, client_transport, topic,
+                                    CALL_TIMEOUT, CALL_TIMEOUT + CALL_MARGIN,
+                                    fanout_pause=0.05) as (endpoint, fanouts, load):
             reply_waiter = client_transport._driver._reply_waiter
             assert node_of(cluster, reply_waiter._connection) == 0
             assert {node_of(cluster, li.connection)
@@ -159,7 +152,6 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
                                for server, recorder in fanouts.items()}
             reply_node_after = node_of(cluster, reply_waiter._connection)
     finally:
-        load.stop(join_timeout=CALL_TIMEOUT + CALL_MARGIN)
         try:
             if partitioned:
                 cluster.heal(0)

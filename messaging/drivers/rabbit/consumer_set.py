@@ -211,8 +211,9 @@ class ConsumerSet:
     def next_upkeep(self) -> float:
         """When :meth:`upkeep` has something to do next (``time.monotonic()``;
         infinity: nothing planned)."""
-        due = [retry_at for _consumer, _attempts, retry_at in self._set_aside.values()]
-        return min(due + list(self._rechecks[:1]), default=float('inf'))
+        due = min((retry_at for _consumer, _attempts, retry_at in self._set_aside.values()),
+                  default=float('inf'))
+        return min(due, self._rechecks[0]) if self._rechecks else due
 
     def upkeep(self) -> bool:
         """Run what is due, on the thread that reads the link: the next

@@ -176,9 +176,10 @@ def refusal(ex: BaseException, what: str, host: str, vhost: str = '/'
         return ex
     if isinstance(ex, QueueRefused):
         what, ex = 'declare queue %s (for %s)' % (ex.queue, what), ex.cause
-    if not is_refusal(ex):
+    row = None if not_ready_yet(ex) else _fatal_row(ex)
+    if row is None:
         return None
-    error, text = _fatal_row(ex)
+    error, text = row
     return error(text % {'what': what, 'host': host, 'vhost': vhost, 'ex': ex})
 
 
