@@ -91,19 +91,21 @@ class IoTurns:
             self._turn_done.notify_all()
         self.poke()
 
-    def wait_readable(self, sock: Optional[socket.socket], timeout: float) -> None:
-        """Wait up to ``timeout`` for ``sock`` or a poke; swallow the pokes."""
+    def wait_readable(self, sock: Optional[socket.socket], timeout: float) -> bool:
+        """Wait up to ``timeout`` for ``sock`` or a poke; swallow the pokes.
+        True when ``sock`` is readable (the reader need not ask again)."""
         waited = [self._wake_r] if sock is None else [sock, self._wake_r]
         try:
             ready, _, _ = select.select(waited, [], [], min(max(timeout, 0), LONGEST_WAIT))
         except (OSError, ValueError):  # the socket closed under us: read reports it
-            return
+            return False
         if self._wake_r in ready:
             try:
                 while self._wake_r.recv(4096):
                     pass
             except (BlockingIOError, OSError):
                 pass
+        return sock is not None and sock in ready
 
     def close(self) -> None:
         """Close the socketpair (once the reader ended)."""

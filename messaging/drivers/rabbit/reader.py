@@ -28,7 +28,6 @@ declaration reads the deliveries that arrive before its answer).
 from __future__ import annotations
 
 import contextlib
-import select
 import socket
 import time
 from typing import Iterator
@@ -90,16 +89,28 @@ class Reader:
         if self._consumers.upkeep() or not self._heartbeat.tick():
             return
         connection = channel.connection
+        readable = False
         if not amqp_link.has_buffered_frame(connection):
             wake_at = min(self._heartbeat.next_due, self._consumers.next_upkeep(), until)
-            self._turns.wait_readable(getattr(connection.transport, 'sock', None),
-                                      wake_at - time.monotonic())
-        self._turns.wait_for_turns()
+            readable = self._turns.wait_readable(getattr(connection.transport, 'sock', None),
+                                                 wake_at - time.monotonic())
+        if self._turns.wanted:
+            # Another thread's turn came first: what it leaves is looked at anew.
+            self._turns.wait_for_turns()
+            readable = False
         if not link.is_closing():
-            link.ensure(self._read_available, what='consume', writes=False, background=True)
+            link.ensure(lambda channel: self._read_available(channel, readable),
+                        what='consume', writes=False, background=True)
 
-    def _read_available(self, channel: amqp.Channel) -> None:
-        """Read the frames there are (under the read lock), and no more."""
+    def _read_available(self, channel: amqp.Channel, readable: bool) -> None:
+        """Read the frames there are (under the read lock), and no more: a
+        read of the socket when the step saw it readable, then whatever
+        that read left in the frame reader's buffer. Frames that come in
+        meanwhile are the next step's (its wait sees them at once), which
+        spares a system call per step.
+
+        :param readable: the step's wait saw the socket readable.
+        """
         connection = channel.connection
         sock = getattr(connection.transport, 'sock', None)
         for _ in range(FRAMES_PER_STEP):
@@ -108,10 +119,11 @@ class Reader:
             buffered = amqp_link.has_buffered_frame(connection)
             if buffered is None:
                 timeout = HIDDEN_BUFFER_WAIT
-            elif buffered or select.select([sock], [], [], 0)[0]:
+            elif buffered or readable:
                 timeout = READ_TIMEOUT
             else:
                 return
+            readable = False
             self._link.wait_timeout(timeout)
             try:
                 connection.blocking_read(timeout)
