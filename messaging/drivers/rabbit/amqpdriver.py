@@ -20,8 +20,9 @@ from messaging.drivers.rabbit.pool import ConnectionContext, ConnectionPool
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.consumer_hub import ConsumerHub
 from messaging.drivers.rabbit.declarations import Declarations
-from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListener,
-                                               RpcListener)
+from messaging.drivers.rabbit.listener import RabbitListener
+from messaging.drivers.rabbit.notification_listener import NotificationListener
+from messaging.drivers.rabbit.rpc_listener import RpcListener
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
 from messaging.drivers.rabbit.shared_connection import SharedConnection
