@@ -60,6 +60,8 @@ OSLO_LOGGERS = {
     # amqpdriver: listeners, incoming messages, replies and reply waiting.
     'messaging.drivers.rabbit.amqpdriver': _AMQPDRIVER,
     'messaging.drivers.rabbit.listener': _AMQPDRIVER,
+    'messaging.drivers.rabbit.rpc_listener': _AMQPDRIVER,
+    'messaging.drivers.rabbit.notification_listener': _AMQPDRIVER,
     'messaging.drivers.rabbit.reply_sender': _AMQPDRIVER,
     'messaging.drivers.rabbit.reply_waiter': _AMQPDRIVER,
     'messaging.wire': 'oslo_messaging._drivers.common',

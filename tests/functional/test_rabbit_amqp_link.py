@@ -9,6 +9,7 @@ import pytest
 
 from messaging.drivers.rabbit import amqp_link
 from messaging.drivers.rabbit.connection import Connection
+from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging.drivers.rabbit.declarations import QueueSpec
 from tests.unit.rabbit_fakes import conf
 
@@ -24,12 +25,15 @@ def kombu_url(rabbit_url) -> str:
 
 @pytest.fixture
 def connections():
-    """Make driver Connections (``connections(urls, confirm=True)``);
-    closed after the test."""
+    """Make driver connections (``connections(urls, confirm=True)``): a
+    send Connection, or without confirms a reply-style SharedConnection
+    read by the test; closed after the test."""
     made = []
 
     def make(urls, confirm=True):
-        made.append(Connection(conf(publish_timeout=5.0), urls, confirm=confirm))
+        options = conf(publish_timeout=5.0)
+        made.append(Connection(options, urls) if confirm
+                    else SharedConnection(options, urls, io_thread=False))
         return made[-1]
 
     yield make
@@ -37,7 +41,7 @@ def connections():
         connection.close()
 
 
-def _round_trip(send: Connection, listen: Connection, queue: str) -> dict:
+def _round_trip(send: Connection, listen: SharedConnection, queue: str) -> dict:
     """Consume ``queue`` on ``listen``, publish to it on ``send`` (with its
     confirm) and return the message body received."""
     received = []
@@ -51,7 +55,7 @@ def _round_trip(send: Connection, listen: Connection, queue: str) -> dict:
     listen.declare_consumer(QueueSpec(queue, durable=False, auto_delete=True), on_message)
     send.publish(None, queue, {'hello': 'link'}, retry=None)
     for _ in range(int(WAIT / 0.25)):
-        listen.drain(0.25)
+        listen.read(0.25)
         if arrived.is_set():
             break
     assert arrived.is_set()

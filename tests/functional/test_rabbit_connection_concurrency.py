@@ -168,10 +168,10 @@ def serve(load: Load, items: queue.Queue, finished: threading.Event,
         load.count(what)
 
 
-def read(load: Load, reply: Connection, done: threading.Event) -> None:
+def read(load: Load, reply: SharedConnection, done: threading.Event) -> None:
     """Read the reply-style connection, as the reply waiter's thread does."""
     while not done.is_set():
-        reply.drain(0.25)
+        reply.read(0.25)
 
 
 def round_trip(send: Connection, listen: Any, queue_name: str) -> None:
@@ -187,8 +187,8 @@ def round_trip(send: Connection, listen: Any, queue_name: str) -> None:
     send.publish(None, queue_name, {'id': 'after'})
     deadline = time.monotonic() + DELIVERY_BOUND
     while not arrived.is_set() and time.monotonic() < deadline:
-        if isinstance(listen, Connection):
-            listen.drain(0.25)
+        if listen.io_loop is None:
+            listen.read(0.25)
         else:
             arrived.wait(0.25)
     assert arrived.is_set(), 'nothing arrived on %s after the load' % listen.name
@@ -199,7 +199,7 @@ def test_declares_cancels_publishes_acks_heartbeats_and_resets_at_once(
     urls = [_kombu_url(rabbit_url)]
     options = conf(**OPTIONS)
     shared = SharedConnection(options, urls)
-    reply = Connection(options, urls, confirm=False)
+    reply = SharedConnection(options, urls, io_thread=False)
     send = Connection(options, urls)
     prefix = unique_name('concurrency')
     hub_queues = [broker_cleanup.queue('%s.hub%d' % (prefix, index)) for index in (1, 2)]

@@ -115,7 +115,7 @@ def test_check_queue_declares_again_a_consumed_queue_lost_behind_our_back(
     topic, _exchange = rabbit_names
     driver = rabbit_transport(**FAST_RECONNECT)._driver
     spec = driver._declarations.reply_queue(topic)
-    connection = driver._make_connection(listening=True)
+    connection = driver._make_connection(listening=True, io_thread=False)
     try:
         connection.declare_consumer(spec, lambda raw: None)
         raw_channel.queue_delete(spec.name)
@@ -134,7 +134,7 @@ def test_check_queue_of_a_queue_that_is_there_changes_nothing(
     topic, _exchange = rabbit_names
     driver = rabbit_transport()._driver
     spec = driver._declarations.reply_queue(topic)
-    connection = driver._make_connection(listening=True)
+    connection = driver._make_connection(listening=True, io_thread=False)
     try:
         connection.declare_consumer(spec, lambda raw: None)
         channel = connection.channel

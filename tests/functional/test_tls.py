@@ -238,7 +238,7 @@ def test_a_client_trusting_the_ca_and_checking_the_host_name_connects_and_calls(
 def test_servers_share_one_tls_connection_and_start_and_answer_promptly(
         tls_node, transports):
     # Over TLS the frame reader's buffer is hidden: the shared connection's
-    # I/O thread reads in short bounded slices instead (io_loop.py).
+    # I/O thread reads in short bounded slices instead (reader.py).
     transport = transports('127.0.0.1:%d' % tls_node.port, **files(tls_node))
     topics = ['tls_hub_%s_%d' % (uuid.uuid4().hex[:6], n) for n in range(10)]
     began = time.monotonic()

@@ -94,7 +94,7 @@ def test_new_connections_start_on_different_hosts(monkeypatch, strategy):
     ports = _closed_ports(3)
     monkeypatch.setattr(impl_rabbit, 'random', random.Random(7))
     driver = _driver(ports, strategy)
-    starts = {driver._make_connection(listening=True).host for _ in range(30)}
+    starts = {driver._make_connection(listening=True).link.host for _ in range(30)}
     assert starts == {'127.0.0.1:%d' % port for port in ports}
 
 

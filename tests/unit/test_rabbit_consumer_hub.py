@@ -12,7 +12,8 @@ import pytest
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.consumer_hub import ConsumerHub
 from messaging.drivers.rabbit.declarations import QueueSpec
-from messaging.drivers.rabbit.listener import NotificationListener, RpcListener
+from messaging.drivers.rabbit.notification_listener import NotificationListener
+from messaging.drivers.rabbit.rpc_listener import RpcListener
 
 
 class FakeConnection:

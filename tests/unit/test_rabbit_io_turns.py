@@ -24,8 +24,8 @@ def test_a_turn_wakes_the_wait_for_readiness_at_once(turns):
     woken = threading.Event()
 
     def io_thread():
-        turns.become_reader()
-        turns.wait_readable(None, WAIT)
+        with turns.reading():
+            turns.wait_readable(None, WAIT)
         woken.set()
 
     thread = threading.Thread(target=io_thread)
@@ -46,12 +46,12 @@ def test_the_io_thread_waits_for_the_turns_to_end(turns):
             leave.wait(WAIT)
 
     def io_thread():
-        turns.become_reader()
-        with turns.turn():  # the reader's own use takes no turn
-            own.append(turns.wanted)
-        threads[0].start()
-        in_turn.wait(WAIT)
-        turns.wait_for_turns()
+        with turns.reading():
+            with turns.turn():  # the reader's own use takes no turn
+                own.append(turns.wanted)
+            threads[0].start()
+            in_turn.wait(WAIT)
+            turns.wait_for_turns()
         done.set()
 
     own = []

@@ -111,7 +111,7 @@ def test_fanout_collection_ends_at_the_deadline_counted_from_the_start(waiter):
 class _CheckedConnection:
     """Stands in for the reply waiter's connection; counts queue checks.
 
-    Its one drain stops the waiter, so that ``_run`` returns after one pass.
+    Its one read stops the waiter, so that ``_run`` returns after one pass.
     """
 
     def __init__(self, waiter, error=None):
@@ -124,7 +124,7 @@ class _CheckedConnection:
         if self._error is not None:
             raise self._error
 
-    def drain(self, timeout):
+    def read(self, timeout):
         self._waiter._stopping.set()
 
 

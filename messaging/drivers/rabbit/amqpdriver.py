@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from messaging import exceptions
 from messaging import wire
@@ -20,10 +20,12 @@ from messaging.drivers.rabbit.pool import ConnectionContext, ConnectionPool
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.consumer_hub import ConsumerHub
 from messaging.drivers.rabbit.declarations import Declarations
-from messaging.drivers.rabbit.listener import (NotificationListener, RabbitListener,
-                                               RpcListener)
+from messaging.drivers.rabbit.listener import RabbitListener
+from messaging.drivers.rabbit.notification_listener import NotificationListener
+from messaging.drivers.rabbit.rpc_listener import RpcListener
 from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
+from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging.drivers.rabbit import timeout_diagnosis
 from messaging.drivers.rabbit.unread_notifications import UnreadNotifications
 from messaging import log_names
@@ -61,9 +63,9 @@ class AMQPDriverBase(base.BaseDriver):
             lambda: self._make_connection(listening=False),
             max_size=self.options.rpc_conn_pool_size,
             min_size=self.options.conn_pool_min_size, ttl=self.options.conn_pool_ttl)
-        self._hub = ConsumerHub(lambda: self._make_connection(listening=True, shared=True))
+        self._hub = ConsumerHub(lambda: self._make_connection(listening=True))
         self._reply_waiter = ReplyWaiter(
-            lambda: self._make_connection(listening=True),
+            lambda: self._make_connection(listening=True, io_thread=False),
             self._declarations.new_reply_queue,
             self._allowed_remote_exmods)
 
@@ -81,10 +83,13 @@ class AMQPDriverBase(base.BaseDriver):
                 self._listeners = set()
             self._start_afresh()
 
-    def _make_connection(self, listening: bool, shared: bool = False) -> Connection:
-        """A new, not yet connected, connection to the transport's brokers.
+    def _make_connection(self, listening: bool, io_thread: bool = True
+                         ) -> Union[Connection, SharedConnection]:
+        """A new, not yet connected, connection to the transport's brokers:
+        a send ``Connection``, or a listening ``SharedConnection``.
 
-        :param shared: a listening connection of the hub (SharedConnection).
+        :param io_thread: a listening connection read by an I/O thread of
+            its own (the hub's); else by its owner (the reply queue's).
         """
         raise NotImplementedError
 

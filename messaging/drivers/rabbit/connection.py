@@ -1,16 +1,14 @@
-"""A send connection, or the reply queue's listening connection: a link with
-its consumer set, publisher and heartbeat thread.
+"""A send connection: a link with its publisher and heartbeat thread.
 
-A ``Connection`` is either a *send* connection (publisher confirms on, taken
-from the pool by one user at a time: ``publish``) or the *reply*
-connection (consumers, read by whichever thread holds the reply waiter's
-reading turn: ``declare_consumer``, ``drain``). The hub's listening
-connections, read by an I/O thread, are shared_connection.py's.
+A ``Connection`` has publisher confirms on and is taken from the pool by one
+user at a time (``publish``, and the queue checks of tools and timeout
+diagnosis). The listening connections (the hub's, the reply queue's) are
+shared_connection.py's.
 
 Each job is a part's: the link (link.py: socket, channel, locks, ``ensure``,
-socket timeouts), the consumer set (consumer_set.py), the publisher
-(publisher.py) and the heartbeat (heartbeat.py, on a thread of its own
-here). This class only builds them and offers their methods.
+socket timeouts), the publisher (publisher.py) and the heartbeat
+(heartbeat.py, on a thread of its own here). This class only builds them
+and offers their methods.
 """
 from __future__ import annotations
 
@@ -19,7 +17,6 @@ from typing import Any, Callable, Optional
 import amqp
 
 from messaging.drivers.rabbit import codec, queues
-from messaging.drivers.rabbit.consumer_set import ConsumerSet
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.link import Link
@@ -30,19 +27,17 @@ JOIN_TIMEOUT = 5.0
 
 
 class Connection:
-    """One AMQP connection and its channel, reconnected on demand.
+    """One AMQP connection to publish on, with confirms, reconnected on demand.
 
     :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
     :param broker_urls: kombu URLs, one per host, tried in failover order.
-    :param confirm: publisher confirms (send connections).
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
-                 confirm: bool = True, codec_: Optional[codec.Codec] = None) -> None:
+                 codec_: Optional[codec.Codec] = None) -> None:
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         #: The parts, each with one job (see the module docstring).
-        self.link = Link(conf, broker_urls, ssl=ssl, confirm=confirm)
-        self.consumers = ConsumerSet(self.link, conf)
+        self.link = Link(conf, broker_urls, ssl=ssl, confirm=True)
         self.publisher = Publisher(self.link, self.codec, conf.publish_timeout)
         self.heartbeat = heartbeat_of(self.link, conf, own_thread=True)
 
@@ -78,26 +73,6 @@ class Connection:
         """Publish ``body``, confirmed on a send connection (``Publisher.publish``)."""
         self.publisher.publish(exchange, routing_key, body, expiration, mandatory, retry,
                                declare, deadline)
-
-    def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
-                         deadline: Optional[float] = None, cursor: Any = None) -> str:
-        """Declare and consume a queue; its tag (``ConsumerSet.declare``)."""
-        return self.consumers.declare(spec, callback, deadline, cursor)
-
-    def cancel_consumers(self, tags: Optional[list[str]] = None) -> None:
-        """Stop consuming (``ConsumerSet.cancel``)."""
-        self.consumers.cancel(tags)
-
-    def drain(self, timeout: float) -> None:
-        """Look after the consumers, then wait up to ``timeout`` seconds for
-        deliveries; callbacks run on this thread."""
-        self.consumers.upkeep()
-        self.link.drain(timeout)
-
-    def ack(self, channel: amqp.Channel, delivery_tag: int, requeue: Optional[bool] = None
-            ) -> None:
-        """Ack or reject a delivery (``ConsumerSet.ack``)."""
-        self.consumers.ack(channel, delivery_tag, requeue)
 
     def queue_state(self, name: str, deadline: Optional[float] = None
                     ) -> Optional[tuple[int, int]]:

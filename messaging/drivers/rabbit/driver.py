@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import ssl
-from typing import Any, Optional
+from typing import Any, Optional, Union
 from urllib import parse
 
 from oslo_config import cfg
@@ -147,11 +147,13 @@ class RabbitDriver(AMQPDriverBase):
         """
         reachability.check_reachable(self._transport_url, self.options, self._ssl, timeout)
 
-    def _make_connection(self, listening: bool, shared: bool = False) -> Connection:
+    def _make_connection(self, listening: bool, io_thread: bool = True
+                         ) -> Union[Connection, SharedConnection]:
         urls = list(self._broker_urls)
         # Spread processes over the cluster: each connection starts on a
         # random host and fails over through the others.
         random.shuffle(urls)
-        kind = SharedConnection if shared else Connection
-        return kind(self.options, urls, ssl=self._ssl, confirm=not listening,
-                    codec_=self._codec)
+        if listening:
+            return SharedConnection(self.options, urls, ssl=self._ssl, codec_=self._codec,
+                                    io_thread=io_thread)
+        return Connection(self.options, urls, ssl=self._ssl, codec_=self._codec)

@@ -7,8 +7,8 @@ seconds after the last), py-amqp sends ours and checks that the broker's
 keep coming; a failure is logged with oslo.messaging's words and marks the
 link broken, so that its next operation reconnects.
 
-Who calls ``tick``: the I/O thread of a shared connection, between reads
-(io_loop.py); for any other connection, the heartbeat's own thread, which
+Who calls ``tick``: the reader of a listening connection, in each step
+(reader.py); for a send connection, the heartbeat's own thread, which
 also reads the broker's heartbeats when nobody else is reading.
 """
 from __future__ import annotations

@@ -15,7 +15,7 @@ The locking protocol
 - The *write lock* is held by whoever writes a frame (a publish, an ack, a
   heartbeat), for the whole of ``ensure(writes=True)`` and ``exclusive``
   (a declaration or a cancel waits for its answer holding it), and around
-  a reconnect. ``ensure(writes=False)`` (a drain, a publish waiting for its
+  a reconnect. ``ensure(writes=False)`` (a reader's step, a publish waiting for its
   confirm) leaves it free while waiting, so that other threads can ack and
   send heartbeats meanwhile.
 - Order: the turn (below), the read lock, the write lock, and innermost
@@ -26,11 +26,11 @@ The locking protocol
   held: they may ack, and must not wait for a thread that needs that lock.
 - The heartbeat thread takes the read lock only when it is free
   (``reading_if_free``): it never waits for a reader.
-- On a connection an I/O thread reads (io_turns.py), any other thread takes
-  a turn before the read lock (``ensure``, ``exclusive`` and ``close`` do):
-  the turn wakes the I/O thread, which holds the read lock only while
-  frames are there and then waits for the turns to end. Acks and
-  heartbeats need the write lock only, and no turn.
+- On a listening connection (read by its reader, reader.py), any other
+  thread takes a turn before the read lock (``ensure``, ``exclusive`` and
+  ``close`` do; io_turns.py): the turn wakes the reader, which holds the
+  read lock only while frames are there and then waits for the turns to
+  end. Acks and heartbeats need the write lock only, and no turn.
 
 Socket timeouts
 ---------------
@@ -40,14 +40,13 @@ rule: whoever reads sets, through the link, the timeout its read needs,
 and relies on nobody to restore it: ``ensure`` sets the deadline's (none
 without one) before a synchronous method, ``exclusive`` its caller's,
 ``publish_timeout`` bounds a publish and its confirm, ``wait_timeout`` a
-wait for deliveries (``drain``, the I/O loop). py-amqp's reads with a
+wait for deliveries (the reader's step). py-amqp's reads with a
 timeout of their own (the heartbeat's idle read) put back what they change.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 import uuid
@@ -95,7 +94,7 @@ class Link:
     :param broker_urls: kombu URLs, one per host, tried in failover order.
     :param confirm: publisher confirms (send connections); without,
         ``rabbit_qos_prefetch_count`` applies (listening connections).
-    :param turns: the turns of the I/O thread that reads this link, if one does.
+    :param turns: the turns of the reader that reads this link, if one does.
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
@@ -390,24 +389,6 @@ class Link:
         return delay
 
     # -- reading -------------------------------------------------------------
-
-    def drain(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for deliveries (callbacks run
-        here); while the broker is down, wait for the backoff's next try
-        instead. A failure is logged with its backoff, never raised."""
-        retry_at = self._retry_at
-        if retry_at is not None and retry_at > time.monotonic():
-            self._closing.wait(min(retry_at - time.monotonic(), timeout))
-            return
-
-        def _drain(channel: amqp.Channel) -> None:
-            self.wait_timeout(timeout)
-            try:
-                channel.connection.drain_events(timeout=timeout)
-            except socket.timeout:
-                pass
-
-        self.ensure(_drain, what='consume', writes=False, background=True)
 
     def read_frames(self) -> None:
         """Read one frame, waiting with the socket's timeout as last set

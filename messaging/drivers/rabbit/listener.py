@@ -1,5 +1,6 @@
-"""Listeners for RPC servers and notification listeners, and the incoming
-messages they yield.
+"""What RPC and notification listeners share (their kinds are
+rpc_listener.py's and notification_listener.py's): consuming, pushing or
+polling deliveries, decoding and rejecting them, and dropping duplicates.
 
 A listener consumes through a connection it shares with other listeners of
 the driver (consumer_hub.py), whose I/O thread routes each delivery to it.
@@ -19,10 +20,8 @@ from typing import Any, Callable, Optional
 
 from messaging import wire
 from messaging.drivers import base
-from messaging.drivers.rabbit import delivery_limit
-from messaging.drivers.rabbit.declarations import QueueSpec, is_stream
+from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.shared_connection import SharedConnection
-from messaging.drivers.rabbit.reply_sender import ReplySender
 from messaging.drivers.rabbit.stream_fanout import StreamCursor
 from messaging import log_names
 
@@ -276,156 +275,3 @@ class RabbitListener(base.Listener):
 
     def _delete_own_queues(self) -> None:
         """Delete queues nobody else uses; shared queues stay."""
-
-
-class RpcIncoming(base.RpcIncomingMessage):
-    """An RPC request, already acked on receipt as oslo servers do.
-
-    ``queue`` names the queue it came from, for the server's log lines.
-    """
-
-    def __init__(self, sender: ReplySender, ctxt: dict, message: dict,
-                 msg_id: Optional[str], reply_q: Optional[str], queue: str = '') -> None:
-        super().__init__(ctxt, message, msg_id)
-        self.reply_q = reply_q
-        self.queue = queue
-        self._sender = sender
-
-    def acknowledge(self) -> None:
-        """Nothing to do: the request was acked when it was received."""
-
-    def requeue(self) -> None:
-        """Nothing to do: an acked request cannot go back to the queue."""
-
-    def reply(self, reply: Any = None, failure: Optional[BaseException] = None) -> None:
-        if self.msg_id and self.reply_q:
-            self._sender.send(self.reply_q, self.msg_id, reply, failure, ending=True)
-
-    def heartbeat(self) -> None:
-        if self.msg_id and self.reply_q:
-            self._sender.send(self.reply_q, self.msg_id, ending=False)
-
-
-class RpcListener(RabbitListener):
-    """Consumes ``topic``, ``topic.server`` and a fanout queue of its own."""
-
-    def __init__(self, connection: SharedConnection, sender: ReplySender, **kwargs: Any
-                 ) -> None:
-        super().__init__(connection, **kwargs)
-        self._sender = sender
-        self.fanout_queue: Optional[str] = None
-        self._stream: Optional[StreamCursor] = None
-        self._stream_tag: Optional[str] = None
-
-    def consume_fanout(self, spec: QueueSpec, private: bool) -> None:
-        """Consume the server's fanout queue: a stream from its tail, or a
-        queue of its own (deleted on a clean stop when ``private``)."""
-        cursor = StreamCursor(spec.name) if is_stream(spec) else None
-        tag = self.consume(spec, cursor)
-        self._stream, self._stream_tag = cursor, tag
-        if private:
-            self.fanout_queue = spec.name
-
-    def _from_stream(self, raw: Any) -> bool:
-        return (self._stream is not None
-                and raw.delivery_info.get('consumer_tag') == self._stream_tag)
-
-    def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
-        if self._from_stream(raw):
-            # Taken from here on, whatever becomes of it: a reconnect
-            # resumes after it.
-            self._stream.handled(raw)
-        message = self._decode(raw)
-        if message is None:
-            return None
-        unique_id = message.get('_unique_id')
-        try:
-            ctxt, msg_id, reply_q = wire.unpack_context(message)
-        except wire.MalformedMessage as ex:
-            self._reject(raw, ex, unique_id)
-            return None
-        self.connection.ack(raw.channel, raw.delivery_tag)
-        if not self._recent.add_if_new(unique_id):
-            LOG.info('Ignoring duplicate message %s from queue %s', wire.shorten(unique_id),
-                     self.queue_of(raw))
-            return None
-        return RpcIncoming(self._sender, ctxt, message, msg_id, reply_q,
-                           self.queue_of(raw))
-
-    def _delete_own_queues(self) -> None:
-        """Delete this server's fanout queue (graceful stop, WIRE.md §4.4)."""
-        if self.fanout_queue is not None:
-            try:
-                self.connection.delete_queue(self.fanout_queue)
-            except Exception as ex:
-                LOG.warning('Could not delete fanout queue %s: %s (the broker '
-                            'expires it)', self.fanout_queue, ex)
-
-
-class NotificationIncoming(base.IncomingMessage):
-    """A notification, acked or requeued once the endpoint is done."""
-
-    def __init__(self, connection: SharedConnection, recent: RecentIds, raw: Any,
-                 ctxt: dict, message: dict, unique_id: Optional[str],
-                 configured_limit: int = 0) -> None:
-        super().__init__(ctxt, message)
-        self._connection = connection
-        self._configured_limit = configured_limit
-        self._recent = recent
-        self._raw = raw
-        self._unique_id = unique_id
-
-    def acknowledge(self) -> None:
-        """Ack it, and remember its id: a redelivery is a duplicate now."""
-        self._connection.ack(self._raw.channel, self._raw.delivery_tag)
-        self._recent.add(self._unique_id)
-
-    def requeue(self) -> None:
-        """basic.reject(requeue=True): the broker delivers it again, unless
-        its queue's delivery limit is reached (said at WARNING, see
-        delivery_limit.py)."""
-        raw = self._raw
-        try:
-            server_version = raw.channel.connection.server_properties.get('version')
-        except AttributeError:  # the channel is gone: the broker redelivers it anyway
-            server_version = None
-        limit = delivery_limit.limit_for(self._configured_limit, server_version)
-        if delivery_limit.requeue_drops(raw, limit):
-            LOG.warning('Requeueing notification %s (event type %s) from queue %s for the '
-                        'last time: it was delivered %d times before and the queue\'s '
-                        'delivery limit is %d, so the broker drops it, or dead-letters it '
-                        'if a policy gives the queue a dead-letter exchange. Set '
-                        'rabbit_quorum_delivery_limit (on new queues) or a delivery-limit '
-                        'policy to allow more', self.message.get('message_id'),
-                        self.message.get('event_type'), raw.delivery_info.get('routing_key'),
-                        delivery_limit.delivery_count(raw), limit)
-        self._connection.ack(raw.channel, raw.delivery_tag, requeue=True)
-
-
-class NotificationListener(RabbitListener):
-    """Consumes ``<topic>.<priority>`` queues, or one pool queue."""
-
-    def __init__(self, *args: Any, quorum_delivery_limit: int = 0, **kwargs: Any) -> None:
-        """:param quorum_delivery_limit: ``rabbit_quorum_delivery_limit``,
-            which its queues were declared with."""
-        super().__init__(*args, **kwargs)
-        self._quorum_delivery_limit = quorum_delivery_limit
-
-    def _incoming(self, raw: Any) -> Optional[base.IncomingMessage]:
-        message = self._decode(raw)
-        if message is None:
-            return None
-        try:
-            wire.check_notification(message)
-        except wire.MalformedMessage as ex:
-            self._reject(raw, ex, message.get('message_id'))
-            return None
-        unique_id = message.get('_unique_id')
-        if self._recent.seen(unique_id):
-            LOG.info('Ignoring duplicate notification %s from queue %s',
-                     wire.shorten(unique_id), self.queue_of(raw))
-            self.connection.ack(raw.channel, raw.delivery_tag)
-            return None
-        ctxt, _, _ = wire.unpack_context(message)
-        return NotificationIncoming(self.connection, self._recent, raw, ctxt, message,
-                                    unique_id, self._quorum_delivery_limit)

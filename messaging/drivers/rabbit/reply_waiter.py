@@ -15,10 +15,10 @@ from typing import Any, Callable, Iterable, Optional, Union
 
 from messaging import exceptions
 from messaging import wire
-from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
 from messaging.drivers.rabbit.errors import PublishTimeout
 from messaging.drivers.rabbit.reply_turns import Mailbox, ReadingTurns
+from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -42,7 +42,7 @@ class ReplyWaiter:
         queue manager name is taken at the first call, as oslo takes it).
     """
 
-    def __init__(self, connection_factory: Callable[[], Connection],
+    def __init__(self, connection_factory: Callable[[], SharedConnection],
                  spec: Union[QueueSpec, Callable[[], QueueSpec]],
                  allowed_remote_exmods: Iterable[str]) -> None:
         self._connection_factory = connection_factory
@@ -54,7 +54,7 @@ class ReplyWaiter:
         self._turns = ReadingTurns(self._read_once, DRAIN_SLICE)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._connection: Optional[Connection] = None
+        self._connection: Optional[SharedConnection] = None
         self._thread: Optional[threading.Thread] = None
         self._next_recheck = 0.0
         self._recheck_wanted = threading.Event()
@@ -62,7 +62,7 @@ class ReplyWaiter:
 
     @property
     def generation(self) -> int:
-        """The reply connection's generation (see ``Connection.generation``):
+        """The reply connection's generation (see ``SharedConnection.generation``):
         when it changes during a call, the reply queue was lost meanwhile."""
         connection = self._connection
         return connection.generation if connection is not None else 0
@@ -122,7 +122,7 @@ class ReplyWaiter:
         finally:
             self._lock.release()
 
-    def _run(self, connection: Connection) -> None:
+    def _run(self, connection: SharedConnection) -> None:
         self._turns.run_background(self._stopping)
 
     def _read_once(self, timeout: float) -> None:
@@ -139,7 +139,7 @@ class ReplyWaiter:
             if self._recheck_wanted.is_set():
                 self._recheck_wanted.clear()
                 self._check_queue(connection)
-            connection.drain(timeout)
+            connection.read(timeout)
         except Exception:
             if self._stopping.is_set():
                 raise queue.Empty from None
@@ -255,7 +255,7 @@ class ReplyWaiter:
         consumer: a cluster node that owned it stops while the waiter,
         already reconnected elsewhere, declares it again. Replies then have
         nowhere to go and every call would time out; the check declares the
-        queue again (``Connection.check_queue``). The next reader does it,
+        queue again (``SharedConnection.check_queue``). The next reader does it,
         so that the timed-out caller does not wait for it too.
         """
         now = time.monotonic()
@@ -267,7 +267,7 @@ class ReplyWaiter:
         self._recheck_wanted.set()
         self._turns.wake_background()
 
-    def _check_queue(self, connection: Connection) -> None:
+    def _check_queue(self, connection: SharedConnection) -> None:
         try:
             connection.check_queue(self.queue_name)
         except Exception as ex:

@@ -1,11 +1,15 @@
-"""A listening connection shared by many listeners (consumer_hub.py), read
-by one I/O thread.
+"""A listening connection, shared by many listeners (a hub connection,
+consumer_hub.py) or by every call of the process (the reply connection,
+reply_waiter.py).
 
-Built of the same parts as any connection, and of an I/O loop: the link
-(made with the I/O thread's turns, io_turns.py, so that another thread's
-declaration or cancel wakes the reader and gets the connection at once),
-the consumer set, the heartbeat (ticked by the I/O thread, no thread of
-its own) and the I/O loop (io_loop.py), started with the first consumer.
+Built of the same parts as any connection, and of a reader (reader.py):
+the link (made with the reader's turns, io_turns.py, so that another
+thread's declaration or cancel wakes the reader and gets the connection at
+once), the consumer set, the heartbeat (ticked by the reader, no thread of
+its own) and the reader. A hub connection steps its reader on an I/O
+thread (io_loop.py), started with the first consumer; the reply
+connection's is stepped by whoever holds the reply waiter's reading turn
+(:meth:`SharedConnection.read`).
 """
 from __future__ import annotations
 
@@ -20,29 +24,32 @@ from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.io_loop import IoLoop
 from messaging.drivers.rabbit.io_turns import IoTurns
 from messaging.drivers.rabbit.link import Link
+from messaging.drivers.rabbit.reader import Reader
 
 # How long close() waits for the I/O thread.
 JOIN_TIMEOUT = 5.0
 
 
 class SharedConnection:
-    """A listening connection whose consumers one I/O thread serves.
+    """A listening connection whose consumers one reader serves.
 
     :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
     :param broker_urls: kombu URLs, one per host, tried in failover order.
-    :param confirm: accepted for the driver's connection factory; a
-        listening connection publishes nothing (False).
+    :param io_thread: step the reader on an I/O thread of its own (a hub
+        connection); else the owner calls :meth:`read` (the reply
+        connection).
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
-                 confirm: bool = False, codec_: Optional[codec.Codec] = None) -> None:
+                 codec_: Optional[codec.Codec] = None, io_thread: bool = True) -> None:
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         turns = IoTurns()
         #: The parts (see the module docstring).
-        self.link = Link(conf, broker_urls, ssl=ssl, confirm=confirm, turns=turns)
+        self.link = Link(conf, broker_urls, ssl=ssl, confirm=False, turns=turns)
         self.consumers = ConsumerSet(self.link, conf)
         self.heartbeat = heartbeat_of(self.link, conf, own_thread=False)
-        self.io_loop = IoLoop(self.link, self.consumers, self.heartbeat, turns)
+        self.reader = Reader(self.link, self.consumers, self.heartbeat, turns)
+        self.io_loop = IoLoop(self.link, self.reader) if io_thread else None
         self._turns = turns
 
     @property
@@ -55,13 +62,26 @@ class SharedConnection:
         """The current channel; deliveries from an older one cannot be acked."""
         return self.link.channel
 
+    @property
+    def generation(self) -> int:
+        """How many times the connection was (re)established (``Link.generation``)."""
+        return self.link.generation
+
     def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
                          deadline: Optional[float] = None, cursor: Any = None) -> str:
         """Declare and consume a queue (``ConsumerSet.declare``); the I/O
-        thread starts with the first consumer."""
+        thread, if any, starts with the first consumer."""
         tag = self.consumers.declare(spec, callback, deadline, cursor)
-        self.io_loop.start()
+        if self.io_loop is not None:
+            self.io_loop.start()
         return tag
+
+    def read(self, timeout: float) -> None:
+        """Without an I/O thread: be the reader for one step of up to
+        ``timeout`` seconds (``Reader.step``); callbacks run on this thread.
+        One thread at a time."""
+        with self.reader.reading():
+            self.reader.step(timeout)
 
     def cancel_consumers(self, tags: Optional[list[str]] = None) -> None:
         """Stop consuming (``ConsumerSet.cancel``)."""
@@ -72,6 +92,10 @@ class SharedConnection:
         """Ack or reject a delivery (``ConsumerSet.ack``); from any thread."""
         self.consumers.ack(channel, delivery_tag, requeue)
 
+    def check_queue(self, name: str) -> None:
+        """Declare a lost queue again (``queues.check_queue``)."""
+        queues.check_queue(self.link, name)
+
     def delete_queue(self, name: str) -> None:
         """Delete a queue (``queues.delete_queue``)."""
         queues.delete_queue(self.link, name)
@@ -79,5 +103,6 @@ class SharedConnection:
     def close(self) -> None:
         """Close the connection and stop the I/O thread."""
         self.link.close()
-        self.io_loop.join(JOIN_TIMEOUT)
+        if self.io_loop is not None:
+            self.io_loop.join(JOIN_TIMEOUT)
         self._turns.close()
