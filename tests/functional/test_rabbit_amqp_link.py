@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from messaging.drivers.rabbit import amqp_link
+from messaging.drivers.rabbit.engine import amqp_link
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.declarations import QueueSpec
 from tests.unit.rabbit_fakes import conf

@@ -10,8 +10,9 @@ lock, and takes the lock only to read the frames that are there; another
 thread that needs the connection takes a turn first (io_turns.py). The
 I/O thread then waits for it to finish and looks again for frames that
 thread may have left in the frame reader's buffer (see
-``amqp_link.has_buffered_frame``). Where that buffer cannot be seen (TLS,
-whose records py-amqp decrypts into buffers of its own), each wake-up reads
+the frame engine's ``has_buffered_frame``). Where that buffer cannot be
+seen (TLS, whose records py-amqp decrypts into buffers of its own, or the
+stock engine, whose reading is py-amqp's), each wake-up reads
 until the socket stays quiet for ``HIDDEN_BUFFER_WAIT``.
 
 Consumer callbacks run on whichever thread reads the frame: nearly always
@@ -28,7 +29,6 @@ from typing import Optional
 
 import amqp
 
-from messaging.drivers.rabbit import amqp_link
 from messaging.drivers.rabbit.consumer_set import ConsumerSet
 from messaging.drivers.rabbit.heartbeat import Heartbeat
 from messaging.drivers.rabbit.io_turns import IoTurns
@@ -61,6 +61,7 @@ class IoLoop:
         self._consumers = consumers
         self._heartbeat = heartbeat
         self._turns = turns
+        self._engine = link.engine
         self._thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
 
@@ -103,7 +104,7 @@ class IoLoop:
         if self._consumers.upkeep() or not self._heartbeat.tick():
             return
         connection = channel.connection
-        if not amqp_link.has_buffered_frame(connection):
+        if not self._engine.has_buffered_frame(connection):
             wake_at = min(self._heartbeat.next_due, self._consumers.next_upkeep())
             self._turns.wait_readable(getattr(connection.transport, 'sock', None),
                                       wake_at - time.monotonic())
@@ -118,7 +119,7 @@ class IoLoop:
         for _ in range(FRAMES_PER_TURN):
             if self._turns.wanted or sock is None:
                 return
-            buffered = amqp_link.has_buffered_frame(connection)
+            buffered = self._engine.has_buffered_frame(connection)
             if buffered is None:
                 timeout = HIDDEN_BUFFER_WAIT
             elif buffered or select.select([sock], [], [], 0)[0]:
