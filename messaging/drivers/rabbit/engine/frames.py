@@ -8,10 +8,11 @@ publishing a small message. Here each frame has a precomputed layout and a
 whole publish goes to the socket in one write.
 
 The lean frame engine's writing half (see lean.py). The frames are
-written by the connection's ``write_frames`` (amqp_link.AmqpLink): through py-amqp's transport, so socket errors are
-py-amqp's own, and under the lock of the frame writer py-amqp writes
-through, so they never interleave with frames py-amqp writes itself
-(heartbeats, the close-ok it answers while reading).
+written by the connection's ``write_frames`` (amqp_link.AmqpLink): through
+py-amqp's transport, so socket errors are py-amqp's own, and under the lock
+of the frame writer py-amqp writes through, so they never interleave with
+frames py-amqp writes itself (heartbeats, the close-ok it answers while
+reading).
 """
 from __future__ import annotations
 
