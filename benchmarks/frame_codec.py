@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from pamqp import commands, frame, header
 from pamqp import body as pamqp_body
 
-from messaging.drivers.rabbit import frame_reader, frames
+from messaging.drivers.rabbit.engine import frame_reader, frames
 
 BODY = b'{"oslo.version": "2.0", "oslo.message": "' + b'x' * 56 + b'"}'
 PROPERTIES = {'content_type': 'application/json', 'content_encoding': 'utf-8',

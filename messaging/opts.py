@@ -5,7 +5,8 @@ The groups and options are oslo.messaging 18.3.1's, with these differences:
 
 - ours only: ``[oslo_messaging_notifications] routing_config`` (oslo's
   routing driver registers it when loaded, outside ``list_opts``) and
-  ``[oslo_messaging_rabbit] max_message_size`` and ``publish_timeout``;
+  ``[oslo_messaging_rabbit] max_message_size``, ``publish_timeout`` and
+  ``rabbit_frame_engine``;
 - ours list ``[oslo_messaging_metrics]`` and ``[oslo_messaging_tracing]``,
   which oslo registers on ``cfg.CONF`` outside ``list_opts``;
 - oslo's ``[oslo_messaging_kafka]`` group is absent: there is no Kafka driver.

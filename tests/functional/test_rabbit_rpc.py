@@ -110,7 +110,7 @@ def test_fanout_cast_reaches_every_server(rabbit_transport, topology):
 def test_a_call_and_reply_of_many_frames_and_socket_writes_arrive_whole(
         rabbit_transport, topology):
     # About 6 MB once JSON-escaped: some 50 body frames at RabbitMQ's
-    # frame_max, written in several batches (rabbit.frames.WRITE_BATCH).
+    # frame_max, written in several batches (rabbit.engine.frames.WRITE_BATCH).
     topic, exchange = topology
     transport = rabbit_transport()
     value = ''.join(chr(0x20 + i % 0x2000) for i in range(1024 * 1024))

@@ -5,7 +5,8 @@ from textwrap import dedent
 # Option names ours has and oslo lacks, and oslo's group we do not offer
 # (documented in messaging/opts.py).
 OURS_ONLY = {'oslo_messaging_notifications': ['routing_config'],
-             'oslo_messaging_rabbit': ['max_message_size', 'publish_timeout']}
+             'oslo_messaging_rabbit': ['max_message_size', 'publish_timeout',
+                                       'rabbit_frame_engine']}
 # Groups one list_opts has and the other lacks: oslo's kafka group (no Kafka
 # driver here), and the metrics and tracing groups, which oslo registers on
 # cfg.CONF outside list_opts and ours lists (documented in messaging/opts.py).

@@ -7,10 +7,14 @@ every connect makes a :class:`FakeChannel`, and the link's own connect path
 """
 from __future__ import annotations
 
+import socket
 from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
+from amqp.exceptions import RecoverableConnectionError
+
 from messaging.drivers.rabbit.link import Link
+from tests import frame_engine
 
 DEAD_URL = 'amqp://guest:guest@127.0.0.1:1//'
 
@@ -23,7 +27,8 @@ def conf(**overrides: Any) -> SimpleNamespace:
                   kombu_reconnect_delay=0.01, kombu_reconnect_splay=0.0,
                   rabbit_retry_interval=0.01, rabbit_retry_backoff=0.01,
                   rabbit_interval_max=0.05, rabbit_qos_prefetch_count=0,
-                  publish_timeout=1.0, enable_cancel_on_failover=False)
+                  publish_timeout=1.0, enable_cancel_on_failover=False,
+                  rabbit_frame_engine=frame_engine.NAME)
     values.update(overrides)
     return SimpleNamespace(**values)
 
@@ -81,14 +86,21 @@ class FakeAmqpConnection:
 class FakeChannel:
     """Records the methods called on it; ``fail`` maps a method name, or a
     ``(method name, first argument)`` pair, to the exception it raises
-    (once each, unless ``sticky``)."""
+    (once each, unless ``sticky``).
+
+    The lean engine writes a publish, an ack or a reject with its
+    connection's ``write_frames``; the stock engine calls the channel's
+    ``basic_publish``, ``basic_ack`` or ``basic_reject``, which here write
+    one frame each through the same ``write_frames``, with py-amqp's
+    errors. Either way ``connection.frames`` has one entry per frame
+    written."""
 
     channel_id = 1
 
     def __init__(self, fail: Optional[dict] = None, sticky: bool = False) -> None:
         self.connection = FakeAmqpConnection()
         self.calls: list[tuple] = []
-        self.events = {'basic_return': set()}
+        self.events = {'basic_return': set(), 'basic_ack': set(), 'basic_nack': set()}
         self.fail = dict(fail or {})
         self.sticky = sticky
 
@@ -100,6 +112,25 @@ class FakeChannel:
 
     def confirm_select(self) -> None:
         self._call('confirm_select')
+
+    def _write(self, frame: bytes) -> None:
+        """Write as py-amqp's ``send_method`` does."""
+        if self.connection is None:
+            raise RecoverableConnectionError('connection already closed')
+        self.connection.write_frames((frame,))
+
+    def basic_publish(self, msg: Any, exchange: str, routing_key: str,
+                      mandatory: bool = False) -> None:
+        try:
+            self._write(b'publish:' + msg.body)
+        except socket.timeout:
+            raise RecoverableConnectionError('basic_publish: timed out') from None
+
+    def basic_ack(self, delivery_tag: int) -> None:
+        self._write(b'ack:%d' % delivery_tag)
+
+    def basic_reject(self, delivery_tag: int, requeue: bool) -> None:
+        self._write(b'reject:%d' % delivery_tag)
 
     def basic_qos(self, size: int, count: int, global_: bool) -> None:
         self._call('basic_qos', count)

@@ -3,7 +3,7 @@ underscored attribute of an object that is not ours, no closure cells or
 code objects, no function put onto another object's attribute
 (monkeypatching). Subclasses and documented constructor arguments are the
 way to change py-amqp's, kombu's or oslo's behaviour (see
-messaging/drivers/rabbit/amqp_link.py).
+messaging/drivers/rabbit/engine/amqp_link.py).
 
 The check is static (``ast``) over messaging/**/*.py:
 
@@ -154,7 +154,7 @@ def test_every_allowed_expression_still_occurs():
 def test_the_check_finds_each_kind_of_reach():
     # What the rabbit driver did before amqp_link.py, one of each kind.
     source = '''
-from messaging.drivers.rabbit import frames
+from messaging.drivers.rabbit.engine import frames
 import amqp
 
 def install(link, transport, writer, reader, channel, msg):

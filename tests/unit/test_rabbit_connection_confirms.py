@@ -11,6 +11,7 @@ import pytest
 
 from messaging import exceptions
 from messaging.drivers.rabbit.confirms import PublishConfirms
+from messaging.drivers.rabbit.engine import lean
 from messaging.drivers.rabbit.errors import PublishTimeout
 
 
@@ -33,8 +34,9 @@ class FakeLink:
 
 
 class FakeChannel:
-    """Records confirm_select, and the confirm handlers registered with its
-    connection (an amqp_link.AmqpLink's ``register_confirms``)."""
+    """Records confirm_select, and the confirm handlers the lean engine
+    registers with its connection (an amqp_link.AmqpLink's
+    ``register_confirms``)."""
 
     def __init__(self) -> None:
         self.confirm_mode = False
@@ -49,7 +51,7 @@ class FakeChannel:
 
 @pytest.fixture
 def confirms():
-    return PublishConfirms(lambda: 'h:5672', 'test:1:conn')
+    return PublishConfirms(lambda: 'h:5672', 'test:1:conn', lean)
 
 
 def _publish(confirms: PublishConfirms, count: int) -> None:

@@ -18,7 +18,7 @@ from amqp.serialization import dumps
 from amqp.transport import SSLTransport
 from kombu.transport import pyamqp
 
-from messaging.drivers.rabbit import amqp_link
+from messaging.drivers.rabbit.engine import amqp_link
 
 # Small, so that bodies span several frames.
 WRITER_FRAME_MAX = 1024

@@ -16,7 +16,7 @@ from amqp.serialization import dumps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from messaging.drivers.rabbit import amqp_link, frames
+from messaging.drivers.rabbit.engine import amqp_link, frames
 
 FRAME_MAX = 4096
 CHUNK = FRAME_MAX - frames.FRAME_OVERHEAD

@@ -11,8 +11,10 @@ lowest series with LOW itself, every later series with its newest release.
 The two lists are paired in order, oldest with oldest, and each pair is
 checked against the ``amqp`` requirement kombu's wheel declares (kombu 5.7
 wants amqp>=5.4.2), so that every pair is installable; the first pair is
-``lowest`` (LOW of both), the last ``highest`` (the newest of both). ``--list``
-prints the pairs and stops.
+``lowest`` (LOW of both), the last ``highest`` (the newest of both). Every
+pair runs on the default (lean) frame engine; ``highest`` also runs once
+on the stock engine (``MESSAGING_TEST_FRAME_ENGINE=stock``, its own row,
+``highest-stock``, in the same venv). ``--list`` prints the pairs and stops.
 
 Each pair gets a venv of its own, named by its two versions, with the
 project's run-time requirements (setup.cfg ``install_requires``, py-amqp and
@@ -52,6 +54,9 @@ REPO = Path(__file__).resolve().parents[2]
 CACHE_ENV = 'MESSAGING_CACHE'
 BOUNDED = ('amqp', 'kombu')
 TEST_TOOLS = ('pytest>=7', 'pytest-timeout>=2.1', 'hypothesis>=6')
+# The frame engine of every pair, and the one ``highest`` also runs on.
+ENGINE_VARIABLE = 'MESSAGING_TEST_FRAME_ENGINE'
+DEFAULT_ENGINE, OTHER_ENGINE = 'lean', 'stock'
 FUNCTIONAL = ('test_rabbit_driver.py', 'test_rabbit_rpc.py', 'test_rabbit_notify.py',
               'test_hostile_rpc.py', 'test_rabbit_amqp_link.py')
 PIP_TIMEOUT = 900
@@ -179,11 +184,13 @@ def kombu_wants_amqp(cache: Path, kombu: str) -> str:
 
 
 class Combo:
-    """One pair of py-amqp and kombu versions, its venv and its result."""
+    """One pair of py-amqp and kombu versions on one frame engine, its venv
+    (shared by the pair's engines) and its result."""
 
-    def __init__(self, amqp: str, kombu: str) -> None:
-        self.amqp, self.kombu = amqp, kombu
-        self.name = 'amqp-%s-kombu-%s' % (amqp, kombu)
+    def __init__(self, amqp: str, kombu: str, engine: str = DEFAULT_ENGINE) -> None:
+        self.amqp, self.kombu, self.engine = amqp, kombu, engine
+        self.venv_name = 'amqp-%s-kombu-%s' % (amqp, kombu)
+        self.name = self.venv_name + ('' if engine == DEFAULT_ENGINE else '-' + engine)
         self.label = ''
         self.venv_state = ''
         self.result = 'not run'
@@ -229,7 +236,10 @@ def matrix(cache: Path) -> list[Combo]:
         combo.label = ('lowest' if (combo.amqp, combo.kombu) == (amqps[0], kombus[0])
                        else 'highest' if (combo.amqp, combo.kombu) == (amqps[-1], kombus[-1])
                        else '')
-    return combos
+    highest = next((combo for combo in combos if combo.label == 'highest'), combos[-1])
+    other = Combo(highest.amqp, highest.kombu, OTHER_ENGINE)
+    other.label = (highest.label or 'highest') + '-' + OTHER_ENGINE
+    return combos + [other]
 
 
 def _entry_points(directory: Path) -> None:
@@ -250,13 +260,13 @@ def _entry_points(directory: Path) -> None:
 def venv(cache: Path, combo: Combo) -> Path:
     """The venv of ``combo``, built if missing or made for other requirements;
     its python. Under ``<venv>.lock``, so that two runs build it once."""
-    home = cache / combo.name
+    home = cache / combo.venv_name
     python = home / 'bin' / 'python'
     stamp = home / 'requirements.json'
     wanted = json.dumps({'requirements': combo.requirements(),
                          'python': [sys.version, sys.base_prefix]}, indent=1)
     cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / (combo.name + '.lock'), 'w') as lock:
+    with open(cache / (combo.venv_name + '.lock'), 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if python.exists() and stamp.exists() and stamp.read_text() == wanted:
             combo.venv_state = 'cached'
@@ -291,7 +301,8 @@ def _counts(report: Path) -> str:
 def run(cache: Path, combo: Combo, pytest_args: list[str]) -> None:
     """Run the test subset in the venv of ``combo``; the outcome is left on it."""
     title = combo.label or combo.name
-    print('\n=== %s: amqp %s, kombu %s' % (title, combo.amqp, combo.kombu), flush=True)
+    print('\n=== %s: amqp %s, kombu %s, %s frame engine' % (title, combo.amqp, combo.kombu,
+                                                           combo.engine), flush=True)
     try:
         python = str(venv(cache, combo))
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as error:
@@ -314,7 +325,7 @@ def run(cache: Path, combo: Combo, pytest_args: list[str]) -> None:
         _entry_points(Path(tmp) / 'entry-points')
         report = Path(tmp) / 'report.xml'
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(REPO), str(Path(tmp) / 'entry-points')]))
+            [str(REPO), str(Path(tmp) / 'entry-points')]), **{ENGINE_VARIABLE: combo.engine})
         started = time.monotonic()
         code = subprocess.run([python, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
                                '--junitxml', str(report), *tests, *pytest_args],
@@ -327,8 +338,8 @@ def run(cache: Path, combo: Combo, pytest_args: list[str]) -> None:
 
 
 def table(combos: list[Combo]) -> str:
-    rows = [('pair', 'amqp', 'kombu', 'venv', 'tests', 'result')]
-    rows += [(combo.label or '-', combo.amqp, combo.kombu, combo.venv_state,
+    rows = [('pair', 'amqp', 'kombu', 'engine', 'venv', 'tests', 'result')]
+    rows += [(combo.label or '-', combo.amqp, combo.kombu, combo.engine, combo.venv_state,
               '%.0f s' % combo.seconds if combo.seconds else '-', combo.result)
              for combo in combos]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
@@ -342,7 +353,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help='where the venvs are kept (default: $%s/versions, else '
                              '<repo>/.versions)' % CACHE_ENV)
     parser.add_argument('--only', action='append',
-                        help='only this pair: lowest, highest, or amqp-X-kombu-Y (repeatable)')
+                        help='only this pair: lowest, highest, highest-stock, or '
+                             'amqp-X-kombu-Y[-stock] (repeatable)')
     parser.add_argument('--list', action='store_true', help='print the pairs and stop')
     args, pytest_args = parser.parse_known_args(argv)
     cache = (args.cache or default_cache()).resolve()

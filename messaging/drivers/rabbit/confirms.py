@@ -15,6 +15,7 @@ from typing import Callable, Optional, Protocol
 import amqp
 
 from messaging import exceptions
+from messaging.drivers.rabbit.engine import FrameEngine
 from messaging.drivers.rabbit.errors import PublishTimeout, publish_timeout
 from messaging import log_names
 
@@ -36,10 +37,13 @@ class PublishConfirms:
 
     :param host: returns the current broker as ``host:port``, for messages.
     :param connection_name: the connection's name, for messages.
+    :param engine: the link's frame engine, which hears the confirms.
     """
 
-    def __init__(self, host: Callable[[], str], connection_name: str) -> None:
+    def __init__(self, host: Callable[[], str], connection_name: str,
+                 engine: FrameEngine) -> None:
         self._host = host
+        self._engine = engine
         self._connection_name = connection_name
         # The delivery tag of the last publish on the channel, the one
         # awaited, and its outcome (True ack, False nack, None not yet).
@@ -52,12 +56,12 @@ class PublishConfirms:
         """Start over on a fresh channel (and socket): its delivery tags
         count from 1 and a new connection starts unblocked.
 
-        :param channel: a channel of an ``amqp_link.AmqpLink``, put in
-            confirm mode, its acks and nacks recorded here; None for a
-            connection that does not publish with confirms.
+        :param channel: the new channel, put in confirm mode, its acks and
+            nacks recorded here; None for a connection that does not
+            publish with confirms.
         """
         if channel is not None:
-            channel.connection.register_confirms(channel, self._on_ack, self._on_nack)
+            self._engine.register_confirms(channel, self._on_ack, self._on_nack)
             channel.confirm_select()
         self._published = 0
         self._blocked_reason = None

@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 import amqp
 
 from messaging import exceptions
-from messaging.drivers.rabbit import backoff, frames, queues
+from messaging.drivers.rabbit import backoff, queues
 from messaging.drivers.rabbit.declarations import QueueSpec, consumer_arguments
 from messaging.drivers.rabbit.errors import (RECOVERABLE, RETRIED_OR_REFUSED, DeclareAgain,
                                              QueueNotReady, not_ready_yet, refusal)
@@ -56,6 +56,7 @@ class ConsumerSet:
     def __init__(self, link: Link, conf: Any) -> None:
         self._link = link
         self._conf = conf
+        self._engine = link.engine
         # By consumer tag. Tags come from a counter that outlives
         # reconnects: never reused on this link.
         self._consumers: dict[str, Consumer] = {}
@@ -117,9 +118,9 @@ class ConsumerSet:
                 return
             try:
                 if requeue is None:
-                    frames.ack(channel, delivery_tag)
+                    self._engine.ack(channel, delivery_tag)
                 else:
-                    frames.reject(channel, delivery_tag, requeue)
+                    self._engine.reject(channel, delivery_tag, requeue)
             except RECOVERABLE as ex:
                 LOG.warning('Could not settle delivery %s on %s: %s; the broker '
                             'will redeliver it', delivery_tag, self._link.name, ex)

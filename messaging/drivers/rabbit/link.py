@@ -19,7 +19,8 @@ The locking protocol
   confirm) leaves it free while waiting, so that other threads can ack and
   send heartbeats meanwhile.
 - Order: the turn (below), the read lock, the write lock, and innermost
-  the frame writer's own (amqp_link.py), held for one write. A thread
+  the frame writer's own (the lean engine's, engine/amqp_link.py), held
+  for one write. A thread
   holding the write lock alone takes no other lock and waits for nothing
   but the socket to take its frame. No lock is held while a backoff is
   waited out. Consumer callbacks run on the reading thread, read lock
@@ -57,9 +58,9 @@ from amqp.exceptions import ConsumerCancelled
 
 from messaging import exceptions
 from messaging.drivers.rabbit import backoff
-from messaging.drivers.rabbit.amqp_link import KombuConnection, set_socket_timeout
 from messaging.drivers.rabbit.confirms import PublishConfirms
 from messaging.drivers.rabbit.declarations import ChannelDeclarer
+from messaging.drivers.rabbit.engine import engine_named
 from messaging.drivers.rabbit.errors import (RECOVERABLE, RETRIED_OR_REFUSED, DeclareAgain,
                                              PublishTimeout, not_ready_yet, out_of_time,
                                              refusal)
@@ -100,15 +101,18 @@ class Link:
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
                  confirm: bool = True, turns: Optional[IoTurns] = None) -> None:
         self._conf = conf
+        #: The frame engine the ``rabbit_frame_engine`` option names
+        #: (engine/): what this link's parts write and read frames with.
+        self.engine = engine_named(conf.rabbit_frame_engine)
         self.name = connection_name()
         #: The id oslo.messaging's log lines show in brackets: the name's uuid.
         self.connection_id = self.name.rsplit(':', 1)[-1]
         #: The channel's publisher confirms and the broker's blocked state.
-        self.confirms = PublishConfirms(lambda: self.host, self.name)
+        self.confirms = PublishConfirms(lambda: self.host, self.name, self.engine)
         #: What was declared on the current channel.
         self.declarer = ChannelDeclarer(lambda: self.host)
         self.confirm = confirm
-        self._kombu = KombuConnection(
+        self._kombu = self.engine.kombu_connection(
             broker_urls, ssl=ssl, login_method=conf.rabbit_login_method,
             heartbeat=conf.heartbeat_timeout_threshold,
             failover_strategy=conf.kombu_failover_strategy,
@@ -230,7 +234,7 @@ class Link:
         with self._turn(), self._read_lock, self._write_lock:
             channel = self._channel if self.usable else None
             if channel is not None:
-                set_socket_timeout(channel.connection, timeout)
+                self.engine.set_socket_timeout(channel.connection, timeout)
             yield channel
 
     @contextlib.contextmanager
@@ -257,7 +261,7 @@ class Link:
     def _set_timeout(self, timeout: Optional[float]) -> None:
         channel = self._channel
         if channel is not None:
-            set_socket_timeout(channel.connection, timeout)
+            self.engine.set_socket_timeout(channel.connection, timeout)
 
     # -- the retry path ------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any, Optional
 import amqp
 
 from messaging import exceptions
-from messaging.drivers.rabbit import codec, frames
+from messaging.drivers.rabbit import codec
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.errors import PublishTimeout
 from messaging.drivers.rabbit.link import Link
@@ -32,6 +32,7 @@ class Publisher:
         self._link = link
         self._codec = codec_
         self._publish_timeout = publish_timeout
+        self._engine = link.engine
         # The last message the broker returned (no route), on this channel.
         self._returned: Optional[tuple] = None
         link.add_channel_user(self)
@@ -64,8 +65,9 @@ class Publisher:
         :raises PublishTimeout: the broker did not confirm it in time.
         """
         data, headers = self._codec.encode(body)
+        engine = self._engine
         # Encoded once, not again on each retry.
-        properties = frames.encode_properties({
+        properties = engine.encode_properties({
             'content_type': codec.CONTENT_TYPE, 'content_encoding': codec.CONTENT_ENCODING,
             'application_headers': headers, 'delivery_mode': 2, 'priority': 0,
             'expiration': None if expiration is None else str(int(expiration * 1000))})
@@ -89,7 +91,7 @@ class Publisher:
                     self._returned = None
                     if link.confirm:
                         confirms.expect()
-                    frames.publish(channel, exchange_name, routing_key, data, properties,
+                    engine.publish(channel, exchange_name, routing_key, data, properties,
                                    mandatory)
                 # Without the write lock: heartbeats go on while we wait.
                 if link.confirm:

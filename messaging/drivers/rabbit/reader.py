@@ -16,10 +16,10 @@ background thread. Either way a step does the same work:
   connection meanwhile takes a turn (io_turns.py) and wakes the reader.
 
 After a turn the reader looks again for frames the other thread may have
-left in the frame reader's buffer (``amqp_link.has_buffered_frame``). Where
+left in the frame reader's buffer (the frame engine's ``has_buffered_frame``). Where
 that buffer cannot be seen (TLS, whose records py-amqp decrypts into
-buffers of its own), each step reads until the socket stays quiet for
-``HIDDEN_BUFFER_WAIT``.
+buffers of its own, or the stock frame engine, whose reading is py-amqp's),
+each step reads until the socket stays quiet for ``HIDDEN_BUFFER_WAIT``.
 
 Consumer callbacks run on the thread that reads the frame: nearly always
 the stepping thread, sometimes a thread in a synchronous method (a
@@ -34,7 +34,6 @@ from typing import Iterator
 
 import amqp
 
-from messaging.drivers.rabbit import amqp_link
 from messaging.drivers.rabbit.consumer_set import ConsumerSet
 from messaging.drivers.rabbit.heartbeat import Heartbeat
 from messaging.drivers.rabbit.io_turns import IoTurns
@@ -62,6 +61,7 @@ class Reader:
         self._consumers = consumers
         self._heartbeat = heartbeat
         self._turns = turns
+        self._engine = link.engine
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
@@ -90,7 +90,7 @@ class Reader:
             return
         connection = channel.connection
         readable = False
-        if not amqp_link.has_buffered_frame(connection):
+        if not self._engine.has_buffered_frame(connection):
             wake_at = min(self._heartbeat.next_due, self._consumers.next_upkeep(), until)
             readable = self._turns.wait_readable(getattr(connection.transport, 'sock', None),
                                                  wake_at - time.monotonic())
@@ -116,7 +116,7 @@ class Reader:
         for _ in range(FRAMES_PER_STEP):
             if self._turns.wanted or sock is None:
                 return
-            buffered = amqp_link.has_buffered_frame(connection)
+            buffered = self._engine.has_buffered_frame(connection)
             if buffered is None:
                 timeout = HIDDEN_BUFFER_WAIT
             elif buffered or readable:

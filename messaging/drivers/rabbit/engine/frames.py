@@ -7,11 +7,12 @@ call, and serialises content properties the same way: about half the CPU of
 publishing a small message. Here each frame has a precomputed layout and a
 whole publish goes to the socket in one write.
 
-The frames are written by the connection's ``write_frames``
-(amqp_link.AmqpLink): through py-amqp's transport, so socket errors are
-py-amqp's own, and under the lock of the frame writer py-amqp writes
-through, so they never interleave with frames py-amqp writes itself
-(heartbeats, the close-ok it answers while reading).
+The lean frame engine's writing half (see lean.py). The frames are
+written by the connection's ``write_frames`` (amqp_link.AmqpLink): through
+py-amqp's transport, so socket errors are py-amqp's own, and under the lock
+of the frame writer py-amqp writes through, so they never interleave with
+frames py-amqp writes itself (heartbeats, the close-ok it answers while
+reading).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from typing import Any, Callable, Iterator, Mapping
 import amqp
 from amqp import serialization
 from amqp.exceptions import RecoverableConnectionError
+
+from messaging.drivers.rabbit.engine.connection_state import open_channel
 
 _FRAME_END = b'\xce'
 # Frame type, channel, payload size, then the frame end: what a frame adds
@@ -166,7 +169,7 @@ def publish(channel: amqp.Channel, exchange: str, routing_key: str, body: bytes,
         (``basic_publish: timed out``).
     :raises OSError: any other socket error.
     """
-    link, channel_id = _open(channel, 'basic_publish: connection closed')
+    link, channel_id = open_channel(channel, 'basic_publish: connection closed')
     try:
         link.write_frames(encode_publish(channel_id, link.frame_max, exchange,
                                          routing_key, mandatory, properties, body))
@@ -182,7 +185,7 @@ def ack(channel: amqp.Channel, delivery_tag: int) -> None:
     :raises RecoverableConnectionError: the channel is closed.
     :raises OSError: a socket error.
     """
-    link, channel_id = _open(channel, 'connection already closed')
+    link, channel_id = open_channel(channel, 'connection already closed')
     link.write_frames((encode_ack(channel_id, delivery_tag),))
 
 
@@ -193,21 +196,6 @@ def reject(channel: amqp.Channel, delivery_tag: int, requeue: bool) -> None:
     :raises RecoverableConnectionError: the channel is closed.
     :raises OSError: a socket error.
     """
-    link, channel_id = _open(channel, 'connection already closed')
+    link, channel_id = open_channel(channel, 'connection already closed')
     link.write_frames((encode_reject(channel_id, delivery_tag, requeue),))
 
-
-def _open(channel: amqp.Channel, closed: str) -> tuple[Any, int]:
-    """The connection and id of ``channel`` while it is open.
-
-    py-amqp clears both when the channel closes (the id first), which
-    another thread's read may do at any moment (an ack is written without
-    the read lock): each is read once, the connection first, and either
-    missing is a closed channel.
-
-    :raises RecoverableConnectionError: ``closed``, the channel is closed.
-    """
-    link, channel_id = channel.connection, channel.channel_id
-    if link is None or channel_id is None:
-        raise RecoverableConnectionError(closed)
-    return link, channel_id

@@ -1,14 +1,12 @@
-"""The py-amqp connection the rabbit driver uses: our transport, frame reader,
-frame writer and dispatch registries, and its socket timeouts.
+"""The py-amqp connection of the lean frame engine (lean.py): our transport,
+frame reader, frame writer and dispatch registries.
 
 Everything here goes through extension points py-amqp and kombu document,
 so that the lean paths of frames.py (writing) and frame_reader.py (reading
 and dispatch) need nothing private of theirs:
 
 - ``KombuConnection`` is a ``kombu.Connection`` whose ``get_transport_cls``
-  gives our ``Transport`` for every broker URL. Passing ``transport=`` would
-  not do: on failover kombu's ``switch()`` parses the next URL and takes its
-  scheme as the transport again.
+  gives our ``Transport`` for every broker URL (kombu_connection.py).
 - ``Transport`` is kombu's py-amqp transport building ``AmqpLink``
   connections.
 - ``AmqpLink`` is kombu's py-amqp ``Connection``. Its ``Transport()`` gives
@@ -27,13 +25,14 @@ import threading
 from typing import Any, Callable, Iterable, Optional
 
 import amqp
-import kombu
 from amqp import method_framing
 from amqp import transport as amqp_transport
 from amqp.exceptions import RecoverableConnectionError
 from kombu.transport import pyamqp
 
-from messaging.drivers.rabbit.frame_reader import Confirms, Consumers, FastDispatch, FrameReader
+from messaging.drivers.rabbit.engine.frame_reader import (Confirms, Consumers, FastDispatch,
+                                                          FrameReader)
+from messaging.drivers.rabbit.engine.kombu_connection import PinnedKombuConnection
 
 
 class FrameWriter:
@@ -202,14 +201,10 @@ class Transport(pyamqp.Transport):
     Connection = AmqpLink
 
 
-class KombuConnection(kombu.Connection):
-    """A ``kombu.Connection`` that uses our ``Transport`` for every broker
-    URL, the failover ones included (the driver speaks AMQP 0-9-1 through
-    py-amqp only)."""
+class KombuConnection(PinnedKombuConnection):
+    """A ``kombu.Connection`` with our ``Transport`` for every broker URL."""
 
-    def get_transport_cls(self) -> type:
-        """Our ``Transport``, whatever the current URL's scheme."""
-        return Transport
+    transport_class = Transport
 
 
 def has_buffered_frame(link: amqp.Connection) -> Optional[bool]:
@@ -220,17 +215,3 @@ def has_buffered_frame(link: amqp.Connection) -> Optional[bool]:
     if reader is None:
         return None
     return reader.has_frame()
-
-
-def set_socket_timeout(link: amqp.Connection, timeout: Optional[float]) -> None:
-    """Give the socket of ``link`` this timeout, unless it has it already.
-
-    py-amqp resets the socket timeout around every wait; our waits leave it
-    set instead, which saves system calls per delivery (see
-    benchmarks/README.md and ``AmqpLink.blocking_read``). Called by
-    ``link.Link`` only, which owns the rule of who sets it when.
-    """
-    sock = getattr(link.transport, 'sock', None)
-    if sock is not None and sock.gettimeout() != timeout:
-        sock.settimeout(timeout)
-
