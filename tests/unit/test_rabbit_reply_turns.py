@@ -13,15 +13,18 @@ LONG = 5.0
 
 class Wire:
     """A fake reply connection: read() hands out queued (mailbox, reply)
-    pairs, one per read, recording which thread read."""
+    pairs, one per read, recording which thread read and what told it
+    that its reader was done."""
 
     def __init__(self):
         self.turns = ReadingTurns(self.read, 0.05)
         self.pending = queue.SimpleQueue()
         self.readers = []
+        self.dones = []
 
-    def read(self, timeout):
+    def read(self, timeout, done):
         self.readers.append(threading.current_thread().name)
+        self.dones.append(done)
         try:
             mailbox, reply = self.pending.get(timeout=timeout)
         except queue.Empty:
@@ -41,6 +44,21 @@ def test_a_waiting_caller_reads_its_own_reply(wire):
     wire.pending.put((mailbox, 'r1'))
     assert wire.turns.next_reply(mailbox, LONG) == 'r1'
     assert set(wire.readers) == {threading.current_thread().name}
+
+
+def test_a_callers_read_is_told_when_its_own_reply_has_come(wire):
+    mine, theirs = wire.turns.mailbox(), wire.turns.mailbox()
+    wire.pending.put((mine, 'mine'))
+    assert wire.turns.next_reply(mine, LONG) == 'mine'
+    done = wire.dones[-1]
+    assert done is not None
+    # Popped by next_reply by now: an empty mailbox is not done.
+    assert not done()
+    wire.turns.deliver(mine, 'late')
+    assert done()
+    wire.turns.deliver(theirs, 'theirs')
+    mine.replies.clear()
+    assert not done()
 
 
 def test_a_reply_read_by_another_caller_reaches_its_mailbox(wire):

@@ -124,7 +124,7 @@ class _CheckedConnection:
         if self._error is not None:
             raise self._error
 
-    def read(self, timeout):
+    def read(self, timeout, done):
         self._waiter._stopping.set()
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from typing import Iterator
+from typing import Callable, Iterator, Optional
 
 import amqp
 
@@ -71,11 +71,19 @@ class Reader:
         with self._turns.reading():
             yield
 
-    def step(self, longest: float) -> None:
+    def step(self, longest: float, done: Optional[Callable[[], bool]] = None) -> None:
         """Wait up to ``longest`` seconds for frames (or a poke, or the next
         heartbeat or upkeep), read them, keep the link alive. Called inside
         :meth:`reading`. Broker failures are handled by the link's retry
-        path (logged, backed off); anything else is raised."""
+        path (logged, backed off); anything else is raised.
+
+        :param done: the stepping thread waits for something a read delivers
+            (a caller for its reply): the step ends as soon as ``done()``
+            is true. Where the frame reader's buffer is hidden, such a step
+            reads at once, for up to ``longest``, instead of first waiting
+            for the socket, which a frame left in that buffer would not
+            wake; another thread's turn then waits for that read to end.
+        """
         link = self._link
         channel = link.channel
         until = time.monotonic() + longest
@@ -89,27 +97,37 @@ class Reader:
         if self._consumers.upkeep() or not self._heartbeat.tick():
             return
         connection = channel.connection
-        readable = False
-        if not self._engine.has_buffered_frame(connection):
-            wake_at = min(self._heartbeat.next_due, self._consumers.next_upkeep(), until)
+        wake_at = min(self._heartbeat.next_due, self._consumers.next_upkeep(), until)
+        buffered = self._engine.has_buffered_frame(connection)
+        first_read = READ_TIMEOUT
+        if buffered is None and done is not None:
+            readable, first_read = True, max(wake_at - time.monotonic(), 0.001)
+        elif not buffered:
             readable = self._turns.wait_readable(getattr(connection.transport, 'sock', None),
                                                  wake_at - time.monotonic())
+        else:
+            readable = False
         if self._turns.wanted:
             # Another thread's turn came first: what it leaves is looked at anew.
             self._turns.wait_for_turns()
             readable = False
         if not link.is_closing():
-            link.ensure(lambda channel: self._read_available(channel, readable),
+            link.ensure(lambda channel: self._read_available(channel, readable, first_read,
+                                                             done),
                         what='consume', writes=False, background=True)
 
-    def _read_available(self, channel: amqp.Channel, readable: bool) -> None:
+    def _read_available(self, channel: amqp.Channel, readable: bool, first_read: float,
+                        done: Optional[Callable[[], bool]]) -> None:
         """Read the frames there are (under the read lock), and no more: a
         read of the socket when the step saw it readable, then whatever
         that read left in the frame reader's buffer. Frames that come in
         meanwhile are the next step's (its wait sees them at once), which
         spares a system call per step.
 
-        :param readable: the step's wait saw the socket readable.
+        :param readable: the step's wait saw the socket readable (or, with
+            a hidden buffer, the step reads at once).
+        :param first_read: how long that first read may wait.
+        :param done: see :meth:`step`.
         """
         connection = channel.connection
         sock = getattr(connection.transport, 'sock', None)
@@ -117,9 +135,11 @@ class Reader:
             if self._turns.wanted or sock is None:
                 return
             buffered = self._engine.has_buffered_frame(connection)
-            if buffered is None:
+            if readable:
+                timeout = first_read
+            elif buffered is None:
                 timeout = HIDDEN_BUFFER_WAIT
-            elif buffered or readable:
+            elif buffered:
                 timeout = READ_TIMEOUT
             else:
                 return
@@ -128,4 +148,6 @@ class Reader:
             try:
                 connection.blocking_read(timeout)
             except socket.timeout:
+                return
+            if done is not None and done():
                 return

@@ -33,12 +33,15 @@ class Mailbox:
 class ReadingTurns:
     """Hands out the one turn at reading the reply connection.
 
-    :param read: reads the connection for at most the given seconds and
-        runs the delivery callbacks (which call :meth:`deliver`).
+    :param read: ``read(seconds, done)`` reads the connection for at most
+        ``seconds`` and runs the delivery callbacks (which call
+        :meth:`deliver`); a caller's read ends once ``done()`` (its mailbox
+        has a reply), the background thread's ``done`` is None.
     :param slice_: the longest single read, so that a stop is noticed.
     """
 
-    def __init__(self, read: Callable[[float], None], slice_: float) -> None:
+    def __init__(self, read: Callable[[float, Optional[Callable[[], bool]]], None],
+                 slice_: float) -> None:
         self._read = read
         self._slice = slice_
         self._lock = threading.Lock()
@@ -83,7 +86,7 @@ class ReadingTurns:
                     left = self._slice if deadline is None else deadline - time.monotonic()
                     if left <= 0:
                         raise queue.Empty
-                    self._read(min(left, self._slice))
+                    self._read(min(left, self._slice), lambda: bool(mailbox.replies))
                 finally:
                     with self._lock:
                         self._reading = False
@@ -131,7 +134,7 @@ class ReadingTurns:
                 if not self._take_background_turn():
                     continue
             try:
-                self._read(self._slice)
+                self._read(self._slice, None)
             finally:
                 with self._lock:
                     self._reading = False

@@ -125,10 +125,11 @@ class ReplyWaiter:
     def _run(self, connection: SharedConnection) -> None:
         self._turns.run_background(self._stopping)
 
-    def _read_once(self, timeout: float) -> None:
-        """Read the reply queue for up to ``timeout`` seconds, on whichever
-        thread has the turn; a failure is logged, and waited out a little
-        so that a broken connection does not spin.
+    def _read_once(self, timeout: float, done: Optional[Callable[[], bool]]) -> None:
+        """Read the reply queue for up to ``timeout`` seconds (until
+        ``done()``, for a caller), on whichever thread has the turn; a
+        failure is logged, and waited out a little so that a broken
+        connection does not spin.
 
         :raises queue.Empty: the waiter is stopping (no reply will come).
         """
@@ -139,7 +140,7 @@ class ReplyWaiter:
             if self._recheck_wanted.is_set():
                 self._recheck_wanted.clear()
                 self._check_queue(connection)
-            connection.read(timeout)
+            connection.read(timeout, done)
         except Exception:
             if self._stopping.is_set():
                 raise queue.Empty from None

@@ -76,12 +76,12 @@ class SharedConnection:
             self.io_loop.start()
         return tag
 
-    def read(self, timeout: float) -> None:
+    def read(self, timeout: float, done: Optional[Callable[[], bool]] = None) -> None:
         """Without an I/O thread: be the reader for one step of up to
-        ``timeout`` seconds (``Reader.step``); callbacks run on this thread.
-        One thread at a time."""
+        ``timeout`` seconds, ended early once ``done()`` is true
+        (``Reader.step``); callbacks run on this thread. One thread at a time."""
         with self.reader.reading():
-            self.reader.step(timeout)
+            self.reader.step(timeout, done)
 
     def cancel_consumers(self, tags: Optional[list[str]] = None) -> None:
         """Stop consuming (``ConsumerSet.cancel``)."""
