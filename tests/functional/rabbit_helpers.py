@@ -1,8 +1,11 @@
 """Helpers for the rabbit driver's functional tests: raw AMQP access,
-polling with a deadline, and a listener served on a thread."""
+polling with a deadline, a listener served on a thread, and a wait for a
+log record."""
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import subprocess
 import threading
@@ -89,6 +92,42 @@ class Responder:
         self.listener.stop()
         self._thread.join(timeout=WAIT)
         self.listener.cleanup()
+
+
+class _Awaited(logging.Handler):
+    """Lets a test wait for a log record of ``level`` with ``words`` in it."""
+
+    def __init__(self, level: str, words: str) -> None:
+        super().__init__()
+        self.level_name, self.words = level, words
+        self.seen = threading.Event()
+        self.message = ''
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if (not self.seen.is_set() and record.levelname == self.level_name
+                and self.words in record.getMessage()):
+            self.message = record.getMessage()
+            self.seen.set()
+
+
+@contextlib.contextmanager
+def awaiting(level: str, words: str):
+    """Run the block, then wait (up to ``WAIT``) for a record of the rabbit
+    driver at ``level`` (INFO or DEBUG) with ``words`` in it; yields the
+    handler (``.seen`` is set once it came, ``.message`` is its text). The
+    record is read from the handler that saw it, not from caplog, which a
+    record from another thread may reach later."""
+    handler = _Awaited(level, words)
+    logger = logging.getLogger('messaging.drivers.rabbit')
+    was = logger.level
+    logger.setLevel(min(logging.INFO, logging.getLevelName(level)))
+    logger.addHandler(handler)
+    try:
+        yield handler
+        assert handler.seen.wait(WAIT), 'not logged within %s s: %s' % (WAIT, words)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(was)
 
 
 # Reconnect at once: the defaults wait a second or more per attempt.

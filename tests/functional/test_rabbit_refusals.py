@@ -13,18 +13,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 
 import pytest
 
 import messaging
 from messaging.drivers.rabbit.errors import DeclarationMismatch
 from tests.functional.conftest import close_connection, queue_type
-from tests.functional.rabbit_helpers import WAIT, Responder, fails_at_once
+from tests.functional.rabbit_helpers import WAIT, Responder, awaiting, catch, fails_at_once
 from tests.functional.test_rabbit_kolla import KOLLA
 
 pytestmark = pytest.mark.timeout(90)
 
 OTHER_ARGUMENTS = {'x-max-length': 7}
+# Seconds a call of the load across a queue deletion waits for its reply.
+LOAD_CALL_TIMEOUT = 5
 
 
 def _call(driver, target, value, timeout=WAIT):
@@ -34,37 +37,6 @@ def _call(driver, target, value, timeout=WAIT):
 
 def _records(caplog, level, words):
     return [r for r in caplog.records if r.levelname == level and words in r.getMessage()]
-
-
-class _Awaited(logging.Handler):
-    """Lets a test wait for a log record of ``level`` with ``words`` in it."""
-
-    def __init__(self, level: str, words: str) -> None:
-        super().__init__()
-        self.level_name, self.words = level, words
-        self.seen = threading.Event()
-        self.message = ''
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if (not self.seen.is_set() and record.levelname == self.level_name
-                and self.words in record.getMessage()):
-            self.message = record.getMessage()
-            self.seen.set()
-
-
-@contextlib.contextmanager
-def _awaiting(level: str, words: str):
-    handler = _Awaited(level, words)
-    logger = logging.getLogger('messaging.drivers.rabbit')
-    was = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-    try:
-        yield handler
-        assert handler.seen.wait(WAIT), 'not logged within %s s: %s' % (WAIT, words)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(was)
 
 
 def test_a_server_start_refused_fails_at_once_naming_the_queue_and_the_fix(
@@ -107,7 +79,7 @@ def test_a_running_server_refused_after_a_reconnect_says_so_and_recovers_once_fi
         # The broker closes the server's connection: it reconnects after
         # kombu_reconnect_delay (1 s). Meanwhile its queue is deleted and
         # declared again with other arguments, which its replay then meets.
-        with _awaiting('ERROR', 'tries again in') as refused:
+        with awaiting('ERROR', 'tries again in') as refused:
             close_connection(responder.listener.connection.name)
             raw_channel.queue_delete(topic + '.srv')
             raw_channel.queue_declare(topic + '.srv', durable=False, auto_delete=False,
@@ -120,11 +92,89 @@ def test_a_running_server_refused_after_a_reconnect_says_so_and_recovers_once_fi
         # The operator's fix: the queue deleted, the server declares it on
         # its next try, as configured (a request sent before would find no
         # queue).
-        with _awaiting('INFO', 'is declared again, after 1 refusal(s)'):
+        with awaiting('INFO', 'is declared again, after 1 refusal(s)'):
             raw_channel.queue_delete(topic + '.srv')
         assert _call(driver, own, 3) == 3
     finally:
         responder.stop()
+
+
+class _Returned(logging.Handler):
+    """The threads the broker returned a request of (unroutable.py logs it
+    at DEBUG on the sending thread), each with how many times."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.threads: dict[int, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith('The broker returned a '):
+            self.threads[record.thread] = self.threads.get(record.thread, 0) + 1
+
+
+class _Load:
+    """Calls or casts from ``driver`` to ``target`` on a thread of its own,
+    one after the other until stopped, each with a value of its own (``sent``);
+    ``returned`` are those the broker returned at least once (no queue), and
+    ``failed`` the calls that raised or answered another value."""
+
+    def __init__(self, driver, target, kind: str, returns: _Returned) -> None:
+        self._driver, self._target, self.kind = driver, target, kind
+        self._returns = returns
+        self.sent: list[str] = []
+        self.returned: list[str] = []
+        self.failed: list[tuple[str, object]] = []
+        self._stop = threading.Event()
+        self._progress = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        me = threading.get_ident()
+        while not self._stop.is_set():
+            value = '%s-%d-%d' % (self.kind, id(self), len(self.sent))
+            returns = self._returns.threads.get(me, 0)
+            try:
+                if self.kind == 'call':
+                    answer = _call(self._driver, self._target, value, LOAD_CALL_TIMEOUT)
+                else:
+                    answer = self._driver.send(self._target, {},
+                                               {'method': 'm', 'args': value})
+            except Exception as ex:
+                answer = ex
+            if answer != (value if self.kind == 'call' else None):
+                self.failed.append((value, answer))
+            if self._returns.threads.get(me, 0) != returns:
+                self.returned.append(value)
+            with self._progress:
+                self.sent.append(value)
+                self._progress.notify_all()
+
+    def wait_for(self, count: int) -> None:
+        """Until ``count`` sends in all have ended."""
+        with self._progress:
+            assert self._progress.wait_for(lambda: len(self.sent) >= count, 2 * WAIT), \
+                '%s load: %d sends within %s s, not %d' % (self.kind, len(self.sent),
+                                                         2 * WAIT, count)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2 * WAIT)
+
+
+@contextlib.contextmanager
+def _returns_seen():
+    """A ``_Returned`` hearing the rabbit driver's DEBUG records meanwhile."""
+    returns = _Returned()
+    logger = logging.getLogger('messaging.drivers.rabbit.unroutable')
+    was = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(returns)
+    try:
+        yield returns
+    finally:
+        logger.removeHandler(returns)
+        logger.setLevel(was)
 
 
 def test_a_fleet_changes_to_quorum_queues_one_server_at_a_time(
@@ -141,6 +191,7 @@ def test_a_fleet_changes_to_quorum_queues_one_server_at_a_time(
     with caplog.at_level(logging.WARNING, logger='messaging.drivers.rabbit'):
         new = Responder(quorum.listen(messaging.Target(topic=topic, server='new',
                                                        exchange=exchange), 1, None))
+    loads = []
     try:
         as_is = _records(caplog, 'WARNING', 'consuming it as it is')
         assert len(as_is) == 1 and topic in as_is[0].getMessage()
@@ -153,17 +204,46 @@ def test_a_fleet_changes_to_quorum_queues_one_server_at_a_time(
             assert _call(quorum, shared, value) == value
         new.wait_until(lambda received: len(received) >= 1)
         old.wait_until(lambda received: len(received) >= 1)
-        # The last old server stops; the operator deletes the old queue; the
-        # new server declares it anew, as a quorum queue, and serves it.
+        # The last old server stops; clients of both settings keep calling
+        # and casting while the operator deletes the old queue and the new
+        # server declares it anew, as a quorum queue, and serves it.
         old.stop()
-        # Its consumer cancelled, the new server reconnects once it has
-        # declared the queue again.
-        with _awaiting('INFO', 'Reconnected to AMQP server'):
-            raw_channel.queue_delete(topic)
+        with _returns_seen() as returns:
+            loads = [_Load(driver, shared, kind, returns) for driver in (classic, quorum)
+                     for kind in ('call', 'cast')]
+            for load in loads:
+                load.wait_for(20)
+            # Its consumer cancelled, the new server reconnects once it has
+            # declared the queue again. Requests the broker returns meanwhile
+            # (no queue) are published again until it is there.
+            started = time.monotonic()
+            with awaiting('INFO', 'Reconnected to AMQP server'):
+                raw_channel.queue_delete(topic)
+            delete_step = time.monotonic() - started
+            for load in loads:
+                load.wait_for(len(load.sent) + 20)
+                load.stop()
+        casts = {value for load in loads if load.kind == 'cast' for value in load.sent}
+        returned = {value for load in loads for value in load.returned}
+        failed = [failure for load in loads for failure in load.failed]
+        # Every request the broker returned for want of a queue was served.
+        new.wait_until(lambda received: returned & casts
+                       <= {m.message['args'] for m in received})
+        assert [failure for failure in failed if failure[0] in returned] == []
+        # The others may be lost with the deleted queue (see operations.rst).
+        catch(new.wait_until, lambda received: casts <= {m.message['args']
+                                                         for m in received}, 3)
+        lost = casts - {m.message['args'] for m in new.received}
+        print('queue type change under load: %d calls (%d failed), %d casts (%d lost); '
+              '%d returned and published again, all served; delete step %.3f s'
+              % (sum(len(load.sent) for load in loads if load.kind == 'call'),
+                 len(failed), len(casts), len(lost), len(returned), delete_step))
         assert queue_type(topic) == 'quorum'
         assert _call(quorum, shared, 'after') == 'after'
         assert len(_records(caplog, 'WARNING', 'consuming it as it is')) == 1
     finally:
+        for load in loads:
+            load.stop()
         new.stop()
 
 

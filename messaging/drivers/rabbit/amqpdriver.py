@@ -28,6 +28,7 @@ from messaging.drivers.rabbit.reply_waiter import ReplyWaiter
 from messaging.drivers.rabbit.shared_connection import SharedConnection
 from messaging.drivers.rabbit import timeout_diagnosis
 from messaging.drivers.rabbit.unread_notifications import UnreadNotifications
+from messaging.drivers.rabbit.unroutable import Republisher
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -52,6 +53,7 @@ class AMQPDriverBase(base.BaseDriver):
             self._borrow, options.direct_mandatory_flag,
             options.kombu_missing_consumer_retry_timeout)
         self._unread = UnreadNotifications()
+        self._republisher = Republisher(options.publish_timeout)
         self._listeners: set[RabbitListener] = set()
         self._listeners_lock = threading.Lock()
         self._start_afresh()
@@ -178,6 +180,9 @@ class AMQPDriverBase(base.BaseDriver):
                          started: Optional[float] = None) -> tuple[str, str]:
         """Publish an RPC request (a call when ``msg_id`` is set).
 
+        One to a topic is published mandatory, and again while the broker
+        returns it for want of a queue (unroutable.py); a fanout is not.
+
         :param started: when the call began (``time.monotonic()``): its
             ``timeout`` counts from there.
 
@@ -198,19 +203,31 @@ class AMQPDriverBase(base.BaseDriver):
             exchange = self._declarations.topic_exchange(self._exchange_name(target))
             routing_key = ('%s.%s' % (target.topic, target.server) if target.server
                            else target.topic)
-        mandatory = bool(getattr(transport_options, 'at_least_once', False))
-        if msg_id is None or timeout is None:
-            with self._borrow() as connection:
-                connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                                   retry=retry)
+        at_least_once = bool(getattr(transport_options, 'at_least_once', False))
+        # What is left of a call's timeout bounds the wait for a free pooled
+        # connection and each publish; the message's TTL is the whole
+        # timeout, as oslo.messaging sets it.
+        deadline = (None if msg_id is None or timeout is None
+                    else (started or time.monotonic()) + timeout)
+
+        def publish(mandatory: bool) -> None:
+            if deadline is None:
+                with self._borrow() as connection:
+                    connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                       retry=retry)
+            else:
+                with self._borrow(max(deadline - time.monotonic(), 0.001)) as connection:
+                    connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                       expiration=timeout, retry=retry, deadline=deadline)
+
+        if target.fanout or at_least_once:
+            # at_least_once: a returned request raises MessageUndeliverable.
+            publish(at_least_once)
+        elif msg_id is None:
+            self._republisher.cast(lambda: publish(True), exchange.name, routing_key)
         else:
-            # What is left of the call's timeout bounds the wait for a free
-            # pooled connection and the publish; the message's TTL is the
-            # whole timeout, as oslo.messaging sets it.
-            deadline = (started or time.monotonic()) + timeout
-            with self._borrow(max(deadline - time.monotonic(), 0.001)) as connection:
-                connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                                   expiration=timeout, retry=retry, deadline=deadline)
+            self._republisher.call(lambda: publish(True), exchange.name, routing_key,
+                                   deadline)
         return routing_key, exchange.name
 
     def listen(self, target, batch_size: int, batch_timeout: Optional[float]

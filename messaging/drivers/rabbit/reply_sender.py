@@ -6,12 +6,12 @@ broker returns the message) instead of the reply vanishing (WIRE.md §5.3).
 """
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any, Callable, Optional
 
 from messaging import exceptions
 from messaging import wire
+from messaging.drivers.rabbit.expiring_set import ExpiringSet
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -21,32 +21,6 @@ LOG = log_names.get_logger(__name__)
 RETRY_INTERVAL = 0.25
 OBSOLETE_TTL = 60.0
 OBSOLETE_MAX = 200
-
-
-class ObsoleteQueues:
-    """Reply queues recently found missing; replies to them are dropped."""
-
-    def __init__(self, ttl: float = OBSOLETE_TTL, max_size: int = OBSOLETE_MAX) -> None:
-        self._ttl = ttl
-        self._max_size = max_size
-        self._expiry: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def add(self, name: str) -> None:
-        """Remember ``name`` as gone for ``ttl`` seconds."""
-        with self._lock:
-            self._expiry.pop(name, None)
-            while len(self._expiry) >= self._max_size:
-                del self._expiry[next(iter(self._expiry))]
-            self._expiry[name] = time.monotonic() + self._ttl
-
-    def __contains__(self, name: str) -> bool:
-        with self._lock:
-            expiry = self._expiry.get(name)
-            if expiry is not None and expiry < time.monotonic():
-                del self._expiry[name]
-                expiry = None
-            return expiry is not None
 
 
 class ReplySender:
@@ -61,7 +35,8 @@ class ReplySender:
         self._borrow = borrow
         self._mandatory = mandatory
         self._timeout = missing_queue_timeout
-        self.obsolete = ObsoleteQueues()
+        #: Reply queues recently found missing; replies to them are dropped.
+        self.obsolete = ExpiringSet(OBSOLETE_TTL, OBSOLETE_MAX)
 
     def send(self, reply_q: str, msg_id: str, result: Any = None,
              failure: Optional[BaseException] = None, ending: bool = True) -> None:
