@@ -56,6 +56,11 @@ BACKED_BY: dict[str, list[str]] = {
     '``NotificationFilter``': [
         DIFFERENCES + '::test_notification_filter_nested_rules_and_none',
     ],
+    'published mandatory': [
+        DIFFERENCES + '::test_a_cast_no_server_queue_takes_is_published_again_for_a_while',
+        'tests/functional/test_rabbit_unroutable.py'
+        '::test_a_cast_to_a_topic_nobody_serves_is_dropped_after_its_window_then_at_once',
+    ],
 }
 
 HEADING_UNDERLINE = re.compile(r'^([=\-~^"\'`#*+])\1{2,}\s*$')

@@ -205,3 +205,33 @@ def test_notification_filter_nested_rules_and_none(same_answer):
     assert oslo == {'matching': True, 'None payload': 'TypeError', 'None context': 'TypeError',
                     'nested match': 'TypeError', 'nested mismatch': 'TypeError',
                     'nested rule, flat value': 'TypeError'}
+
+
+UNSERVED_CAST = """
+import logging, time, uuid
+warnings = []
+class Records(logging.Handler):
+    def emit(self, record):
+        if record.levelno >= logging.WARNING:
+            warnings.append(record.getMessage())
+logging.getLogger().addHandler(Records())
+transport = om.get_rpc_transport(cfg.CONF, %r)
+client = om.get_rpc_client(transport, om.Target(topic='unserved_' + uuid.uuid4().hex))
+took = []
+for _ in range(2):
+    started = time.monotonic()
+    client.cast({}, 'anything')
+    took.append(time.monotonic() - started)
+transport.cleanup()
+observe('first cast waited', took[0] > 0.5)
+observe('second cast waited', took[1] > 0.5)
+observe('warned', [text.split(' on exchange')[0][:39] for text in warnings])
+"""
+
+
+def test_a_cast_no_server_queue_takes_is_published_again_for_a_while(same_answer):
+    from tests.functional.conftest import BROKER_URL
+    ours, oslo = same_answer.separately(UNSERVED_CAST % BROKER_URL)
+    assert ours == {'first cast waited': True, 'second cast waited': False,
+                    'warned': ['No server queue exists for routing key ']}
+    assert oslo == {'first cast waited': False, 'second cast waited': False, 'warned': []}
