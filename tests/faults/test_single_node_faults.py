@@ -25,6 +25,7 @@ from tests.faults.cluster_helpers import RecordingEndpoint
 from tests.faults.figures import record
 from tests.faults.rabbit_nodes import PASSWORD, USER
 from tests.faults.tcp_proxy import TcpProxy
+from tests.functional.rabbit_helpers import hearing
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -161,16 +162,8 @@ class LogWatch(logging.Handler):
 @pytest.fixture
 def driver_log() -> Iterator[LogWatch]:
     """The rabbit driver's log records, at every level, from every thread."""
-    logger = logging.getLogger(DRIVER_LOGGER)
-    watch = LogWatch()
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(watch)
-    try:
+    with hearing(DRIVER_LOGGER, LogWatch(), logging.DEBUG) as watch:
         yield watch
-    finally:
-        logger.removeHandler(watch)
-        logger.setLevel(previous)
 
 
 # The first call after a fault may wait for the server's and the reply

@@ -111,23 +111,31 @@ class _Awaited(logging.Handler):
 
 
 @contextlib.contextmanager
+def hearing(logger_name: str, handler: logging.Handler, level: int):
+    """Have ``handler`` hear the records of ``logger_name`` from ``level``
+    up, from every thread, for the block; yields the handler."""
+    logger = logging.getLogger(logger_name)
+    was = logger.level
+    logger.setLevel(level)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(was)
+
+
+@contextlib.contextmanager
 def awaiting(level: str, words: str):
     """Run the block, then wait (up to ``WAIT``) for a record of the rabbit
     driver at ``level`` (INFO or DEBUG) with ``words`` in it; yields the
     handler (``.seen`` is set once it came, ``.message`` is its text). The
     record is read from the handler that saw it, not from caplog, which a
     record from another thread may reach later."""
-    handler = _Awaited(level, words)
-    logger = logging.getLogger('messaging.drivers.rabbit')
-    was = logger.level
-    logger.setLevel(min(logging.INFO, logging.getLevelName(level)))
-    logger.addHandler(handler)
-    try:
+    with hearing('messaging.drivers.rabbit', _Awaited(level, words),
+                 min(logging.INFO, logging.getLevelName(level))) as handler:
         yield handler
         assert handler.seen.wait(WAIT), 'not logged within %s s: %s' % (WAIT, words)
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(was)
 
 
 # Reconnect at once: the defaults wait a second or more per attempt.

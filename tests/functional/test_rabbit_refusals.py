@@ -20,7 +20,8 @@ import pytest
 import messaging
 from messaging.drivers.rabbit.errors import DeclarationMismatch
 from tests.functional.conftest import close_connection, queue_type
-from tests.functional.rabbit_helpers import WAIT, Responder, awaiting, catch, fails_at_once
+from tests.functional.rabbit_helpers import (WAIT, Responder, awaiting, catch, fails_at_once,
+                                             hearing)
 from tests.functional.test_rabbit_kolla import KOLLA
 
 pytestmark = pytest.mark.timeout(90)
@@ -165,16 +166,8 @@ class _Load:
 @contextlib.contextmanager
 def _returns_seen():
     """A ``_Returned`` hearing the rabbit driver's DEBUG records meanwhile."""
-    returns = _Returned()
-    logger = logging.getLogger('messaging.drivers.rabbit.unroutable')
-    was = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(returns)
-    try:
+    with hearing('messaging.drivers.rabbit.unroutable', _Returned(), logging.DEBUG) as returns:
         yield returns
-    finally:
-        logger.removeHandler(returns)
-        logger.setLevel(was)
 
 
 def test_a_fleet_changes_to_quorum_queues_one_server_at_a_time(
