@@ -27,10 +27,13 @@ OURS_ONLY = (('oslo_messaging._drivers.amqpdriver', 'INFO', 'Listening on '),
              # refused_then_recovered's cast goes to a topic no server serves.
              ('oslo_messaging.drivers.rabbit.unroutable', 'WARNING',
               'No server queue exists for routing key '))
-# Records either library logs or not depending on which thread sees a cut
-# connection first (the heartbeat thread's).
+# Records either library logs or not depending on timing: which thread sees
+# a cut connection first (the heartbeat thread's), and whether a reply
+# whose ack the cut lost is redelivered and dropped.
 EITHER = (('oslo.messaging._drivers.impl_rabbit', 'INFO',
-           'A recoverable connection/channel error occurred'),)
+           'A recoverable connection/channel error occurred'),
+          ('oslo_messaging._drivers.amqpdriver', 'INFO',
+           'No calling threads waiting for msg_id : '))
 
 VOLATILE = [
     (re.compile(r'\[[0-9a-f]{8}-[0-9a-f-]{27}\]'), '[<connection id>]'),

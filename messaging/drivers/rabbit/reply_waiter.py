@@ -167,8 +167,12 @@ class ReplyWaiter:
         # Only a string can be a msg_id we registered (and be hashed safely).
         mailbox = self._waiters.get(msg_id) if isinstance(msg_id, str) else None
         if mailbox is None:
-            LOG.info('Dropping reply for unknown or expired msg_id %s on %s',
-                     wire.shorten(msg_id), self.queue_name)
+            # oslo.messaging's words (a reply after its call gave up, or one
+            # redelivered after a reconnect); a hostile msg_id is shortened.
+            shown = (msg_id if isinstance(msg_id, str) and msg_id.isalnum()
+                     and len(msg_id) <= 64 else wire.shorten(msg_id))
+            LOG.info('No calling threads waiting for msg_id : %s', shown,
+                     extra={'reply_queue': self.queue_name})
             return
         self._turns.deliver(mailbox, reply)
 
