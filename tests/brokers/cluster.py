@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Optional
 
 from tests.brokers import debian_root, netns
+from tests.brokers.rabbitmq4 import start_time
 
 USER = 'guest'
 PASSWORD = 'guest'
@@ -61,13 +62,6 @@ def cluster_support() -> Optional[str]:
     if missing:
         return 'missing %s' % ', '.join(missing)
     return None
-
-
-def _start_time(pid: int) -> Optional[str]:
-    try:
-        return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
 
 
 class Cluster:
@@ -153,7 +147,7 @@ class Cluster:
             debian_root.build(self.series)
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         self._state_file.write_text(json.dumps({
-            'owner': os.getpid(), 'owner_start': _start_time(os.getpid()),
+            'owner': os.getpid(), 'owner_start': start_time(os.getpid()),
             'namespaces': [self._network.hub, *self._network.namespaces],
             'base': str(self._base)}))
         try:
@@ -333,7 +327,7 @@ def remove_orphans() -> None:
             state = json.loads(state_file.read_text())
         except (OSError, ValueError):
             continue
-        if _start_time(state['owner']) == state['owner_start']:
+        if start_time(state['owner']) == state['owner_start']:
             continue
         hub, *namespaces = state['namespaces']
         _remove(hub, namespaces, Path(state['base']))

@@ -78,7 +78,7 @@ def _answers(port: int) -> bool:
     return True
 
 
-def _start_time(pid: int) -> Optional[str]:
+def start_time(pid: int) -> Optional[str]:
     """The kernel's start time of ``pid`` (to tell it from a reused pid), or None."""
     try:
         return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()[19]
@@ -108,7 +108,7 @@ class Node:
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        if _start_time(state['pid']) != state['start_time']:
+        if start_time(state['pid']) != state['start_time']:
             return None
         return state
 
@@ -161,7 +161,7 @@ class Node:
                 debian_root.in_root_command(self.root, env + [SBIN + '/rabbitmq-server']),
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
                 start_new_session=True)
-        state = dict(ports, pid=proc.pid, start_time=_start_time(proc.pid), node=self.name,
+        state = dict(ports, pid=proc.pid, start_time=start_time(proc.pid), node=self.name,
                      denied=list(deny))
         self.state_file.write_text(json.dumps(state, indent=1))
         try:
@@ -230,12 +230,12 @@ class Node:
         self._remove_leftovers()
 
     @staticmethod
-    def _end(pid: int, start_time: str) -> None:
+    def _end(pid: int, started: str) -> None:
         """Wait for ``unshare`` to end, killing it if it does not: its child,
         the namespace's first process, gets SIGKILL with it, and so does
         every other process of the namespace."""
         deadline = time.monotonic() + STOP_TIMEOUT
-        while _start_time(pid) == start_time:
+        while start_time(pid) == started:
             if time.monotonic() > deadline:
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.1)

@@ -39,6 +39,10 @@ KOLLA = dict(rabbit_transient_quorum_queue='true', rabbit_stream_fanout='true',
 WAIT = 20
 # Calls must succeed again this soon after a node stops.
 RECOVERY_BOUND = 30
+# A call's timeout under the cluster tests' load, and how much longer it may
+# spend publishing its request (reconnecting).
+CALL_TIMEOUT = 10
+CALL_MARGIN = 5
 
 # The clusters of the fault tests: pifpaf's on loopback, or one in network
 # namespaces (tests/brokers/cluster.py); both answer the same calls.

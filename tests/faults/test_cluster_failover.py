@@ -16,7 +16,8 @@ import pytest
 
 import messaging
 from tests.faults import figures
-from tests.faults.cluster_helpers import (FAST_RECONNECT, KOLLA, RECOVERY_BOUND, WAIT,
+from tests.faults.cluster_helpers import (CALL_MARGIN, CALL_TIMEOUT, FAST_RECONNECT, KOLLA,
+                                          RECOVERY_BOUND, WAIT,
                                           Load, RecordingEndpoint,
                                           broker_state, call_until_ok, client, exchange_of,
                                           hosts_in_url_order, leader_index, listener_of,
@@ -27,9 +28,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
 LOG = logging.getLogger(__name__)
 
-CALL_TIMEOUT = 10
-# A call may also spend this long publishing its request (reconnecting).
-CALL_MARGIN = 5
 # How long the tests watch calls fail while a classic queue they need waits
 # for its stopped node (on Khepri, see CLASSIC_QUEUES_WAIT_FOR_THEIR_NODE).
 DOWN_WINDOW = 8

@@ -28,17 +28,16 @@ import pytest
 
 from tests.brokers.cluster import Cluster
 from tests.faults import figures
-from tests.faults.cluster_helpers import (FAST_RECONNECT, KOLLA, RECOVERY_BOUND, WAIT,
-                                          broker_state, hosts_in_url_order, leader_index,
-                                          make_transport, node_of, stacks_of,
+from tests.faults.cluster_helpers import (CALL_MARGIN, CALL_TIMEOUT, FAST_RECONNECT, KOLLA,
+                                          RECOVERY_BOUND, WAIT, broker_state,
+                                          hosts_in_url_order, leader_index, make_transport,
+                                          node_of, stacks_of,
                                           two_servers_under_load, uses_khepri)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
 LOG = logging.getLogger(__name__)
 
-CALL_TIMEOUT = 10
-CALL_MARGIN = 5
 # The cluster must be whole again this soon after the heal.
 HEAL_BOUND = 120
 # Missed heartbeats tell the clients of an isolated node within this many

@@ -210,15 +210,13 @@ class AMQPDriverBase(base.BaseDriver):
         deadline = (None if msg_id is None or timeout is None
                     else (started or time.monotonic()) + timeout)
 
+        expiration = None if deadline is None else timeout
+
         def publish(mandatory: bool) -> None:
-            if deadline is None:
-                with self._borrow() as connection:
-                    connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                                       retry=retry)
-            else:
-                with self._borrow(max(deadline - time.monotonic(), 0.001)) as connection:
-                    connection.publish(exchange, routing_key, body, mandatory=mandatory,
-                                       expiration=timeout, retry=retry, deadline=deadline)
+            wait = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+            with self._borrow(wait) as connection:
+                connection.publish(exchange, routing_key, body, mandatory=mandatory,
+                                   expiration=expiration, retry=retry, deadline=deadline)
 
         if target.fanout or at_least_once:
             # at_least_once: a returned request raises MessageUndeliverable.

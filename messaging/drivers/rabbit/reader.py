@@ -134,16 +134,16 @@ class Reader:
         for _ in range(FRAMES_PER_STEP):
             if self._turns.wanted or sock is None:
                 return
-            buffered = self._engine.has_buffered_frame(connection)
             if readable:
-                timeout = first_read
-            elif buffered is None:
-                timeout = HIDDEN_BUFFER_WAIT
-            elif buffered:
-                timeout = READ_TIMEOUT
+                timeout, readable = first_read, False
             else:
-                return
-            readable = False
+                buffered = self._engine.has_buffered_frame(connection)
+                if buffered is None:
+                    timeout = HIDDEN_BUFFER_WAIT
+                elif buffered:
+                    timeout = READ_TIMEOUT
+                else:
+                    return
             self._link.wait_timeout(timeout)
             try:
                 connection.blocking_read(timeout)

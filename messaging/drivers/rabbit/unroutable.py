@@ -77,11 +77,8 @@ class Republisher:
         :returns: whether it was routed; one that was not is the caller's
             to time out, as a request no server took.
         """
-        try:
-            publish()
+        if _routed(publish):
             return True
-        except exceptions.MessageUndeliverable:
-            pass
         until = None if deadline is None else deadline - backoff.LAST_TRY
         if self._again(publish, 'call', exchange, routing_key, until):
             return True
@@ -95,29 +92,26 @@ class Republisher:
 
         :returns: whether it was routed.
         """
-        try:
-            publish()
+        if _routed(publish):
             return True
-        except exceptions.MessageUndeliverable:
-            pass
         key = (exchange, routing_key)
+        if key in self.unroutable:
+            LOG.debug('No server queue exists for routing key %s on exchange %s: cast '
+                      'dropped', routing_key, exchange)
+            return False
+        if self._again(publish, 'cast', exchange, routing_key,
+                       self._clock() + self.cast_window):
+            return True
+        # Another cast to the key may have given up meanwhile: one WARNING.
         if key not in self.unroutable:
-            if self._again(publish, 'cast', exchange, routing_key,
-                           self._clock() + self.cast_window):
-                return True
-            # Another cast to the key may have given up meanwhile: one WARNING.
-            if key not in self.unroutable:
-                self.unroutable.add(key)
-                LOG.warning('No server queue exists for routing key %(routing_key)s on '
-                            'exchange %(exchange)s: a cast to it was dropped after being '
-                            'published again for %(window)g s; casts to it are dropped at '
-                            'once for the next %(remember)d s',
-                            {'routing_key': routing_key, 'exchange': exchange,
-                             'window': self.cast_window, 'remember': REMEMBER},
-                            extra={'exchange': exchange, 'routing_key': routing_key})
-                return False
-        LOG.debug('No server queue exists for routing key %s on exchange %s: cast dropped',
-                  routing_key, exchange)
+            self.unroutable.add(key)
+            LOG.warning('No server queue exists for routing key %(routing_key)s on '
+                        'exchange %(exchange)s: a cast to it was dropped after being '
+                        'published again for %(window)g s; casts to it are dropped at '
+                        'once for the next %(remember)d s',
+                        {'routing_key': routing_key, 'exchange': exchange,
+                         'window': self.cast_window, 'remember': REMEMBER},
+                        extra={'exchange': exchange, 'routing_key': routing_key})
         return False
 
     def _again(self, publish: Callable[[], None], kind: str, exchange: str,
@@ -135,8 +129,15 @@ class Republisher:
                     return False
                 wait = min(wait, left)
             self._sleep(wait)
-            try:
-                publish()
+            if _routed(publish):
                 return True
-            except exceptions.MessageUndeliverable:
-                wait = min(wait * 2, MAX_WAIT)
+            wait = min(wait * 2, MAX_WAIT)
+
+
+def _routed(publish: Callable[[], None]) -> bool:
+    """Run ``publish`` (mandatory); False when the broker returned it."""
+    try:
+        publish()
+    except exceptions.MessageUndeliverable:
+        return False
+    return True
