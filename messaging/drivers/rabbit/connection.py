@@ -79,10 +79,6 @@ class Connection:
         """``(ready messages, consumers)`` of a queue (``queues.queue_state``)."""
         return queues.queue_state(self.link, name, deadline)
 
-    def check_queue(self, name: str) -> None:
-        """Declare a lost queue again (``queues.check_queue``)."""
-        queues.check_queue(self.link, name)
-
     def delete_queue(self, name: str) -> None:
         """Delete a queue (``queues.delete_queue``)."""
         queues.delete_queue(self.link, name)
