@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.cli.runner import LineReader, run_cli, start_cli, stop
-from tests.functional.conftest import queue_column, rabbitmqctl
+from tests.functional.conftest import queue_column, rabbitmqctl, raw_connection
 
 
 @pytest.fixture
@@ -197,10 +197,9 @@ def test_ctrl_c_during_a_call_exits_130_saying_interrupted_and_leaves_no_queue(
 
 
 def _queue_exists(url: str, name: str) -> bool:
-    import kombu
     from amqp import exceptions as amqp_exceptions
 
-    with kombu.Connection('amqp://' + url.split('://', 1)[1]) as conn:
+    with raw_connection(url) as conn:
         channel = conn.channel()
         try:
             channel.queue_declare(name, passive=True)

@@ -17,7 +17,7 @@ from oslo_config import cfg
 
 import messaging
 from messaging import options
-from tests.functional.conftest import _kombu_url
+from tests.functional.conftest import raw_connection
 from tests.unit.test_notify_listener import WAIT, InfoError, LogWaiter
 
 PRIORITIES = ('info', 'error')
@@ -82,7 +82,7 @@ def _raw_bodies(broker, queue, routing_key, count):
     """Bodies of ``count`` messages read with plain kombu from a capture queue."""
     bodies = []
     exchange = kombu.Exchange(broker.exchange, 'topic', durable=False)
-    with kombu.Connection(_kombu_url(broker.url)) as conn:
+    with raw_connection(broker.url) as conn:
         deadline = time.monotonic() + WAIT
         simple = conn.SimpleQueue(kombu.Queue(queue, exchange, routing_key, durable=False),
                                   no_ack=True)
@@ -163,7 +163,7 @@ def test_malformed_body_is_logged_acknowledged_and_listener_lives(
         endpoint = InfoError()
         listener = broker.listener([endpoint], allow_requeue=True)
         queue = broker.topic + '.info'
-        with kombu.Connection(_kombu_url(broker.url)) as conn:
+        with raw_connection(broker.url) as conn:
             conn.Producer().publish(body, exchange=broker.exchange, routing_key=queue,
                                     content_type='application/json',
                                     content_encoding='utf-8')
@@ -181,7 +181,7 @@ def test_malformed_body_is_logged_acknowledged_and_listener_lives(
 
 
 def _ready_count(broker, queue):
-    with kombu.Connection(_kombu_url(broker.url)) as conn:
+    with raw_connection(broker.url) as conn:
         _name, ready, _consumers = conn.default_channel.queue_declare(queue, passive=True)
         return ready
 

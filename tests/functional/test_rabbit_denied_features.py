@@ -23,12 +23,11 @@ import logging
 import uuid
 
 import amqp
-import kombu
 import pytest
 
 import messaging
 from messaging.drivers.rabbit.errors import DeprecatedFeatureDenied
-from tests.functional.conftest import _kombu_url, queue_column
+from tests.functional.conftest import queue_column, raw_connection
 from tests.functional.rabbit_helpers import WAIT, Responder, fails_at_once, poll
 from tests.functional.test_rabbit_kolla import KOLLA
 from tests.functional.test_rabbit_notify import _notification
@@ -38,7 +37,7 @@ pytestmark = pytest.mark.timeout(90)
 
 def _denies_transient_queues(url: str) -> bool:
     name = 'probe_transient_' + uuid.uuid4().hex[:10]
-    with kombu.Connection(_kombu_url(url), connect_timeout=5) as connection:
+    with raw_connection(url) as connection:
         channel = connection.channel()
         try:
             channel.queue_declare(name, durable=False, auto_delete=False)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 import threading
 
-import kombu
 import pytest
 
 import messaging
-from tests.functional.conftest import _kombu_url
+from tests.functional.conftest import raw_connection
 from tests.unit.test_rpc_support import running_server
 
 pytestmark = pytest.mark.timeout(90)
@@ -52,7 +51,7 @@ def names(unique_name, broker_cleanup):
 
 @pytest.fixture
 def kombu_connection(rabbit_url):
-    with kombu.Connection(_kombu_url(rabbit_url), connect_timeout=3) as connection:
+    with raw_connection(rabbit_url) as connection:
         yield connection
 
 

@@ -15,10 +15,9 @@ import time
 import uuid
 
 import amqp
-import kombu
 import pytest
 
-from tests.functional.conftest import _kombu_url
+from tests.functional.conftest import raw_connection
 from tests.interop.harness import unique_name
 
 pytestmark = pytest.mark.interop
@@ -62,7 +61,7 @@ class Capture:
 
     def __init__(self, url: str, cleanup) -> None:
         self._cleanup = cleanup
-        self._conn = kombu.Connection(_kombu_url(url), connect_timeout=5)
+        self._conn = raw_connection(url)
         self._channel = self._conn.channel()
         self._messages: dict[str, list] = {}
 
