@@ -3,11 +3,12 @@
 The ``messaging`` command and the benchmark need a few operations that
 services do not: check that the broker can be used at all, connect before
 timing anything, call every server of a topic at once, delete a queue they
-made for themselves, and name the reply queue they declared. A transport
-offers them as ``transport.admin``, so that no tool reaches into its driver.
-Drivers that lack an operation (the in-memory one, drivers written for
-oslo.messaging) make it a no-op where that is true (nothing to check,
-connect or delete) and an error where it is not.
+made for themselves, retire a shared queue whose type a fleet changes, and
+name the reply queue they declared. A transport offers them as
+``transport.admin``, so that no tool reaches into its driver. Drivers that
+lack an operation (the in-memory one, drivers written for oslo.messaging)
+make it a no-op where that is true (nothing to check, connect or delete)
+and an error where it is not.
 """
 from __future__ import annotations
 
@@ -55,6 +56,26 @@ class TransportAdmin:
         delete = getattr(self._driver, 'delete_queue', None)
         if delete is not None:
             delete(name)
+
+    def retire_queue(self, name: str, exchange: Optional[str] = None,
+                     timeout: float = 30.0) -> Any:
+        """Retire the shared queue of topic ``name`` so that its servers
+        declare it again as now configured (another queue type), losing
+        nothing: unbind it from ``exchange`` (default: the control
+        exchange), let its servers empty it, delete it, and wait for them
+        to declare it again, all within ``timeout`` seconds.
+
+        :returns: a ``RetiredQueue``: its backlog and how long each step took.
+        :raises QueueNotRetired: it was not deleted, and is bound as before
+            (the text says why: no such queue, nobody consumes it, it did
+            not empty in time).
+        :raises NotImplementedError: the driver has no shared queues to retire.
+        """
+        retire = getattr(self._driver, 'retire_queue', None)
+        if retire is None:
+            raise NotImplementedError('the %s driver has no queues to retire'
+                                      % type(self._driver).__name__)
+        return retire(name, exchange, timeout)
 
     @property
     def reply_queue_name(self) -> Optional[str]:

@@ -14,7 +14,7 @@ from typing import Optional
 from oslo_config import cfg
 
 from messaging import log_names
-from messaging.cli import notify_commands, rpc_commands
+from messaging.cli import notify_commands, queue_commands, rpc_commands
 from messaging.cli.arguments import readable_file
 from messaging.cli.config import load_config
 from messaging.cli.output import (EXIT_FAILURE, EXIT_INTERRUPTED, describe_error)
@@ -25,12 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='messaging',
         description='Call, cast, ping, notify, listen and serve over a messaging '
-                    'transport (RabbitMQ or in-memory).')
+                    'transport (RabbitMQ or in-memory); retire a shared queue.')
     _add_common_options(parser)
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
     rpc_commands.add_parsers(sub)
     notify_commands.add_parsers(sub)
+    queue_commands.add_parsers(sub)
     for command in sub.choices.values():
         _add_common_options(command, after_command=True)
     # add_help=False: everything after "bench", --help included, is the

@@ -11,6 +11,7 @@ from typing import Any
 from messaging import exceptions
 from messaging.cli.config import ConfigurationError
 from messaging.drivers.rabbit.errors import BrokerRefusal, BrokerUnreachable, PublishTimeout
+from messaging.drivers.rabbit.queue_retirement import QueueNotRetired
 from messaging.transport import DriverLoadFailure, InvalidTransportURL
 
 EXIT_OK = 0
@@ -55,7 +56,8 @@ def describe_error(ex: BaseException) -> str:
         return ('%s (TLS to RabbitMQ is rabbit://...?ssl=1, or ssl = true in '
                 '[oslo_messaging_rabbit])' % text)
     if isinstance(ex, (InvalidTransportURL, DriverLoadFailure, CommandError,
-                       ConfigurationError, BrokerRefusal, BrokerUnreachable)):
+                       ConfigurationError, BrokerRefusal, BrokerUnreachable,
+                       QueueNotRetired)):
         return text
     if isinstance(ex, exceptions.MessageDeliveryFailure):
         return 'cannot reach the broker: %s' % text

@@ -55,6 +55,28 @@ def test_ping_a_named_server_prints_the_round_trip(rabbit_url, served_topic):
     assert answer['answer'] == 'pong' and answer['round_trip_ms'] > 0
 
 
+def test_retire_queue_has_the_servers_declare_it_again_and_they_serve_on(
+        rabbit_url, served_topic):
+    topic, exchange = served_topic
+    result = run_cli('--transport-url', rabbit_url, 'retire-queue', topic, '--exchange',
+                     exchange, '--timeout', '20')
+    assert result.returncode == 0, result.stderr
+    retired = json.loads(result.stdout)
+    assert (retired['name'], retired['exchange'], retired['consumers']) == (topic, exchange, 1)
+    assert retired['declared_again_after'] is not None
+    called = run_cli('--transport-url', rabbit_url, 'call', topic, 'echo', '--exchange',
+                     exchange, '--arg', 'n=2')
+    assert called.returncode == 0, called.stderr
+    assert json.loads(called.stdout)['args'] == {'n': 2}
+
+
+def test_retire_queue_of_no_queue_fails_naming_it(rabbit_url, unique_name):
+    name = unique_name('cligone')
+    result = run_cli('--transport-url', rabbit_url, 'retire-queue', name)
+    assert result.returncode == 1
+    assert result.stderr.startswith('messaging retire-queue: There is no queue %s' % name)
+
+
 def test_ping_all_counts_every_server_of_the_topic(rabbit_url, unique_name, broker_cleanup):
     topic = unique_name('cliall')
     broker_cleanup.exchange(topic + '_fanout')

@@ -103,6 +103,8 @@ class FakeChannel:
         self.events = {'basic_return': set(), 'basic_ack': set(), 'basic_nack': set()}
         self.fail = dict(fail or {})
         self.sticky = sticky
+        #: The ``on_cancel`` of each consumer, by tag.
+        self.cancel_hooks: dict[str, Any] = {}
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name,) + args)
@@ -147,7 +149,13 @@ class FakeChannel:
 
     def basic_consume(self, queue: str, consumer_tag: str, **kwargs: Any) -> str:
         self._call('basic_consume', queue, consumer_tag)
+        self.cancel_hooks[consumer_tag] = kwargs.get('on_cancel')
         return consumer_tag
+
+    def broker_cancels(self, tag: str) -> None:
+        """The broker's ``basic.cancel`` of consumer ``tag``, as py-amqp
+        hands it to the consumer's ``on_cancel``."""
+        self.cancel_hooks.pop(tag)(tag)
 
     def basic_cancel(self, tag: str) -> None:
         self._call('basic_cancel', tag)

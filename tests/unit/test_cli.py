@@ -236,6 +236,7 @@ BAD_VALUES = [
     (['serve', 'tests.cli.endpoints:EchoEndpoint', '--topic', 't'], '--connect-timeout',
      '-1'),
     (['serve', '--topic', 't'], 'MODULE:ATTR', 'tests.cli.endpoints'),
+    (['retire-queue', 't'], '--timeout', '-5'),
 ]
 
 

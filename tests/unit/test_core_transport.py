@@ -186,3 +186,12 @@ def test_empty_notification_transport_url_falls_back_to_default(conf):
     conf.set_override('transport_url', '', group='oslo_messaging_notifications')
     transport = messaging.get_notification_transport(conf)
     assert transport._driver._url.virtual_host == 'rpc-vhost'
+
+
+def test_the_fake_driver_has_no_queue_to_retire(conf):
+    transport = messaging.get_rpc_transport(conf, 'fake://')
+    try:
+        with pytest.raises(NotImplementedError, match='FakeDriver driver has no queues'):
+            transport.admin.retire_queue('compute')
+    finally:
+        transport.cleanup()

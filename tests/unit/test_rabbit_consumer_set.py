@@ -13,6 +13,7 @@ from amqp import exceptions as amqp_exc
 from messaging.drivers.rabbit import consumer_set
 from messaging.drivers.rabbit.consumer_set import ConsumerSet
 from messaging.drivers.rabbit.declarations import QueueSpec
+from messaging.drivers.rabbit.stream_fanout import StreamCursor
 from tests.unit.rabbit_fakes import FakeChannel, conf, linked
 
 REFUSED = amqp_exc.PreconditionFailed(
@@ -53,6 +54,50 @@ def test_every_consumer_is_consumed_again_on_a_new_channel_until_cancelled(parts
     link.ensure(lambda channel: None)
     assert len(kombu.channels) == 2
     assert consumed(kombu.channels[-1]) == [('b', '2')]
+
+
+def test_a_consumer_the_broker_cancelled_is_consumed_again_on_the_same_channel(parts):
+    link, kombu, consumers = parts
+    consumers.declare(spec('a'), print)
+    consumers.declare(spec('b'), print)
+    channel = kombu.channels[-1]
+    assert consumers.next_upkeep() == float('inf')
+    channel.broker_cancels('1')  # its queue was deleted
+    assert consumers.next_upkeep() == 0.0
+    assert consumers.upkeep()
+    # No reconnect: the deliveries received before the cancel stay on
+    # their channel, to be acked there.
+    assert kombu.channels == [channel]
+    assert consumed(channel) == [('a', '1'), ('b', '2'), ('a', '1')]
+    assert consumers.next_upkeep() == float('inf') and not consumers.upkeep()
+
+
+def test_a_stream_consumer_the_broker_cancelled_reads_the_new_stream_from_its_tail(parts):
+    link, kombu, consumers = parts
+    cursor = StreamCursor('t_fanout')
+    cursor.next_offset = 42
+    consumers.declare(spec('t_fanout'), print, cursor=cursor)
+    kombu.channels[-1].broker_cancels('1')
+    assert cursor.consumer_arguments() == {'x-stream-offset': 'next'}
+
+
+def test_a_consumer_cancelled_by_us_after_the_broker_did_is_not_consumed_again(parts):
+    link, kombu, consumers = parts
+    consumers.declare(spec('a'), print)
+    kombu.channels[-1].broker_cancels('1')
+    consumers.cancel(['1'])
+    consumers.upkeep()
+    assert consumed(kombu.channels[-1]) == [('a', '1')]
+
+
+def test_a_reconnect_before_the_upkeep_consumes_a_cancelled_consumer_once(parts):
+    link, kombu, consumers = parts
+    consumers.declare(spec('a'), print)
+    kombu.channels[-1].broker_cancels('1')
+    link.mark_broken()
+    link.ensure(lambda channel: None)
+    assert consumed(kombu.channels[-1]) == [('a', '1')]
+    assert consumers.next_upkeep() > time.monotonic()
 
 
 def test_a_cancel_while_the_link_is_down_just_forgets(parts):

@@ -159,28 +159,6 @@ def test_an_operation_of_another_thread_takes_a_turn_at_an_io_read_link():
         turns.close()
 
 
-def test_a_consumer_the_broker_cancelled_is_declared_again_at_once_on_the_same_node():
-    from amqp import spec
-    from amqp.exceptions import ConsumerCancelled
-
-    switched = []
-    link, kombu = linked(kombu_reconnect_delay=30.0)
-    kombu.maybe_switch_next = lambda: switched.append(True)
-    link.ensure(lambda channel: None)  # connected once: reconnects back off
-    cancels = [ConsumerCancelled('1', spec.Basic.Cancel)]
-
-    def drain(channel):
-        if cancels:
-            raise cancels.pop()
-        return 'read'
-
-    started = time.monotonic()
-    assert link.ensure(drain, retry=None) == 'read'
-    assert time.monotonic() - started < WAIT / 2  # not kombu_reconnect_delay (30 s)
-    assert len(kombu.channels) == 2 and not switched
-    link.close()
-
-
 def test_a_confirm_wait_reads_one_frame_at_a_time(link):
     # py-amqp's drain_events reads on through heartbeats until a method
     # comes: a broker that never confirms but sends heartbeats would hold a

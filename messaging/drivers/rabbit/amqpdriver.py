@@ -17,6 +17,7 @@ from messaging import exceptions
 from messaging import wire
 from messaging.drivers import base
 from messaging.drivers.rabbit.pool import ConnectionContext, ConnectionPool
+from messaging.drivers.rabbit.queue_retirement import RetiredQueue
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.consumer_hub import ConsumerHub
 from messaging.drivers.rabbit.declarations import Declarations
@@ -108,8 +109,9 @@ class AMQPDriverBase(base.BaseDriver):
         """This transport's reply queue (declared on the first call)."""
         return self._reply_waiter.queue_name
 
-    def _exchange_name(self, target) -> str:
-        return target.exchange or self._default_exchange or 'openstack'
+    def _exchange_name(self, exchange: Optional[str]) -> str:
+        """``exchange``, or by default the control exchange."""
+        return exchange or self._default_exchange or 'openstack'
 
     # -- RPC -----------------------------------------------------------------
 
@@ -129,7 +131,7 @@ class AMQPDriverBase(base.BaseDriver):
         # rest of it for the reply.
         started = time.monotonic()
         msg_id = self._register_call(None if timeout is None else started + timeout)
-        generation = self._reply_waiter.generation
+        declared = self._reply_waiter.declared_again
         try:
             routing = self._publish_request(target, ctxt, message, msg_id,
                                             call_monitor_timeout, timeout, retry,
@@ -142,7 +144,7 @@ class AMQPDriverBase(base.BaseDriver):
             except exceptions.MessagingTimeout as ex:
                 why = timeout_diagnosis.explain(
                     self._borrow, routing[0], self._reply_waiter.queue_name,
-                    reply_queue_redeclared=self._reply_waiter.generation != generation)
+                    reply_queue_redeclared=self._reply_waiter.declared_again != declared)
                 if not why:
                     raise
                 raise exceptions.MessagingTimeout('%s; %s' % (ex, why)) from None
@@ -200,7 +202,7 @@ class AMQPDriverBase(base.BaseDriver):
             exchange = self._declarations.fanout_exchange(target.topic)
             routing_key = ''
         else:
-            exchange = self._declarations.topic_exchange(self._exchange_name(target))
+            exchange = self._declarations.topic_exchange(self._exchange_name(target.exchange))
             routing_key = ('%s.%s' % (target.topic, target.server) if target.server
                            else target.topic)
         at_least_once = bool(getattr(transport_options, 'at_least_once', False))
@@ -233,7 +235,7 @@ class AMQPDriverBase(base.BaseDriver):
         self._check_fork()
         listener = RpcListener(self._hub.attach(), self._reply_sender,
                                **self._listener_kwargs(batch_size, batch_timeout))
-        exchange = self._exchange_name(target)
+        exchange = self._exchange_name(target.exchange)
         server_key = '%s.%s' % (target.topic, target.server)
         fanout = self._declarations.new_fanout_queue(target.topic)
         try:
@@ -257,7 +259,7 @@ class AMQPDriverBase(base.BaseDriver):
         msg['_unique_id'] = wire.unique_id()
         wire.pack_context(msg, ctxt)
         body = wire.serialize_msg(msg) if version >= 2.0 else msg
-        exchange_name = self._exchange_name(target)
+        exchange_name = self._exchange_name(target.exchange)
         queue = self._declarations.topic_queue(target.topic, [(exchange_name, target.topic)])
         with self._borrow() as connection:
             connection.publish(self._declarations.topic_exchange(exchange_name),
@@ -272,7 +274,7 @@ class AMQPDriverBase(base.BaseDriver):
         listener = NotificationListener(
             self._hub.attach(), quorum_delivery_limit=self.options.rabbit_quorum_delivery_limit,
             **self._listener_kwargs(batch_size, batch_timeout))
-        bindings = [(self._exchange_name(target), '%s.%s' % (target.topic, priority))
+        bindings = [(self._exchange_name(target.exchange), '%s.%s' % (target.topic, priority))
                     for target, priority in targets_and_priorities]
         if pool:
             queues = [self._declarations.topic_queue(pool, bindings)]
@@ -311,6 +313,15 @@ class AMQPDriverBase(base.BaseDriver):
         """Delete queue ``name`` (e.g. a private pool queue no one will reuse)."""
         with self._borrow() as connection:
             connection.delete_queue(name)
+
+    def retire_queue(self, name: str, exchange: Optional[str], timeout: float
+                     ) -> RetiredQueue:
+        """Unbind topic queue ``name`` from ``exchange`` (default: the
+        control exchange), let its servers empty it, delete it, and wait
+        for them to declare it again (``queue_retirement.retire_queue``)."""
+        with self._borrow() as connection:
+            return connection.retire_queue(name, self._exchange_name(exchange),
+                                           name, timeout)
 
     def _listener_kwargs(self, batch_size: int, batch_timeout: Optional[float]) -> dict:
         return dict(batch_size=batch_size, batch_timeout=batch_timeout,

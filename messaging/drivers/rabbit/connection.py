@@ -1,9 +1,9 @@
 """A send connection: a link with its publisher and heartbeat thread.
 
 A ``Connection`` has publisher confirms on and is taken from the pool by one
-user at a time (``publish``, and the queue checks of tools and timeout
-diagnosis). The listening connections (the hub's, the reply queue's) are
-shared_connection.py's.
+user at a time (``publish``, the queue checks of tools and timeout
+diagnosis, the retiring of a queue). The listening connections (the hub's,
+the reply queue's) are shared_connection.py's.
 
 Each job is a part's: the link (link.py: socket, channel, locks, ``ensure``,
 socket timeouts), the publisher (publisher.py) and the heartbeat
@@ -16,11 +16,12 @@ from typing import Any, Callable, Optional
 
 import amqp
 
-from messaging.drivers.rabbit import codec, queues
+from messaging.drivers.rabbit import codec, queue_retirement, queues
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.link import Link
 from messaging.drivers.rabbit.publisher import Publisher
+from messaging.drivers.rabbit.queue_retirement import RetiredQueue
 
 # How long close() waits for the heartbeat thread.
 JOIN_TIMEOUT = 5.0
@@ -82,6 +83,11 @@ class Connection:
     def delete_queue(self, name: str) -> None:
         """Delete a queue (``queues.delete_queue``)."""
         queues.delete_queue(self.link, name)
+
+    def retire_queue(self, name: str, exchange: str, routing_key: str,
+                     timeout: float) -> RetiredQueue:
+        """Unbind, drain and delete a shared queue (``queue_retirement``)."""
+        return queue_retirement.retire_queue(self.link, name, exchange, routing_key, timeout)
 
     def close(self) -> None:
         """Close the connection and stop its heartbeat thread."""

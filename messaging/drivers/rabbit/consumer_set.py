@@ -1,7 +1,16 @@
 """The consumers of one link: declared and consumed through its retry path,
 kept by consumer tag, declared again on every new channel, their deliveries
 settled, cancelled, and looked after between reads (queues checked after a
-reconnect, consumers the broker refused tried again).
+reconnect, consumers the broker refused tried again, consumers the broker
+cancelled consumed again).
+
+A consumer the broker cancels (its queue was deleted, as when an operator
+retires it to change its type, or a mirrored queue failed over) is declared
+and consumed again on the same channel, at the reader's next upkeep. Not on
+a new connection: the deliveries it received before the cancel, not yet
+acked, stay on their channel and are handled and acked as usual, where a
+reconnect would drop them for the broker to redeliver, which a deleted
+queue cannot.
 
 A consumer the broker refuses for good when it is declared again after a
 reconnect (its queue was declared since with other arguments, a deprecated
@@ -65,6 +74,11 @@ class ConsumerSet:
         # Consumers the broker refused on a reconnect, by tag: the
         # consumer, refusals in a row, when to try again.
         self._set_aside: dict[str, tuple[Consumer, int, float]] = {}
+        # Tags of consumers the broker cancelled, to consume again.
+        self._cancelled: set[str] = set()
+        #: How many times consumers were declared again: on a new channel,
+        #: or after the broker cancelled one (its queue lost meanwhile?).
+        self.declared_again = 0
         link.add_channel_user(self)
 
     @property
@@ -149,6 +163,9 @@ class ConsumerSet:
     def channel_opened(self, channel: amqp.Channel) -> None:
         """Declare and consume every consumer again, setting aside those
         the broker now refuses; schedule the checks of their queues."""
+        self._cancelled.clear()
+        if self._consumers:
+            self.declared_again += 1
         for tag, consumer in list(self._consumers.items()):
             self._consume_or_set_aside(channel, tag, consumer)
         if self._consumers:
@@ -159,16 +176,16 @@ class ConsumerSet:
         spec, callback, cursor = consumer
         self._link.declarer.queue(channel, spec)
         if cursor is not None:
-            arguments, on_cancel = cursor.consumer_arguments(), cursor.on_cancel
+            arguments = cursor.consumer_arguments()
         else:
             # A queue used as the broker has it may be of another type.
             arguments = consumer_arguments(
                 spec, self._conf.enable_cancel_on_failover
                 and not self._link.declarer.uses_as_found(spec.name))
-            on_cancel = None
         try:
             channel.basic_consume(spec.name, consumer_tag=tag, no_ack=False,
-                                  callback=callback, arguments=arguments, on_cancel=on_cancel)
+                                  callback=callback, arguments=arguments,
+                                  on_cancel=self._broker_cancelled)
         except amqp.exceptions.PreconditionFailed as ex:
             # A stream with no replica on this node yet (a node down, a
             # replica starting) is not our declaration's fault: the retry
@@ -207,11 +224,29 @@ class ConsumerSet:
                      tag, spec.name, self._link.name, attempts)
         self._consumers[tag] = consumer
 
+    def _broker_cancelled(self, tag: str) -> None:
+        """py-amqp's hook for a ``basic.cancel`` from the broker, on the
+        thread reading the frame: consume ``tag`` again at the next upkeep
+        (see the module docstring)."""
+        consumer = self._consumers.get(tag)
+        if consumer is None:
+            return
+        spec, _callback, cursor = consumer
+        LOG.info('The broker cancelled consumer %s of queue %s on %s (the queue was '
+                 'deleted, or failed over): declaring and consuming it again', tag,
+                 spec.name, self._link.name)
+        if cursor is not None:
+            cursor.cancelled()
+        self._link.declarer.queue_deleted(spec.name)
+        self._cancelled.add(tag)
+
     # -- between reads -------------------------------------------------------
 
     def next_upkeep(self) -> float:
         """When :meth:`upkeep` has something to do next (``time.monotonic()``;
         infinity: nothing planned)."""
+        if self._cancelled:
+            return 0.0
         due = min((retry_at for _consumer, _attempts, retry_at in self._set_aside.values()),
                   default=float('inf'))
         return min(due, self._rechecks[0]) if self._rechecks else due
@@ -219,7 +254,12 @@ class ConsumerSet:
     def upkeep(self) -> bool:
         """Run what is due, on the thread that reads the link: the next
         check of the queues consumed again after a reconnect, or a new try
-        of the consumers set aside. Whether anything was due."""
+        of the consumers set aside, consuming again those the broker
+        cancelled. Whether anything was due."""
+        if self._cancelled:
+            self._link.ensure(self._consume_cancelled, what='consume again the queues '
+                              'the broker cancelled', background=True)
+            return True
         now = time.monotonic()
         rechecks = self._rechecks
         if rechecks and now >= rechecks[0]:
@@ -231,6 +271,16 @@ class ConsumerSet:
                               background=True)
             return True
         return False
+
+    def _consume_cancelled(self, channel: amqp.Channel) -> None:
+        """Declare and consume again, on ``channel``, the consumers the
+        broker cancelled."""
+        while self._cancelled:
+            tag = self._cancelled.pop()
+            consumer = self._consumers.get(tag)
+            if consumer is not None:
+                self.declared_again += 1
+                self._consume_or_set_aside(channel, tag, consumer)
 
     def _retry_set_aside(self, channel: amqp.Channel) -> None:
         """Try again the consumers set aside whose backoff has passed."""

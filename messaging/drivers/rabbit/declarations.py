@@ -241,6 +241,18 @@ class ChannelDeclarer:
         (its consumer must then ask for nothing of its type)."""
         return queue in self._as_found
 
+    def queue_deleted(self, queue: str) -> None:
+        """The broker cancelled our consumer of ``queue``: it was deleted
+        (or failed over). Declared next as configured, not first looked
+        for passively as one used as found: a passive declaration of a
+        missing queue would close the channel, and with it the deliveries
+        received before the cancel. One that still exists as another type
+        is refused and used as found again, on a new channel."""
+        if queue in self._as_found:
+            self._as_found.discard(queue)
+            LOG.info('Queue %s, used as found on %s, was deleted; declaring it as '
+                     'configured', queue, self._host())
+
     def exchange(self, channel: Any, spec: ExchangeSpec) -> None:
         """Declare ``spec`` unless done on this channel already."""
         if ('exchange', spec.name) in self._declared:
@@ -332,8 +344,9 @@ class ChannelDeclarer:
                             'the [oslo_messaging_rabbit] options ask (%s); consuming it as it '
                             'is. This is expected while services change rabbit_quorum_queue '
                             'or amqp_durable_queues one at a time: once every service has '
-                            'the new setting, delete the queue ("rabbitmqctl delete_queue '
-                            'NAME -p VHOST") and it is declared anew as configured',
+                            'the new setting, retire the queue ("messaging retire-queue '
+                            'NAME": unbound, emptied, deleted) and it is declared anew as '
+                            'configured',
                             name, self._host(), ex)
             else:
                 raise

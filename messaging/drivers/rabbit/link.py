@@ -54,7 +54,6 @@ import uuid
 from typing import Any, Callable, Iterator, Optional, Protocol
 
 import amqp
-from amqp.exceptions import ConsumerCancelled
 
 from messaging import exceptions
 from messaging.drivers.rabbit import backoff
@@ -374,16 +373,9 @@ class Link:
                 'with %s: %s' % (what, self.host, self.vhost, attempt, type(ex).__name__,
                                  ex)) from ex
         failed_host = self.host
-        if isinstance(ex, ConsumerCancelled) and attempt == 1:
-            # The broker cancelled a consumer (its queue was deleted, or a
-            # failover): the broker is there, so declare it again at once,
-            # on the same node; a queue deleted to change its type is then
-            # missing for milliseconds, not for a reconnect delay.
-            delay = 0.0
-        else:
-            self._kombu.maybe_switch_next()
-            delay = (backoff.reconnect_delay(self._conf, attempt) if reconnecting
-                     else backoff.first_connect_delay(self._conf, attempt))
+        self._kombu.maybe_switch_next()
+        delay = (backoff.reconnect_delay(self._conf, attempt) if reconnecting
+                 else backoff.first_connect_delay(self._conf, attempt))
         if deadline is not None:
             # The last try starts just before the deadline.
             delay = min(delay, deadline - time.monotonic() - backoff.LAST_TRY)

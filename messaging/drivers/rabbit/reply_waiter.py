@@ -61,11 +61,13 @@ class ReplyWaiter:
         self._recheck_lock = threading.Lock()
 
     @property
-    def generation(self) -> int:
-        """The reply connection's generation (see ``SharedConnection.generation``):
-        when it changes during a call, the reply queue was lost meanwhile."""
+    def declared_again(self) -> int:
+        """How many times the reply queue was declared again (after a
+        reconnect, or the broker cancelling its consumer:
+        ``ConsumerSet.declared_again``): when it changes during a call, the
+        reply queue may have been lost meanwhile."""
         connection = self._connection
-        return connection.generation if connection is not None else 0
+        return connection.consumers.declared_again if connection is not None else 0
 
     @property
     def queue_name(self) -> str:

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from amqp import spec
-from amqp.exceptions import ConsumerCancelled
-
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -57,15 +54,11 @@ class StreamCursor:
                                             and offset < self.next_offset):
             self.next_offset = offset + 1
 
-    def on_cancel(self, consumer_tag: str) -> None:
-        """The broker cancelled the consumer: read the stream again from its tail.
-
-        Raises ConsumerCancelled, as py-amqp does for a consumer without
-        this hook, so that the connection is made again and the stream
-        declared and consumed anew.
-        """
+    def cancelled(self) -> None:
+        """The broker cancelled the consumer (the stream was deleted): it
+        is consumed again (``ConsumerSet``), from the tail of the stream
+        declared anew, whose offsets start over."""
         LOG.warning('The broker cancelled our consumer of stream %s (deleted?); it is '
                     'declared again and read from its tail (was at offset %s)',
                     self.queue, self.next_offset)
         self.next_offset = FROM_TAIL
-        raise ConsumerCancelled(consumer_tag, spec.Basic.Cancel)

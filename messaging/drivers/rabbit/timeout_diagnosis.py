@@ -42,8 +42,9 @@ def explain(borrow: Callable[[float], Any], request_queue: str, reply_queue: str
         ``ConnectionContext`` factory).
     :param request_queue: the queue the request was routed to (the topic,
         or ``topic.server``).
-    :param reply_queue_redeclared: the reply connection was re-established
-        during the call (its queue lost and declared again).
+    :param reply_queue_redeclared: the reply queue was declared again
+        during the call (after a reconnect, or the broker cancelling its
+        consumer: the queue lost).
     """
     if reply_queue_redeclared:
         return ('the reply queue %s was lost during the call and declared again: a '

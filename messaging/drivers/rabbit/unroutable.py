@@ -4,9 +4,10 @@ Calls and casts to a topic (not fanouts, notifications or replies) are
 published mandatory, so that the broker returns one no queue is bound for
 (``basic.return``, before its confirm) and the publisher raises
 ``MessageUndeliverable`` instead of taking the confirm for a delivery. A
-topic has no queue for a moment when an operator deletes it to change its
-type (operations.rst, "Changing queue type without an outage"): the
-servers, their consumers cancelled, declare it again within milliseconds.
+topic has no queue for a moment when an operator retires it to change its
+type (queue_retirement.py; operations.rst, "Changing queue type without an
+outage"): the servers, their consumers cancelled, declare it again within
+milliseconds.
 So a returned request is published again after a short wait, which starts
 at ``FIRST_WAIT`` and doubles up to ``MAX_WAIT``:
 
