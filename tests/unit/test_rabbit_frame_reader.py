@@ -328,6 +328,13 @@ def test_tls_keeps_py_amqps_transport_and_plain_tcp_gets_ours():
     assert type(link.Transport('127.0.0.1:1', 1)) is amqp_link.LinkTransport
 
 
+def test_a_closed_connection_has_no_buffered_frame():
+    # py-amqp drops the transport on close; a reader may ask just after
+    # another thread reset the link.
+    closed = SimpleNamespace(transport=None)
+    assert amqp_link.has_buffered_frame(closed) is False
+
+
 def test_has_buffered_frame_tells_a_whole_frame_from_a_part_of_one():
     data = frames(deliver(1, b'x' * 10), deliver(2, b'y'))
     with Link(lean=True) as link:

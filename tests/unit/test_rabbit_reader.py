@@ -62,3 +62,13 @@ def test_only_the_reader_uses_the_link_without_a_turn(parts):
         other.join(WAIT)
     link.ensure(note('after'))
     assert seen == {'reader': False, 'other': True, 'after': True}
+
+
+def test_a_step_whose_channel_another_thread_closed_meanwhile_ends_quietly(parts):
+    link, reader, _turns = parts
+    link.ensure(lambda channel: None)
+    # Closed by another thread's reset after the step looked at the link:
+    # py-amqp's closed channel has no connection.
+    link.channel.connection = None
+    with reader.reading():
+        reader.step(0.0)

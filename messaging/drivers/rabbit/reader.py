@@ -97,6 +97,10 @@ class Reader:
         if self._consumers.upkeep() or not self._heartbeat.tick():
             return
         connection = channel.connection
+        if connection is None:
+            # Another thread's turn reset the link since the step began
+            # (a broker-closed connection): the next step reconnects.
+            return
         wake_at = min(self._heartbeat.next_due, self._consumers.next_upkeep(), until)
         buffered = self._engine.has_buffered_frame(connection)
         first_read = READ_TIMEOUT

@@ -210,8 +210,12 @@ class KombuConnection(PinnedKombuConnection):
 def has_buffered_frame(link: amqp.Connection) -> Optional[bool]:
     """Whether ``link``'s frame reader holds a whole unread frame; None when
     py-amqp's own transport reads (TLS), whose buffers are not visible, so
-    that a caller cannot rely on the socket's readiness alone."""
-    reader = getattr(link.transport, 'frame_reader', None)
+    that a caller cannot rely on the socket's readiness alone. False once
+    ``link`` is closed (another thread may reset it under a reader)."""
+    transport = link.transport
+    if transport is None:
+        return False
+    reader = getattr(transport, 'frame_reader', None)
     if reader is None:
         return None
     return reader.has_frame()
