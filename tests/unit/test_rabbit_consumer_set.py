@@ -62,8 +62,14 @@ def test_a_consumer_the_broker_cancelled_is_consumed_again_on_the_same_channel(p
     consumers.declare(spec('b'), print)
     channel = kombu.channels[-1]
     assert consumers.next_upkeep() == float('inf')
+    cancelled = time.monotonic()
     channel.broker_cancels('1')  # its queue was deleted
-    assert consumers.next_upkeep() == 0.0
+    due = consumers.next_upkeep()
+    assert cancelled + consumer_set.CANCEL_SETTLE <= due
+    assert due <= time.monotonic() + consumer_set.CANCEL_SETTLE
+    assert not consumers.upkeep()  # not yet: a vhost's deletion closes the connection
+    assert consumed(channel) == [('a', '1'), ('b', '2')]
+    time.sleep(max(due - time.monotonic(), 0))  # the settle time is a time
     assert consumers.upkeep()
     # No reconnect: the deliveries received before the cancel stay on
     # their channel, to be acked there.
@@ -81,9 +87,11 @@ def test_a_stream_consumer_the_broker_cancelled_reads_the_new_stream_from_its_ta
     assert cursor.consumer_arguments() == {'x-stream-offset': 'next'}
 
 
-def test_a_consumer_cancelled_by_us_after_the_broker_did_is_not_consumed_again(parts):
+def test_a_consumer_cancelled_by_us_after_the_broker_did_is_not_consumed_again(
+        parts, monkeypatch):
     link, kombu, consumers = parts
     consumers.declare(spec('a'), print)
+    monkeypatch.setattr(consumer_set, 'CANCEL_SETTLE', 0.0)
     kombu.channels[-1].broker_cancels('1')
     consumers.cancel(['1'])
     consumers.upkeep()

@@ -6,11 +6,15 @@ cancelled consumed again).
 
 A consumer the broker cancels (its queue was deleted, as when an operator
 retires it to change its type, or a mirrored queue failed over) is declared
-and consumed again on the same channel, at the reader's next upkeep. Not on
-a new connection: the deliveries it received before the cancel, not yet
-acked, stay on their channel and are handled and acked as usual, where a
-reconnect would drop them for the broker to redeliver, which a deleted
-queue cannot.
+and consumed again on the same channel, ``CANCEL_SETTLE`` seconds later, at
+the reader's upkeep. Not on a new connection: the deliveries it received
+before the cancel, not yet acked, stay on their channel and are handled and
+acked as usual, where a reconnect would drop them for the broker to
+redeliver, which a deleted queue cannot. Not at once either: a cancel also
+comes when the queue's whole virtual host is deleted, and the broker closes
+the connection just after; declared in between, the queue can outlive the
+vhost's deletion as a record with no process (RabbitMQ 4.0), which refuses
+every later declaration with a 404 once the vhost is back.
 
 A consumer the broker refuses for good when it is declared again after a
 reconnect (its queue was declared since with other arguments, a deprecated
@@ -45,6 +49,11 @@ LOG = log_names.get_logger(__name__)
 # (see ConsumerSet._check_redeclared_queues).
 RECHECKS_AFTER_RECONNECT = (1.0, 3.0, 10.0)
 
+# Seconds between the broker's cancel of a consumer and its declaration
+# again (see the module docstring): well past the connection's close that
+# follows a vhost's deletion, well within a returned cast's second.
+CANCEL_SETTLE = 0.1
+
 # How long a cancel waits for the broker's answer; past it the link is
 # taken as broken (it reconnects) rather than hold up a stopping listener.
 CANCEL_TIMEOUT = 5.0
@@ -74,8 +83,10 @@ class ConsumerSet:
         # Consumers the broker refused on a reconnect, by tag: the
         # consumer, refusals in a row, when to try again.
         self._set_aside: dict[str, tuple[Consumer, int, float]] = {}
-        # Tags of consumers the broker cancelled, to consume again.
+        # Tags of consumers the broker cancelled, to consume again at
+        # _consume_again_at.
         self._cancelled: set[str] = set()
+        self._consume_again_at = 0.0
         #: How many times consumers were declared again: on a new channel,
         #: or after the broker cancelled one (its queue lost meanwhile?).
         self.declared_again = 0
@@ -233,11 +244,13 @@ class ConsumerSet:
             return
         spec, _callback, cursor = consumer
         LOG.info('The broker cancelled consumer %s of queue %s on %s (the queue was '
-                 'deleted, or failed over): declaring and consuming it again', tag,
-                 spec.name, self._link.name)
+                 'deleted, or failed over): declaring and consuming it again in %g s',
+                 tag, spec.name, self._link.name, CANCEL_SETTLE)
         if cursor is not None:
             cursor.cancelled()
         self._link.declarer.queue_deleted(spec.name)
+        if not self._cancelled:
+            self._consume_again_at = time.monotonic() + CANCEL_SETTLE
         self._cancelled.add(tag)
 
     # -- between reads -------------------------------------------------------
@@ -245,10 +258,10 @@ class ConsumerSet:
     def next_upkeep(self) -> float:
         """When :meth:`upkeep` has something to do next (``time.monotonic()``;
         infinity: nothing planned)."""
-        if self._cancelled:
-            return 0.0
         due = min((retry_at for _consumer, _attempts, retry_at in self._set_aside.values()),
                   default=float('inf'))
+        if self._cancelled:
+            due = min(due, self._consume_again_at)
         return min(due, self._rechecks[0]) if self._rechecks else due
 
     def upkeep(self) -> bool:
@@ -256,11 +269,11 @@ class ConsumerSet:
         check of the queues consumed again after a reconnect, or a new try
         of the consumers set aside, consuming again those the broker
         cancelled. Whether anything was due."""
-        if self._cancelled:
+        now = time.monotonic()
+        if self._cancelled and now >= self._consume_again_at:
             self._link.ensure(self._consume_cancelled, what='consume again the queues '
                               'the broker cancelled', background=True)
             return True
-        now = time.monotonic()
         rechecks = self._rechecks
         if rechecks and now >= rechecks[0]:
             self._rechecks = rechecks[1:]
