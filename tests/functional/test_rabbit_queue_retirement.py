@@ -9,6 +9,7 @@ import threading
 
 import kombu
 import pytest
+from amqp import exceptions as amqp_exceptions
 
 from messaging.drivers.rabbit.queue_retirement import QueueNotRetired
 from tests.functional.conftest import raw_connection
@@ -99,7 +100,7 @@ def test_a_queue_its_consumer_empties_is_deleted_with_every_message_taken(
         assert retired.drained_after <= retired.deleted_after
         assert retired.declared_again_after is None
         assert consumer.cancelled.is_set()
-        assert catch(_ready, rabbit_url, topic).__class__.__name__ == 'NotFound'
+        assert isinstance(catch(_ready, rabbit_url, topic), amqp_exceptions.NotFound)
     finally:
         consumer.close()
 

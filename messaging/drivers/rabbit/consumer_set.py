@@ -69,11 +69,15 @@ class ConsumerSet:
         :meth:`channel_opened` on each new channel.
     :param conf: the driver's options (``enable_cancel_on_failover`` and
         the reconnect backoff).
+    :param clock: ``time.monotonic`` (tests inject theirs): when checks,
+        retries and the consuming again of cancelled consumers are due.
     """
 
-    def __init__(self, link: Link, conf: Any) -> None:
+    def __init__(self, link: Link, conf: Any,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._link = link
         self._conf = conf
+        self._clock = clock
         self._engine = link.engine
         # By consumer tag. Tags come from a counter that outlives
         # reconnects: never reused on this link.
@@ -180,7 +184,7 @@ class ConsumerSet:
         for tag, consumer in list(self._consumers.items()):
             self._consume_or_set_aside(channel, tag, consumer)
         if self._consumers:
-            now = time.monotonic()
+            now = self._clock()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
 
     def _consume(self, channel: amqp.Channel, tag: str, consumer: Consumer) -> None:
@@ -224,7 +228,7 @@ class ConsumerSet:
             self._consumers.pop(tag, None)
             attempts = self._set_aside.get(tag, (None, 0, 0.0))[1] + 1
             delay = backoff.reconnect_delay(self._conf, attempts)
-            self._set_aside[tag] = (consumer, attempts, time.monotonic() + delay)
+            self._set_aside[tag] = (consumer, attempts, self._clock() + delay)
             LOG.error('%s; consumer %s of %s tries again in %.1f s (attempt %d), the other '
                       'consumers of the connection go on', error, tag, self._link.name, delay,
                       attempts)
@@ -250,7 +254,7 @@ class ConsumerSet:
             cursor.cancelled()
         self._link.declarer.queue_deleted(spec.name)
         if not self._cancelled:
-            self._consume_again_at = time.monotonic() + CANCEL_SETTLE
+            self._consume_again_at = self._clock() + CANCEL_SETTLE
         self._cancelled.add(tag)
 
     # -- between reads -------------------------------------------------------
@@ -269,7 +273,7 @@ class ConsumerSet:
         check of the queues consumed again after a reconnect, or a new try
         of the consumers set aside, consuming again those the broker
         cancelled. Whether anything was due."""
-        now = time.monotonic()
+        now = self._clock()
         if self._cancelled and now >= self._consume_again_at:
             self._link.ensure(self._consume_cancelled, what='consume again the queues '
                               'the broker cancelled', background=True)
@@ -297,7 +301,7 @@ class ConsumerSet:
 
     def _retry_set_aside(self, channel: amqp.Channel) -> None:
         """Try again the consumers set aside whose backoff has passed."""
-        now = time.monotonic()
+        now = self._clock()
         for tag, (consumer, _attempts, retry_at) in list(self._set_aside.items()):
             if retry_at <= now:
                 self._consume_or_set_aside(channel, tag, consumer)

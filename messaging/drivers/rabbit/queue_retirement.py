@@ -11,7 +11,8 @@ mandatory, have them returned and publish them again (``unroutable.py``)
 until the new queue is there. Its servers, still consuming, take what it
 holds; once it is empty it is deleted (``if-empty``, so a message that came
 by another binding is not lost either) and the broker cancels their
-consumers, which declare it again at once.
+consumers, which declare it again ``ConsumerSet``'s ``CANCEL_SETTLE`` (0.1 s)
+later.
 
 Whatever fails before the delete (nobody consumes the queue, it does not
 empty in time, the broker is lost) binds it again as it was: nothing is lost
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from messaging import exceptions
 from messaging.drivers.rabbit import queues
@@ -106,6 +107,16 @@ def _ensure(link: Link, method: Callable, what: str) -> None:
     link.ensure(method, retry=2, what=what)
 
 
+def _polls(deadline: float) -> Iterator[None]:
+    """Yield at once, then after waits of ``POLL`` doubling up to
+    ``POLL_MAX``, while ``deadline`` (``time.monotonic()``) is ahead."""
+    wait = POLL
+    while time.monotonic() < deadline:
+        yield
+        time.sleep(max(min(wait, deadline - time.monotonic()), 0))
+        wait = min(wait * 2, POLL_MAX)
+
+
 def _wait_empty(link: Link, name: str, since: float, bound: float
                 ) -> tuple[int, int, float]:
     """``(messages, consumers)`` when first asked, and when it was empty.
@@ -113,29 +124,25 @@ def _wait_empty(link: Link, name: str, since: float, bound: float
     :raises QueueNotRetired: nobody consumes it, it is gone, or it still
         holds messages after ``bound`` seconds.
     """
-    first = None
-    wait = POLL
-    while True:
+    first = state = None
+    for _ in _polls(since + bound):
         state = queues.queue_state(link, name, since + bound)
         if state is None:
             raise QueueNotRetired('Queue %s was deleted by someone else while it was '
                                   'being retired' % name)
+        first = first or state
         messages, consumers = state
-        if first is None:
-            first = state
         if messages == 0:
             return first[0], first[1], time.monotonic()
         if consumers == 0:
             raise QueueNotRetired(
                 'Queue %s holds %d message(s) and nobody consumes it: start a server of '
                 'its topic, so that it is emptied before it is deleted' % (name, messages))
-        if time.monotonic() - since > bound:
-            raise QueueNotRetired(
-                'Queue %s still holds %d message(s) after %.1f s, its %d consumer(s) '
-                'taking them: retire it when its servers keep up, or give it more time'
-                % (name, messages, bound, consumers))
-        time.sleep(wait)
-        wait = min(wait * 2, POLL_MAX)
+    messages, consumers = state
+    raise QueueNotRetired(
+        'Queue %s still holds %d message(s) after %.1f s, its %d consumer(s) taking '
+        'them: retire it when its servers keep up, or give it more time'
+        % (name, messages, bound, consumers))
 
 
 def _delete_empty(link: Link, name: str) -> None:
@@ -156,12 +163,7 @@ def _delete_empty(link: Link, name: str) -> None:
 
 def _wait_declared(link: Link, name: str, deadline: float) -> Optional[float]:
     """When queue ``name`` existed again, or None if not by ``deadline``."""
-    wait = POLL
-    while True:
-        now = time.monotonic()
-        if now >= deadline:
-            return None
+    for _ in _polls(deadline):
         if queues.queue_state(link, name, deadline) is not None:
             return time.monotonic()
-        time.sleep(min(wait, max(deadline - time.monotonic(), 0)))
-        wait = min(wait * 2, POLL_MAX)
+    return None

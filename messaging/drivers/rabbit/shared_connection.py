@@ -62,11 +62,6 @@ class SharedConnection:
         """The current channel; deliveries from an older one cannot be acked."""
         return self.link.channel
 
-    @property
-    def generation(self) -> int:
-        """How many times the connection was (re)established (``Link.generation``)."""
-        return self.link.generation
-
     def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
                          deadline: Optional[float] = None, cursor: Any = None) -> str:
         """Declare and consume a queue (``ConsumerSet.declare``); the I/O

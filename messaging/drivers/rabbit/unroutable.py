@@ -6,8 +6,8 @@ published mandatory, so that the broker returns one no queue is bound for
 ``MessageUndeliverable`` instead of taking the confirm for a delivery. A
 topic has no queue for a moment when an operator retires it to change its
 type (queue_retirement.py; operations.rst, "Changing queue type without an
-outage"): the servers, their consumers cancelled, declare it again within
-milliseconds.
+outage"): the servers, their consumers cancelled, declare it again about
+0.1 s later (``ConsumerSet``'s ``CANCEL_SETTLE``).
 So a returned request is published again after a short wait, which starts
 at ``FIRST_WAIT`` and doubles up to ``MAX_WAIT``:
 
