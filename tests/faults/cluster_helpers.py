@@ -111,11 +111,13 @@ class RecordingEndpoint:
     """Answers ``echo`` calls and records the numbers of ``note`` casts.
 
     ``counts[n]`` is how often cast ``n`` reached an endpoint of the test:
-    above 1 is a duplicate delivered to the application.
+    above 1 is a duplicate delivered to the application; ``arrived[n]``
+    when (``time.monotonic()``).
     """
 
     def __init__(self) -> None:
         self.counts: collections.Counter = collections.Counter()
+        self.arrived: collections.defaultdict = collections.defaultdict(list)
         self._arrived = threading.Condition()
 
     def echo(self, ctxt: dict, value: Any) -> Any:
@@ -124,6 +126,7 @@ class RecordingEndpoint:
     def note(self, ctxt: dict, number: int) -> None:
         with self._arrived:
             self.counts[number] += 1
+            self.arrived[number].append(time.monotonic())
             self._arrived.notify_all()
 
     def wait_for_casts(self, numbers: set[int], timeout: float) -> set[int]:

@@ -38,7 +38,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
 LOG = logging.getLogger(__name__)
 
-# The cluster must be whole again this soon after the heal.
+# The cluster must be whole again this soon after the heal (a node the
+# broker leaves out is restarted halfway: Cluster.await_healed).
 HEAL_BOUND = 120
 # Missed heartbeats tell the clients of an isolated node within this many
 # seconds (the default, 60, would outlast every bound here).
@@ -79,7 +80,15 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
     through the heal, no call fails; no call hangs past its timeout. No cast
     that cast() returned from is lost, and a cast reaches the endpoints
     twice only if it started before calls recovered; each server gets every
-    confirmed fanout exactly once.
+    confirmed fanout, twice only if it too started before then.
+
+    Why twice: a publish under way through node 0 when node 0 paused (its
+    connection reset before the confirm) is published again through node
+    1, and the broker may keep both. On 3.10 with the cluster link cut, in
+    4 runs of 6, one fanout so reached both servers twice, both copies
+    within 2 s after the heal (``fanout_copies_from_heal_s`` in the
+    figures), with hundreds of calls between them: more than the
+    listeners' window of recent ids (16, as oslo's) drops.
 
     Except on Khepri with the cluster link cut: node 0 keeps running and
     keeps its clients, whose publishes get no confirm (node 0 reaches no
@@ -132,7 +141,7 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
             heal_at = time.monotonic()
             cluster.heal(0)
             partitioned = False
-            cluster.await_running(range(3), HEAL_BOUND)
+            restarted = cluster.await_healed(HEAL_BOUND)
             whole_at = time.monotonic()
             LOG.info('Cluster whole again %.1f s after the heal', whole_at - heal_at)
             if waits_for_heal:
@@ -154,7 +163,7 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
         try:
             if partitioned:
                 cluster.heal(0)
-                cluster.await_running(range(3), HEAL_BOUND)
+                cluster.await_healed(HEAL_BOUND)
         finally:
             client_transport.cleanup()
             server_transport.cleanup()
@@ -171,6 +180,7 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
                    recovery_from='heal' if waits_for_heal else 'cut',
                    seen_gone_s=round(seen_gone_at - cut_at, 1),
                    cut_s=round(heal_at - cut_at, 1), heal_s=round(whole_at - heal_at, 1),
+                   restarted_after_heal=[cluster.nodes[i] for i in restarted],
                    node0_counted_out=node0_counted_out, reply_connection_after=reply_node_after,
                    calls_ok_during_cut=sum(1 for c in during if c[2] == 'ok'),
                    calls_failed_during_cut=sum(1 for c in during if c[2] != 'ok'),
@@ -181,7 +191,11 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
                    casts_failed=len(load.cast_failures),
                    fanouts_sent=len(load.fanouts.sent), fanouts_failed=len(load.fanouts.failures),
                    fanouts_received={s: len(r.counts) for s, r in fanouts.items()},
-                   fanouts_repeated=fanouts_repeated)
+                   fanouts_repeated=fanouts_repeated,
+                   # When each copy of a repeated fanout came, from the heal.
+                   fanout_copies_from_heal_s={
+                       number: [round(at - heal_at, 2) for at in fanouts['s1'].arrived[number]]
+                       for number in fanouts['s1'].duplicates()})
     slowest = max(ended - started for started, ended, _ in load.calls)
     assert slowest <= CALL_TIMEOUT + CALL_MARGIN
     # Before the recovery, a call whose request went through node 0 may get
@@ -199,5 +213,19 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
     assert missing == set()
     assert all(load.cast_started[number] < first_ok for number in duplicates), duplicates
     assert fanouts_missing == {'s1': set(), 's2': set()}
-    assert fanouts_repeated == {'s1': 0, 's2': 0}
+    for recorder in fanouts.values():
+        repeated = recorder.duplicates()
+        assert all(load.fanouts.started[number] < first_ok for number in repeated), {
+            number: ['%+.2f s' % (at - heal_at) for at in recorder.arrived[number]]
+            for number in repeated}
     assert len(load.fanouts.sent) >= 20
+
+
+def test_a_node_the_broker_leaves_out_after_a_heal_is_restarted(partitionable_cluster):
+    """The harness's own recovery: a node whose app is not running (as a
+    paused node is) once half the bound has passed is restarted, and the
+    cluster is whole again."""
+    cluster = partitionable_cluster
+    cluster.ctl(0, 'stop_app')
+    assert cluster.await_healed(20) == [0]
+    assert cluster.running_nodes(0) == sorted(cluster.nodes)
