@@ -28,7 +28,7 @@ class FakeConnection:
         self.cancelled = []
         self.closed = False
 
-    def declare_consumer(self, spec, callback, deadline=None, cursor=None):
+    def declare_consumer(self, spec, callback, deadline=None, cursor=None, renew=None):
         tag = str(len(self.callbacks) + 1)
         self.callbacks[tag] = callback
         return tag

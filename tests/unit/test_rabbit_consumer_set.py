@@ -18,6 +18,9 @@ from tests.unit.rabbit_fakes import FakeChannel, conf, linked
 
 REFUSED = amqp_exc.PreconditionFailed(
     "PRECONDITION_FAILED - inequivalent arg 'x-message-ttl' for queue 'b' in vhost '/'")
+# RabbitMQ 4 (Khepri) to the declaration of a classic queue of a stopped node.
+NODE_DOWN = amqp_exc.NotFound(
+    "NOT_FOUND - queue 'reply_1' in vhost '/' process is stopped by supervisor")
 
 
 def spec(name: str) -> QueueSpec:
@@ -198,3 +201,45 @@ def test_a_delivery_whose_channel_another_thread_just_closed_is_left_to_the_brok
         consumers.ack(channel, 8)
     assert not link.usable and not channel.connection.frames
     assert 'Could not settle delivery 8' in caplog.records[0].getMessage()
+
+
+def test_a_private_queue_the_broker_cannot_serve_is_replaced_by_one_of_a_new_name(caplog):
+    link, kombu = linked(lambda: FakeChannel(fail={('queue_declare', 'reply_1'): NODE_DOWN},
+                                             sticky=True))
+    consumers = ConsumerSet(link, conf())
+    replaced = []
+
+    def renew(old: QueueSpec) -> QueueSpec:
+        replaced.append(old.name)
+        return QueueSpec('reply_2', False, False, private=True)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger=consumer_set.__name__):
+            tag = consumers.declare(QueueSpec('reply_1', False, False, private=True), print,
+                                    renew=renew)
+        assert replaced == ['reply_1']
+        assert consumed(kombu.channels[-1]) == [('reply_2', tag)]
+        [warning] = [r.getMessage() for r in caplog.records]
+        assert 'cannot serve queue reply_1' in warning
+        assert 'Consuming a new queue, reply_2, instead' in warning
+        # Declared under its new name on every new channel from then on.
+        link.mark_broken()
+        link.ensure(lambda channel: None)
+        assert consumed(kombu.channels[-1]) == [('reply_2', tag)]
+    finally:
+        link.close()
+
+
+def test_a_shared_queue_the_broker_cannot_serve_keeps_its_name():
+    """A topic queue's name is its peers' too: its declaration is tried
+    again, as for a lost connection, until its node is back."""
+    failures = [NODE_DOWN]
+    link, kombu = linked(lambda: FakeChannel(
+        fail={('queue_declare', 'topic'): failures.pop()} if failures else None))
+    consumers = ConsumerSet(link, conf())
+    try:
+        tag = consumers.declare(spec('topic'), print, renew=lambda old: spec('other'))
+        assert len(kombu.channels) == 2
+        assert consumed(kombu.channels[-1]) == [('topic', tag)]
+    finally:
+        link.close()

@@ -149,3 +149,31 @@ def test_a_failed_queue_check_is_logged_and_the_timeout_still_raised(waiter, cap
     waiter._run(connection)
     assert 'Could not check reply queue reply_x' in caplog.text
     assert 'broker unreachable' in caplog.text
+
+
+def test_a_replaced_reply_queue_ends_the_calls_that_named_it_at_once():
+    """When the broker cannot serve the reply queue (its node is down) the
+    consumer set has it replaced: the calls whose requests named the old
+    queue time out at once, since no reply can reach them; the calls from
+    then on name the new one."""
+    names = iter(['reply_old', 'reply_new'])
+    waiter = ReplyWaiter(lambda: None, lambda: QueueSpec(next(names), False, False), [])
+    assert waiter.register('m1') == 'reply_old'
+    outcome = []
+
+    def call():
+        started = time.monotonic()
+        try:
+            waiter.wait('m1', 30, None, 'method m')
+        except exceptions.MessagingTimeout as ex:
+            outcome.append((time.monotonic() - started, str(ex)))
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    renewed = waiter._renew(waiter.spec)
+    caller.join(5)
+    assert renewed.name == 'reply_new' == waiter.queue_name
+    [(waited, words)] = outcome
+    assert waited < 5
+    assert 'its reply queue reply_old was lost with its broker node' in words
+    assert waiter.register('m2') == 'reply_new'

@@ -130,12 +130,12 @@ class AMQPDriverBase(base.BaseDriver):
         # publish held up by a broker alarm or a reconnect leave only the
         # rest of it for the reply.
         started = time.monotonic()
-        msg_id = self._register_call(None if timeout is None else started + timeout)
+        msg_id, reply_q = self._register_call(None if timeout is None else started + timeout)
         declared = self._reply_waiter.declared_again
         try:
             routing = self._publish_request(target, ctxt, message, msg_id,
                                             call_monitor_timeout, timeout, retry,
-                                            transport_options, started)
+                                            transport_options, started, reply_q)
             description = 'method %r on topic %s (exchange %s)' % (
                 (message.get('method'),) + routing)
             try:
@@ -155,16 +155,17 @@ class AMQPDriverBase(base.BaseDriver):
                     timeout: float) -> list[tuple[float, Any]]:
         self._check_fork()
         started = time.monotonic()
-        msg_id = self._register_call(started + timeout)
+        msg_id, reply_q = self._register_call(started + timeout)
         try:
             self._publish_request(target(fanout=True), ctxt, message, msg_id, None,
-                                  timeout, None, None, started)
+                                  timeout, None, None, started, reply_q)
             return self._reply_waiter.collect(msg_id, timeout, started)
         finally:
             self._reply_waiter.unregister(msg_id)
 
-    def _register_call(self, deadline: Optional[float]) -> str:
-        """A new msg_id whose replies the reply waiter will keep.
+    def _register_call(self, deadline: Optional[float]) -> tuple[str, str]:
+        """A new msg_id whose replies the reply waiter will keep, and the
+        reply queue its request names.
 
         Registered before publishing: a reply may beat publish() back.
 
@@ -173,13 +174,13 @@ class AMQPDriverBase(base.BaseDriver):
         """
         self._reply_waiter.start(deadline)
         msg_id = wire.random_id()
-        self._reply_waiter.register(msg_id)
-        return msg_id
+        return msg_id, self._reply_waiter.register(msg_id)
 
     def _publish_request(self, target, ctxt: dict, message: dict, msg_id: Optional[str],
                          call_monitor_timeout: Optional[float], timeout: Optional[float],
                          retry: Optional[int], transport_options,
-                         started: Optional[float] = None) -> tuple[str, str]:
+                         started: Optional[float] = None,
+                         reply_q: Optional[str] = None) -> tuple[str, str]:
         """Publish an RPC request (a call when ``msg_id`` is set).
 
         One to a topic is published mandatory, and again while the broker
@@ -187,13 +188,14 @@ class AMQPDriverBase(base.BaseDriver):
 
         :param started: when the call began (``time.monotonic()``): its
             ``timeout`` counts from there.
+        :param reply_q: a call's reply queue (``ReplyWaiter.register``).
 
         :returns: ``(routing key, exchange name)``, for messages about it.
         """
         msg = dict(message)
         if msg_id is not None:
             msg['_msg_id'] = msg_id
-            msg['_reply_q'] = self._reply_waiter.queue_name
+            msg['_reply_q'] = reply_q
             msg['_timeout'] = call_monitor_timeout
         msg['_unique_id'] = wire.unique_id()
         wire.pack_context(msg, ctxt)
@@ -241,7 +243,8 @@ class AMQPDriverBase(base.BaseDriver):
         try:
             for key in (target.topic, server_key):
                 listener.consume(self._declarations.topic_queue(key, [(exchange, key)]))
-            listener.consume_fanout(fanout, self._declarations.fanout_queues_are_private)
+            listener.consume_fanout(fanout, self._declarations.fanout_queues_are_private,
+                                    lambda: self._declarations.new_fanout_queue(target.topic))
         except BaseException:
             self._abandon(listener)
             raise

@@ -29,6 +29,7 @@ lock (through ``ensure``, ``exclusive`` or ``channel_opened``).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from typing import Any, Callable, Optional
@@ -39,7 +40,8 @@ from messaging import exceptions
 from messaging.drivers.rabbit import backoff, queues
 from messaging.drivers.rabbit.declarations import QueueSpec, consumer_arguments
 from messaging.drivers.rabbit.errors import (RECOVERABLE, RETRIED_OR_REFUSED, DeclareAgain,
-                                             QueueNotReady, not_ready_yet, refusal)
+                                             PrivateQueueUnavailable, QueueNotReady,
+                                             not_ready_yet, refusal)
 from messaging.drivers.rabbit.link import Link
 from messaging import log_names
 
@@ -58,8 +60,16 @@ CANCEL_SETTLE = 0.1
 # taken as broken (it reconnects) rather than hold up a stopping listener.
 CANCEL_TIMEOUT = 5.0
 
-# (spec, callback, cursor) of one consumer.
-Consumer = tuple[QueueSpec, Callable[[Any], None], Any]
+@dataclasses.dataclass
+class Consumer:
+    """One consumer: its queue, the callback of its deliveries, its stream
+    cursor (or None) and, for a private queue, what makes the queue that
+    replaces it when the broker cannot serve it (or None)."""
+
+    spec: QueueSpec
+    callback: Callable[[Any], None]
+    cursor: Any = None
+    renew: Optional[Callable[[QueueSpec], QueueSpec]] = None
 
 
 class ConsumerSet:
@@ -102,7 +112,8 @@ class ConsumerSet:
         return list(self._consumers)
 
     def declare(self, spec: QueueSpec, callback: Callable[[Any], None],
-                deadline: Optional[float] = None, cursor: Any = None) -> str:
+                deadline: Optional[float] = None, cursor: Any = None,
+                renew: Optional[Callable[[QueueSpec], QueueSpec]] = None) -> str:
         """Declare ``spec`` (exchanges, queue, bindings) and consume it.
 
         Kept and replayed after every reconnect. Returns the consumer tag
@@ -118,9 +129,16 @@ class ConsumerSet:
         :param cursor: for a stream, its StreamCursor (stream_fanout.py):
             gives the consumer arguments (the offset) at each consume and
             hears of the broker cancelling the consumer.
+        :param renew: for a private queue (``spec.private``), called with
+            the queue when the broker holds it but cannot serve it (404 to
+            its declaration: its node is down, as RabbitMQ 4 keeps a
+            classic queue of a stopped node); returns the queue of a new
+            name to consume instead, and its owner sends and deletes by
+            that name from then on. Without it the declaration is tried
+            again until the node is back.
         """
         tag = str(next(self._tags))
-        consumer = (spec, callback, cursor)
+        consumer = Consumer(spec, callback, cursor, renew)
 
         def _declare(channel: amqp.Channel) -> None:
             self._consume(channel, tag, consumer)
@@ -188,8 +206,20 @@ class ConsumerSet:
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
 
     def _consume(self, channel: amqp.Channel, tag: str, consumer: Consumer) -> None:
-        spec, callback, cursor = consumer
-        self._link.declarer.queue(channel, spec)
+        spec, callback, cursor = consumer.spec, consumer.callback, consumer.cursor
+        try:
+            self._link.declarer.queue(channel, spec)
+        except PrivateQueueUnavailable as ex:
+            if consumer.renew is None:
+                # Tried again with backoff, as a lost connection.
+                raise ex.cause
+            consumer.spec = consumer.renew(spec)
+            LOG.warning('The broker %s cannot serve queue %s, this process\'s own (%s): its '
+                        'node is down, and RabbitMQ 4 keeps such a queue until the node is '
+                        'back. Consuming a new queue, %s, instead; what was in the old one '
+                        'is lost with it (replies to calls sent before time out)',
+                        self._link.host, spec.name, ex.cause, consumer.spec.name)
+            raise
         if cursor is not None:
             arguments = cursor.consumer_arguments()
         else:
@@ -217,7 +247,7 @@ class ConsumerSet:
         :raises DeclareAgain: it was set aside (the broker closed the
             channel, or the connection, on refusing it).
         """
-        spec = consumer[0]
+        spec = consumer.spec
         try:
             self._consume(channel, tag, consumer)
         except RETRIED_OR_REFUSED as ex:
@@ -246,7 +276,7 @@ class ConsumerSet:
         consumer = self._consumers.get(tag)
         if consumer is None:
             return
-        spec, _callback, cursor = consumer
+        spec, cursor = consumer.spec, consumer.cursor
         LOG.info('The broker cancelled consumer %s of queue %s on %s (the queue was '
                  'deleted, or failed over): declaring and consuming it again in %g s',
                  tag, spec.name, self._link.name, CANCEL_SETTLE)
@@ -315,7 +345,8 @@ class ConsumerSet:
         for nothing forever. A few checks in the seconds after a reconnect
         find such a queue (404) and declare it again.
         """
-        for spec, _callback, _cursor in list(self._consumers.values()):
+        for consumer in list(self._consumers.values()):
+            spec = consumer.spec
             try:
                 queues.check_queue(self._link, spec.name)
             except exceptions.MessageDeliveryFailure as ex:

@@ -14,8 +14,8 @@ from amqp import exceptions as amqp_exc
 
 from messaging import wire
 from messaging.drivers.base import TransportDriverError
-from messaging.drivers.rabbit.errors import (DeclareAgain, QueueRefused, is_durable_mismatch,
-                                             is_refusal)
+from messaging.drivers.rabbit.errors import (DeclareAgain, PrivateQueueUnavailable, QueueRefused,
+                                             is_durable_mismatch, is_refusal)
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -212,6 +212,10 @@ class ChannelDeclarer:
       ``rabbit_quorum_queue`` (or back) thus consume the queue older ones
       declared, and move to the new one once an operator deletes the old.
 
+    A private queue whose declaration the broker answers 404 (it holds the
+    queue on a node that is down) raises ``PrivateQueueUnavailable``: its
+    consumer moves to a queue of a new name (``ConsumerSet``).
+
     And one refusal of RabbitMQ 4 (541, which closes the connection): a
     broker that denies transient non-exclusive queues
     (``transient_nonexcl_queues``) gets this process's own reply and fanout
@@ -296,6 +300,12 @@ class ChannelDeclarer:
                 channel.queue_declare(spec.name, durable=durable, auto_delete=spec.auto_delete,
                                       arguments=spec.arguments)),
                 typed='x-queue-type' in spec.arguments)
+        except amqp_exc.NotFound as ex:
+            # A declaration (not passive) answered 404: the queue exists
+            # but the broker cannot serve it (its node is down).
+            if not spec.private:
+                raise
+            raise PrivateQueueUnavailable(spec.name, ex) from ex
         except amqp_exc.InternalError as ex:
             if durable or not can_be_durable or not is_transient_denied(ex):
                 raise

@@ -147,6 +147,19 @@ class DeclareAgain(Exception):
     path makes the connection again and goes on at once."""
 
 
+class PrivateQueueUnavailable(DeclareAgain):
+    """The broker holds this process's own queue (a reply or fanout queue)
+    but cannot serve it: 404 to its declaration, its process stopped or its
+    node down (RabbitMQ 4's Khepri keeps a classic queue of a stopped node
+    until the node is back). Its consumer takes a queue of a new name
+    (``ConsumerSet``); the channel is closed, so the next try reconnects."""
+
+    def __init__(self, queue: str, cause: Exception) -> None:
+        super().__init__('queue', queue)
+        self.queue = queue
+        self.cause = cause
+
+
 def is_durable_mismatch(ex: Exception) -> bool:
     """Whether the broker refused a declaration over its ``durable`` flag only."""
     return (isinstance(ex, amqp_exc.PreconditionFailed)

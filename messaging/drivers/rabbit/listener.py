@@ -115,13 +115,29 @@ class RabbitListener(base.Listener):
         self._recent = RecentIds()
         self._on_cleanup = on_cleanup
 
-    def consume(self, spec: QueueSpec, cursor: Optional[StreamCursor] = None) -> str:
+    def consume(self, spec: QueueSpec, cursor: Optional[StreamCursor] = None,
+                renew: Optional[Callable[[], QueueSpec]] = None) -> str:
         """Declare and consume ``spec`` on this listener; its consumer tag.
 
         :param cursor: where to read ``spec`` from, when it is a stream.
+        :param renew: for a queue of this listener's own, makes one of a new
+            name to consume when the broker cannot serve ``spec`` (its node
+            is down: ``ConsumerSet.declare``).
         """
-        tag = self.connection.declare_consumer(spec, self._on_delivery, cursor=cursor)
-        self._queue_of[tag] = spec.name
+        name = spec.name
+
+        def renewed(old: QueueSpec) -> QueueSpec:
+            nonlocal name
+            new = renew()
+            name = new.name
+            for tag, consumed in self._queue_of.items():
+                if consumed == old.name:
+                    self._queue_of[tag] = new.name
+            return new
+
+        tag = self.connection.declare_consumer(spec, self._on_delivery, cursor=cursor,
+                                               renew=renewed if renew is not None else None)
+        self._queue_of[tag] = name
         return tag
 
     @property

@@ -23,11 +23,13 @@ IDLE_BEFORE_BACKGROUND = 0.25
 
 
 class Mailbox:
-    """The replies delivered to one call, and its wake-up."""
+    """The replies delivered to one call, its wake-up and the reply queue
+    its request named."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+    def __init__(self, lock: threading.Lock, reply_queue: str = '') -> None:
         self.replies: collections.deque = collections.deque()
         self.wakeup = threading.Condition(lock)
+        self.reply_queue = reply_queue
 
 
 class ReadingTurns:
@@ -58,9 +60,9 @@ class ReadingTurns:
         with self._lock:
             self._callers_read = True
 
-    def mailbox(self) -> Mailbox:
-        """A new, empty mailbox for one call."""
-        return Mailbox(self._lock)
+    def mailbox(self, reply_queue: str = '') -> Mailbox:
+        """A new, empty mailbox for one call whose request names ``reply_queue``."""
+        return Mailbox(self._lock, reply_queue)
 
     def deliver(self, mailbox: Mailbox, reply: dict) -> None:
         """Put ``reply`` in ``mailbox`` and wake its caller."""

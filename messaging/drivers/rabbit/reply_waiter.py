@@ -30,6 +30,10 @@ DRAIN_SLICE = 0.25
 # ReplyWaiter._recheck_queue): a burst of timeouts costs one check.
 RECHECK_INTERVAL = 5.0
 
+# What the waiter puts in the mailbox of a call whose reply queue was
+# replaced (_renew): no reply can come to it.
+QUEUE_LOST: Any = object()
+
 
 class ReplyWaiter:
     """Consumes the reply queue and hands replies to callers.
@@ -83,6 +87,18 @@ class ReplyWaiter:
                     self._spec = self._make_spec()
         return self._spec
 
+    def _renew(self, old: QueueSpec) -> QueueSpec:
+        """A reply queue of a new name, for the broker cannot serve ``old``
+        (its node is down: ``ConsumerSet.declare``); calls sent from now on
+        name it. Replies to calls sent before go to the old one, which
+        cannot take them: those calls time out at once."""
+        with self._spec_lock:
+            self._spec = self._make_spec()
+        for mailbox in list(self._waiters.values()):
+            if mailbox.reply_queue == old.name:
+                self._turns.deliver(mailbox, QUEUE_LOST)
+        return self._spec
+
     def start(self, deadline: Optional[float] = None) -> None:
         """Declare and consume the reply queue and start the thread, once.
 
@@ -106,7 +122,8 @@ class ReplyWaiter:
                 raise exceptions.MessageDeliveryFailure('the transport was cleaned up')
             connection = self._connection_factory()
             try:
-                connection.declare_consumer(self.spec, self._on_message, deadline=deadline)
+                connection.declare_consumer(self.spec, self._on_message, deadline=deadline,
+                                            renew=self._renew)
             except PublishTimeout as ex:
                 connection.close()
                 raise PublishTimeout('the call could not set up its reply queue in time: '
@@ -178,9 +195,12 @@ class ReplyWaiter:
             return
         self._turns.deliver(mailbox, reply)
 
-    def register(self, msg_id: str) -> None:
-        """Expect replies for ``msg_id``; call before publishing the request."""
-        self._waiters[msg_id] = self._turns.mailbox()
+    def register(self, msg_id: str) -> str:
+        """Expect replies for ``msg_id``; call before publishing the
+        request, which names the reply queue returned."""
+        reply_queue = self.queue_name
+        self._waiters[msg_id] = self._turns.mailbox(reply_queue)
+        return reply_queue
 
     def unregister(self, msg_id: str) -> None:
         """Forget ``msg_id``; later replies for it are dropped."""
@@ -223,6 +243,11 @@ class ReplyWaiter:
                 raise exceptions.MessagingTimeout(
                     'Timed out waiting for a reply to %s, msg_id %s: %s'
                     % (description, msg_id, why)) from None
+            if reply is QUEUE_LOST:
+                raise exceptions.MessagingTimeout(
+                    'Timed out waiting for a reply to %s, msg_id %s: its reply queue %s was '
+                    'lost with its broker node, so no reply can come; calls from now on use '
+                    'a new one' % (description, msg_id, mailbox.reply_queue))
             last_sign_of_life = time.monotonic()
             value = self._outcome(reply)
             # The last non-null value wins: a legacy two-part reply sends the
@@ -250,6 +275,8 @@ class ReplyWaiter:
             try:
                 reply = self._turns.next_reply(mailbox, max(deadline - time.monotonic(), 0))
             except queue.Empty:
+                return answers
+            if reply is QUEUE_LOST:
                 return answers
             if reply.get('ending'):
                 answers.append((time.monotonic(), self._outcome(reply)))

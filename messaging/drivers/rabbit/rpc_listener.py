@@ -3,7 +3,7 @@ queues, and the requests it yields, acked on receipt as oslo servers ack
 them, their replies sent through the ``ReplySender``."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from messaging import wire
 from messaging.drivers import base
@@ -52,18 +52,26 @@ class RpcListener(RabbitListener):
                  ) -> None:
         super().__init__(connection, **kwargs)
         self._sender = sender
-        self.fanout_queue: Optional[str] = None
+        self._private_fanout_tag: Optional[str] = None
         self._stream: Optional[StreamCursor] = None
         self._stream_tag: Optional[str] = None
 
-    def consume_fanout(self, spec: QueueSpec, private: bool) -> None:
+    def consume_fanout(self, spec: QueueSpec, private: bool,
+                       renew: Callable[[], QueueSpec]) -> None:
         """Consume the server's fanout queue: a stream from its tail, or a
-        queue of its own (deleted on a clean stop when ``private``)."""
+        queue of its own (deleted on a clean stop when ``private``), of a
+        new name from ``renew`` if the broker cannot serve it."""
         cursor = StreamCursor(spec.name) if is_stream(spec) else None
-        tag = self.consume(spec, cursor)
+        tag = self.consume(spec, cursor, renew=None if cursor else renew)
         self._stream, self._stream_tag = cursor, tag
         if private:
-            self.fanout_queue = spec.name
+            self._private_fanout_tag = tag
+
+    @property
+    def fanout_queue(self) -> Optional[str]:
+        """The fanout queue of this server's own, to delete when it stops."""
+        tag = self._private_fanout_tag
+        return self._queue_of.get(tag) if tag is not None else None
 
     def _from_stream(self, raw: Any) -> bool:
         return (self._stream is not None

@@ -63,10 +63,11 @@ class SharedConnection:
         return self.link.channel
 
     def declare_consumer(self, spec: QueueSpec, callback: Callable[[Any], None],
-                         deadline: Optional[float] = None, cursor: Any = None) -> str:
+                         deadline: Optional[float] = None, cursor: Any = None,
+                         renew: Optional[Callable[[QueueSpec], QueueSpec]] = None) -> str:
         """Declare and consume a queue (``ConsumerSet.declare``); the I/O
         thread, if any, starts with the first consumer."""
-        tag = self.consumers.declare(spec, callback, deadline, cursor)
+        tag = self.consumers.declare(spec, callback, deadline, cursor, renew)
         if self.io_loop is not None:
             self.io_loop.start()
         return tag
