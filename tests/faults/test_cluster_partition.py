@@ -147,7 +147,8 @@ def test_a_node_cut_off_from_the_others_under_load(partitionable_cluster, monkey
             if waits_for_heal:
                 recovered = load.wait_until(lambda r: r.ok_calls_started_after(heal_at),
                                             RECOVERY_BOUND)
-                assert recovered, 'no call succeeded within %s s of the heal' % RECOVERY_BOUND
+                assert recovered, 'no call succeeded within %s s of the heal:\n%s' % (
+                    RECOVERY_BOUND, broker_state(cluster, 1))
                 first_ok = min(c[1] for c in load.ok_calls_started_after(heal_at))
             # ... and after the heal.
             assert load.wait_until(

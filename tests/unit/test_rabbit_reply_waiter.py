@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -114,15 +115,22 @@ class _CheckedConnection:
     Its one read stops the waiter, so that ``_run`` returns after one pass.
     """
 
-    def __init__(self, waiter, error=None):
+    host = 'rabbit1:5672'
+
+    def __init__(self, waiter, error=None, state=(0, 1)):
         self.checked: list[str] = []
         self._waiter = waiter
         self._error = error
+        #: (ready messages, consumers) the broker answers.
+        self.state = state
+        self.link = SimpleNamespace(broken=False)
+        self.link.mark_broken = lambda: setattr(self.link, 'broken', True)
 
     def check_queue(self, name):
         self.checked.append(name)
         if self._error is not None:
             raise self._error
+        return self.state
 
     def read(self, timeout, done):
         self._waiter._stopping.set()
@@ -177,3 +185,38 @@ def test_a_replaced_reply_queue_ends_the_calls_that_named_it_at_once():
     assert waited < 5
     assert 'its reply queue reply_old was lost with its broker node' in words
     assert waiter.register('m2') == 'reply_new'
+
+
+def _check(waiter, connection):
+    """One timed-out call and the waiter thread's check after it."""
+    waiter._stopping.clear()
+    waiter._next_recheck = 0.0
+    with pytest.raises(exceptions.MessagingTimeout):
+        waiter.wait('m1', 0.01, None, 'method m')
+    waiter._run(connection)
+
+
+@pytest.mark.parametrize('state, consumed_again', [
+    ((0, 1), False),  # nothing waits: the replies just did not come
+    ((0, 0), True),   # the broker lost our consumer
+])
+def test_a_reply_queue_that_counts_no_consumer_is_consumed_again(waiter, caplog, state,
+                                                                 consumed_again):
+    connection = waiter._connection = _CheckedConnection(waiter, state=state)
+    _check(waiter, connection)
+    assert connection.link.broken is consumed_again
+    assert ('the broker is not delivering it to us' in caplog.text) is consumed_again
+
+
+def test_replies_waiting_while_none_reach_us_have_the_queue_consumed_again(waiter, caplog):
+    """Replies ready in the queue are normal while the consumer's prefetch
+    is full; but none received between two checks means they do not move."""
+    connection = waiter._connection = _CheckedConnection(waiter, state=(3, 1))
+    _check(waiter, connection)
+    assert not connection.link.broken
+    waiter._replies_received += 1   # a reply came in between: they move
+    _check(waiter, connection)
+    assert not connection.link.broken
+    _check(waiter, connection)      # none since: stuck
+    assert connection.link.broken
+    assert 'holds 3 replies and counts 1 consumers' in caplog.text

@@ -33,8 +33,9 @@ def queue_state(link: Link, name: str, deadline: Optional[float] = None
     return messages, consumers
 
 
-def check_queue(link: Link, name: str) -> None:
-    """Make sure queue ``name`` still exists, re-declaring it if lost.
+def check_queue(link: Link, name: str) -> tuple[int, int]:
+    """Make sure queue ``name`` still exists, re-declaring it if lost;
+    its ``(ready messages, consumers)``.
 
     A passive declare answers 404 for a queue the broker no longer has;
     the retry path then reconnects, and the new channel's consumers are
@@ -42,8 +43,10 @@ def check_queue(link: Link, name: str) -> None:
 
     :raises MessageDeliveryFailure: the broker cannot be reached.
     """
-    link.ensure(lambda channel: channel.queue_declare(name, passive=True), retry=1,
-                what='check that queue %s exists' % name)
+    _name, messages, consumers = link.ensure(
+        lambda channel: channel.queue_declare(name, passive=True), retry=1,
+        what='check that queue %s exists' % name)
+    return messages, consumers
 
 
 def delete_queue(link: Link, name: str) -> None:

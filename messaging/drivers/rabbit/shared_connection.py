@@ -88,9 +88,10 @@ class SharedConnection:
         """Ack or reject a delivery (``ConsumerSet.ack``); from any thread."""
         self.consumers.ack(channel, delivery_tag, requeue)
 
-    def check_queue(self, name: str) -> None:
-        """Declare a lost queue again (``queues.check_queue``)."""
-        queues.check_queue(self.link, name)
+    def check_queue(self, name: str) -> tuple[int, int]:
+        """Declare a lost queue again; its ``(ready messages, consumers)``
+        (``queues.check_queue``)."""
+        return queues.check_queue(self.link, name)
 
     def delete_queue(self, name: str) -> None:
         """Delete a queue (``queues.delete_queue``)."""
