@@ -215,9 +215,9 @@ class ConsumerSet:
                 raise ex.cause
             consumer.spec = consumer.renew(spec)
             LOG.warning('The broker %s cannot serve queue %s, this process\'s own (%s): its '
-                        'node is down, and RabbitMQ 4 keeps such a queue until the node is '
-                        'back. Consuming a new queue, %s, instead; what was in the old one '
-                        'is lost with it (replies to calls sent before time out)',
+                        'node is down, and the broker keeps it until the node is back. '
+                        'Consuming a new queue, %s, instead; what was in the old one is lost '
+                        'with it (replies to calls sent before time out)',
                         self._link.host, spec.name, ex.cause, consumer.spec.name)
             raise
         if cursor is not None:

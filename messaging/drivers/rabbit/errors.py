@@ -156,7 +156,6 @@ class PrivateQueueUnavailable(DeclareAgain):
 
     def __init__(self, queue: str, cause: Exception) -> None:
         super().__init__('queue', queue)
-        self.queue = queue
         self.cause = cause
 
 
