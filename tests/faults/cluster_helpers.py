@@ -110,14 +110,13 @@ def leader_index(nodes: Nodes, via: int, queue: str) -> Optional[int]:
 class RecordingEndpoint:
     """Answers ``echo`` calls and records the numbers of ``note`` casts.
 
-    ``counts[n]`` is how often cast ``n`` reached an endpoint of the test:
-    above 1 is a duplicate delivered to the application; ``arrived[n]``
-    when (``time.monotonic()``).
+    ``arrived[n]`` is when (``time.monotonic()``) cast ``n`` reached an
+    endpoint of the test, each time; ``counts[n]`` how often: above 1 is
+    a duplicate delivered to the application.
     """
 
     def __init__(self) -> None:
-        self.counts: collections.Counter = collections.Counter()
-        self.arrived: collections.defaultdict = collections.defaultdict(list)
+        self.arrived: dict[int, list[float]] = {}
         self._arrived = threading.Condition()
 
     def echo(self, ctxt: dict, value: Any) -> Any:
@@ -125,20 +124,25 @@ class RecordingEndpoint:
 
     def note(self, ctxt: dict, number: int) -> None:
         with self._arrived:
-            self.counts[number] += 1
-            self.arrived[number].append(time.monotonic())
+            self.arrived.setdefault(number, []).append(time.monotonic())
             self._arrived.notify_all()
+
+    @property
+    def counts(self) -> collections.Counter:
+        """How often each cast arrived."""
+        with self._arrived:
+            return collections.Counter({n: len(at) for n, at in self.arrived.items()})
 
     def wait_for_casts(self, numbers: set[int], timeout: float) -> set[int]:
         """Wait until every cast of ``numbers`` arrived; returns the missing."""
         with self._arrived:
-            self._arrived.wait_for(lambda: numbers <= self.counts.keys(), timeout)
-            return numbers - self.counts.keys()
+            self._arrived.wait_for(lambda: numbers <= self.arrived.keys(), timeout)
+            return numbers - self.arrived.keys()
 
     def duplicates(self) -> dict[int, int]:
         """Casts delivered more than once, with their delivery counts."""
         with self._arrived:
-            return {n: c for n, c in self.counts.items() if c > 1}
+            return {n: len(at) for n, at in self.arrived.items() if len(at) > 1}
 
 
 def exchange_of(topic: str) -> str:

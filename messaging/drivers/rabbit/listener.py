@@ -125,14 +125,15 @@ class RabbitListener(base.Listener):
             is down: ``ConsumerSet.declare``).
         """
         name = spec.name
+        tag: Optional[str] = None
 
-        def renewed(old: QueueSpec) -> QueueSpec:
+        def renewed(_old: QueueSpec) -> QueueSpec:
+            # Before the declaration returned, its tag is not known yet.
             nonlocal name
             new = renew()
             name = new.name
-            for tag, consumed in self._queue_of.items():
-                if consumed == old.name:
-                    self._queue_of[tag] = new.name
+            if tag is not None:
+                self._queue_of[tag] = name
             return new
 
         tag = self.connection.declare_consumer(spec, self._on_delivery, cursor=cursor,
