@@ -59,6 +59,20 @@ def test_every_consumer_is_consumed_again_on_a_new_channel_until_cancelled(parts
     assert consumed(kombu.channels[-1]) == [('b', '2')]
 
 
+def test_on_a_new_channel_every_queue_is_declared_before_the_first_consume(parts):
+    """A refused declaration closes the channel: no consumer may have
+    started receiving on it by then."""
+    link, kombu, consumers = parts
+    for name in 'abc':
+        consumers.declare(spec(name), print)
+    link.mark_broken()
+    link.ensure(lambda channel: None)
+    steps = [call[0] for call in kombu.channels[-1].calls
+             if call[0] in ('queue_declare', 'basic_consume')]
+    assert steps == ['queue_declare'] * 3 + ['basic_consume'] * 3
+    assert consumed(kombu.channels[-1]) == [('a', '1'), ('b', '2'), ('c', '3')]
+
+
 def test_a_consumer_the_broker_cancelled_is_consumed_again_on_the_same_channel():
     link, kombu = linked()
     now = [1000.0]

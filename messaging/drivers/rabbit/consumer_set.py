@@ -194,19 +194,39 @@ class ConsumerSet:
     # -- on each new channel -------------------------------------------------
 
     def channel_opened(self, channel: amqp.Channel) -> None:
-        """Declare and consume every consumer again, setting aside those
-        the broker now refuses; schedule the checks of their queues."""
+        """Declare every consumer's queue again, then consume them all,
+        setting aside those the broker now refuses; schedule the checks of
+        their queues.
+
+        Every declaration comes before the first consume: a declaration
+        the broker refuses closes the channel, and what consumers already
+        started on it had received would go back to its queues, to be
+        delivered again though it may have been handled meanwhile (as a
+        server's fanout queue held on a stopped RabbitMQ 4 node is
+        answered 404 after its topic queues were consumed).
+        """
         self._cancelled.clear()
         if self._consumers:
             self.declared_again += 1
-        for tag, consumer in list(self._consumers.items()):
-            self._consume_or_set_aside(channel, tag, consumer)
+        consumers = list(self._consumers.items())
+        for tag, consumer in consumers:
+            self._consume_or_set_aside(channel, tag, consumer, start=False)
+        for tag, consumer in consumers:
+            self._consume_or_set_aside(channel, tag, consumer, declare=False)
         if self._consumers:
             now = self._clock()
             self._rechecks = tuple(now + delay for delay in RECHECKS_AFTER_RECONNECT)
 
-    def _consume(self, channel: amqp.Channel, tag: str, consumer: Consumer) -> None:
-        spec, callback, cursor = consumer.spec, consumer.callback, consumer.cursor
+    def _consume(self, channel: amqp.Channel, tag: str, consumer: Consumer,
+                 declare: bool = True, start: bool = True) -> None:
+        """Declare the consumer's queue (``declare``) and consume it (``start``)."""
+        if declare:
+            self._declare(channel, consumer)
+        if start:
+            self._start(channel, tag, consumer)
+
+    def _declare(self, channel: amqp.Channel, consumer: Consumer) -> None:
+        spec = consumer.spec
         try:
             self._link.declarer.queue(channel, spec)
         except PrivateQueueUnavailable as ex:
@@ -220,6 +240,9 @@ class ConsumerSet:
                         'with it (replies to calls sent before time out)',
                         self._link.host, spec.name, ex.cause, consumer.spec.name)
             raise
+
+    def _start(self, channel: amqp.Channel, tag: str, consumer: Consumer) -> None:
+        spec, callback, cursor = consumer.spec, consumer.callback, consumer.cursor
         if cursor is not None:
             arguments = cursor.consumer_arguments()
         else:
@@ -240,16 +263,17 @@ class ConsumerSet:
                                     % (spec.name, self._link.host, ex)) from ex
             raise
 
-    def _consume_or_set_aside(self, channel: amqp.Channel, tag: str,
-                              consumer: Consumer) -> None:
-        """Declare and consume one consumer, or set it aside when refused.
+    def _consume_or_set_aside(self, channel: amqp.Channel, tag: str, consumer: Consumer,
+                              declare: bool = True, start: bool = True) -> None:
+        """Declare (``declare``) and consume (``start``) one consumer, or
+        set it aside when refused.
 
         :raises DeclareAgain: it was set aside (the broker closed the
             channel, or the connection, on refusing it).
         """
         spec = consumer.spec
         try:
-            self._consume(channel, tag, consumer)
+            self._consume(channel, tag, consumer, declare, start)
         except RETRIED_OR_REFUSED as ex:
             error = refusal(ex, 'declare consumer of %s' % spec.name, self._link.host,
                             self._link.vhost)
@@ -263,6 +287,8 @@ class ConsumerSet:
                       'consumers of the connection go on', error, tag, self._link.name, delay,
                       attempts)
             raise DeclareAgain('queue', spec.name) from ex
+        if not start:
+            return
         if tag in self._set_aside:
             _consumer, attempts, _retry_at = self._set_aside.pop(tag)
             LOG.info('Consumer %s of queue %s on %s is declared again, after %d refusal(s)',
