@@ -266,21 +266,23 @@ class Cluster:
         it usually takes 6 s; rabbitmq-server issues 2175 and 17319 describe
         such cases). That is the broker's recovery, not the clients' under
         test: after half of ``timeout``, each node that does not run in the
-        largest group of running nodes is restarted as an operator would
-        (``stop_app``, ``start_app``), with a WARNING that shows its log."""
+        largest group of running nodes, or cannot tell its own view (its app
+        is not running, though the others may still count it), is restarted
+        as an operator would (``stop_app``, ``start_app``), with a WARNING
+        that shows its log."""
         try:
             self.await_running(range(3), timeout / 2)
             return []
         except RuntimeError as ex:
             LOG.warning('The cluster is not whole %.0f s after the heal (%s)', timeout / 2, ex)
-        views = []
+        views = {}
         for via in range(3):
             try:
-                views.append(self.running_nodes(via))
+                views[via] = self.running_nodes(via)
             except (RuntimeError, subprocess.TimeoutExpired):
                 pass
-        majority = max(views, key=len, default=[])
-        stuck = [i for i in range(3) if self.nodes[i] not in majority]
+        majority = max(views.values(), key=len, default=[])
+        stuck = [i for i in range(3) if i not in views or self.nodes[i] not in majority]
         for node in stuck:
             LOG.warning('Restarting the app of %s, not running in %s; its log ends:\n%s',
                         self.nodes[node], majority, self.log_tail(node))
