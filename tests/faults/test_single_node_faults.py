@@ -21,10 +21,10 @@ from oslo_config import cfg
 
 import messaging
 from messaging.drivers.rabbit.errors import PublishTimeout
-from tests.faults.cluster_helpers import RecordingEndpoint
+from tests.faults.cluster_helpers import RecordingEndpoint, hosts_in_url_order
 from tests.faults.figures import record
 from tests.faults.rabbit_nodes import PASSWORD, USER
-from tests.faults.tcp_proxy import TcpProxy
+from tests.faults.tcp_proxy import CONFIRMS, DECLARE_OK, DELIVERIES, TcpProxy
 from tests.functional.rabbit_helpers import hearing
 
 pytestmark = pytest.mark.timeout(90)
@@ -263,7 +263,8 @@ def test_publishers_fail_clearly_when_a_memory_alarm_outlasts_their_timeout(
         own_node, driver_log):
     """Past its timeout, a call (and a cast past publish_timeout) raises an
     error naming the alarm, in bounded time; once lifted, calls work again."""
-    url = own_node.url(query=FAST_RECONNECT + '&publish_timeout=2')
+    # The node twice: a blocked broker is not a host to leave.
+    url = own_node.url([0, 0], query=FAST_RECONNECT + '&publish_timeout=2')
     with rpc_setup(url) as (client, _endpoint, _transport):
         with memory_alarm(own_node) as lift:
             started = time.monotonic()
@@ -290,6 +291,7 @@ def test_publishers_fail_clearly_when_a_memory_alarm_outlasts_their_timeout(
     assert 'memory or disk alarm' in str(big_cast_failure.value)
     assert call_failed_after < JOIN_BOUND and big_failed_after < JOIN_BOUND
     assert driver_log.matching('was not confirmed within', logging.ERROR)
+    assert not driver_log.matching('nor blocked publishing')
     record('memory alarm past the timeout', recovery_s=round(recovered - lifted, 2),
            call_failed_after_s=round(call_failed_after, 2),
            big_cast_failed_after_s=round(big_failed_after, 2), calls_failed=1, calls_ok=1,
@@ -338,3 +340,91 @@ def test_missed_heartbeats_are_detected_and_the_connections_replaced(own_node, d
     record('missed heartbeats (network stalled)', recovery_s=round(recovered - frozen, 2),
            detected_s=round(detected_after, 2), calls_failed=0, calls_ok=1, casts_sent=0,
            casts_lost=0)
+
+
+def test_a_host_that_confirms_and_delivers_nothing_is_left_for_the_next(
+        own_node, driver_log, monkeypatch):
+    """A host that takes connections and publishes but confirms and delivers
+    nothing, as a RabbitMQ 4 node cut off from its cluster's majority does
+    (here a proxy that withholds them), costs the client one call: the
+    publish that went unconfirmed moves every connection of its transport
+    on that host to the URL's next host, the reply connection (which
+    publishes nothing) among them, and the next call and cast succeed."""
+    hosts_in_url_order(monkeypatch)
+    proxy = TcpProxy(own_node.ports[0])
+    withholding = '127.0.0.1:%d' % proxy.port
+    direct = '127.0.0.1:%d' % own_node.ports[0]
+    client_url = 'rabbit://%s:%s@%s,%s:%s@%s/?%s' % (USER, PASSWORD, withholding, USER,
+                                                     PASSWORD, direct, FAST_RECONNECT)
+    conf = cfg.ConfigOpts()
+    client_transport = messaging.get_rpc_transport(conf, client_url)
+    try:
+        with rpc_setup(own_node.url(query=FAST_RECONNECT)) as (server_client, endpoint, _):
+            client = messaging.get_rpc_client(client_transport, server_client.target,
+                                              timeout=CALL_TIMEOUT)
+            assert client.call({}, 'echo', value='warm') == 'warm'
+            reply_connection = client_transport._driver._reply_waiter._connection
+            assert reply_connection.link.host == withholding
+            proxy.withhold(*CONFIRMS, *DELIVERIES)
+            started = time.monotonic()
+            with pytest.raises(PublishTimeout):
+                client.prepare(timeout=2).call({}, 'echo', value='unconfirmed')
+            assert client.call({}, 'echo', value='after') == 'after'
+            recovered = time.monotonic()
+            warning = driver_log.wait_for('neither confirmed it in time nor blocked '
+                                          'publishing', logging.WARNING)
+            assert withholding in warning.getMessage()
+            client.cast({}, 'note', number=1)
+            assert endpoint.wait_for_casts({1}, JOIN_BOUND) == set()
+            assert reply_connection.link.host == direct
+    finally:
+        client_transport.cleanup()
+        proxy.close()
+    record('a host confirming and delivering nothing', recovery_s=round(recovered - started, 2),
+           calls_failed=1, calls_ok=1, casts_sent=1, casts_lost=0)
+
+
+def test_a_caller_is_not_held_past_its_timeout_by_a_declaration_the_broker_holds(
+        own_node, driver_log):
+    """The caller that reads the reply connection when it breaks reconnects
+    it; a broker that then holds the reply queue's declaration (a queue
+    whose leader is out of its reach; here a proxy withholding
+    ``queue.declare-ok``) keeps the caller no longer than a connect's
+    bound past its timeout, instead of until the broker gives up on the
+    silent connection (missed heartbeats: minutes)."""
+    proxy = TcpProxy(own_node.ports[0])
+    url = 'rabbit://%s:%s@127.0.0.1:%d/?%s' % (USER, PASSWORD, proxy.port, FAST_RECONNECT)
+    transport = messaging.get_rpc_transport(cfg.ConfigOpts(), url)
+    outcome: list[BaseException] = []
+    try:
+        with rpc_setup(own_node.url(query=FAST_RECONNECT)) as (server_client, _endpoint, _t):
+            assert messaging.get_rpc_client(transport, server_client.target).call(
+                {}, 'echo', value='warm') == 'warm'
+            # No server listens on this topic: the caller waits, reading.
+            unserved = messaging.get_rpc_client(
+                transport, messaging.Target(topic='unserved_%s' % uuid.uuid4().hex[:8]),
+                timeout=2)
+
+            def call() -> None:
+                try:
+                    unserved.call({}, 'echo', value='never')
+                except BaseException as ex:  # noqa: BLE001 - the outcome is checked
+                    outcome.append(ex)
+
+            caller = threading.Thread(target=call, daemon=True)
+            started = time.monotonic()
+            caller.start()
+            proxy.withhold(*DECLARE_OK)
+            proxy.drop()
+            caller.join(timeout=JOIN_BOUND)
+            ended = time.monotonic()
+            assert not caller.is_alive(), 'the caller was held by the declaration'
+            proxy.withhold()
+            assert messaging.get_rpc_client(transport, server_client.target).call(
+                {}, 'echo', value='after') == 'after'
+    finally:
+        transport.cleanup()
+        proxy.close()
+    assert [type(ex) for ex in outcome] == [messaging.MessagingTimeout]
+    # Its timeout, then at most one connect's bound (5 s) more.
+    assert ended - started < 2 + 5 + 1

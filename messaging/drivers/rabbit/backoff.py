@@ -6,8 +6,9 @@ import random
 import time
 from typing import Any, Optional
 
-# Seconds a connect (each step of its TCP and AMQP handshakes) may take
-# when no deadline is nearer; kombu's default.
+# Seconds a connect (each step of its TCP and AMQP handshakes, and each
+# declaration that follows it on the new channel) may take when no deadline
+# is nearer; kombu's default.
 CONNECT_TIMEOUT = 5.0
 
 # Seconds before a deadline after which no retry starts: too short a time

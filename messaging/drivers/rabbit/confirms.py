@@ -50,6 +50,7 @@ class PublishConfirms:
         self._published = 0
         self._awaiting: Optional[int] = None
         self._confirmed: Optional[bool] = None
+        self._timed_out = False
         self._blocked_reason: Optional[str] = None
 
     def new_channel(self, channel: Optional[amqp.Channel]) -> None:
@@ -71,10 +72,18 @@ class PublishConfirms:
         """The broker's reason while it blocks publishing, else None."""
         return self._blocked_reason
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether the publish last awaited was written and its confirm
+        did not come by its deadline (unlike a write the broker did not
+        read: a node that blocks us reads nothing, not even its own
+        ``connection.blocked`` behind our stalled write)."""
+        return self._timed_out
+
     def expect(self) -> None:
         """Await the confirm of the publish about to be written next."""
         self._published += 1
-        self._awaiting, self._confirmed = self._published, None
+        self._awaiting, self._confirmed, self._timed_out = self._published, None, False
 
     def wait(self, link: ConfirmReader, deadline: float, bound: float) -> None:
         """Read frames until the broker acks or nacks the awaited publish.
@@ -85,12 +94,16 @@ class PublishConfirms:
         :raises socket.timeout: when ``deadline`` passes first.
         :raises MessageDeliveryFailure: when the broker nacks it.
         """
-        while self._confirmed is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise socket.timeout('no publisher confirm')
-            link.publish_timeout(remaining, bound)
-            link.read_frames()
+        try:
+            while self._confirmed is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout('no publisher confirm')
+                link.publish_timeout(remaining, bound)
+                link.read_frames()
+        except socket.timeout:
+            self._timed_out = True
+            raise
         if not self._confirmed:
             raise exceptions.MessageDeliveryFailure(
                 'The broker %s refused (nacked) message %d on %s: it could not take it '

@@ -20,6 +20,7 @@ from messaging.drivers.rabbit import codec, queue_retirement, queues
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.link import Link
+from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 from messaging.drivers.rabbit.publisher import Publisher
 from messaging.drivers.rabbit.queue_retirement import RetiredQueue
 
@@ -32,13 +33,17 @@ class Connection:
 
     :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
     :param broker_urls: kombu URLs, one per host, tried in failover order.
+    :param unconfirming: the hosts the driver's connections leave
+        (unconfirming_hosts.py).
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
-                 codec_: Optional[codec.Codec] = None) -> None:
+                 codec_: Optional[codec.Codec] = None,
+                 unconfirming: Optional[UnconfirmingHosts] = None) -> None:
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         #: The parts, each with one job (see the module docstring).
-        self.link = Link(conf, broker_urls, ssl=ssl, confirm=True)
+        self.link = Link(conf, broker_urls, ssl=ssl, confirm=True,
+                         unconfirming=unconfirming)
         self.publisher = Publisher(self.link, self.codec, conf.publish_timeout)
         self.heartbeat = heartbeat_of(self.link, conf, own_thread=True)
 

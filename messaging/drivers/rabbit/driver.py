@@ -21,6 +21,7 @@ from messaging.drivers.rabbit import reachability
 from messaging.drivers.rabbit.codec import Codec
 from messaging.drivers.rabbit.connection import Connection
 from messaging.drivers.rabbit.shared_connection import SharedConnection
+from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -136,6 +137,7 @@ class RabbitDriver(AMQPDriverBase):
         self._transport_url = url
         single = url.hosts[0].hostname if len(url.hosts) == 1 else None
         self._ssl = ssl_options(options, single)
+        self._unconfirming = UnconfirmingHosts()
         super().__init__(conf, url, options, default_exchange, allowed_remote_exmods,
                          queue_manager=queue_manager.from_options(options, conf))
         LOG.debug('Rabbit driver for %s', url.to_string())
@@ -154,6 +156,10 @@ class RabbitDriver(AMQPDriverBase):
         # random host and fails over through the others.
         random.shuffle(urls)
         if listening:
+            # Only the reply connection leaves a host found not confirming
+            # (unconfirming_hosts.py); a server's stay.
             return SharedConnection(self.options, urls, ssl=self._ssl, codec_=self._codec,
-                                    io_thread=io_thread)
-        return Connection(self.options, urls, ssl=self._ssl, codec_=self._codec)
+                                    io_thread=io_thread,
+                                    unconfirming=None if io_thread else self._unconfirming)
+        return Connection(self.options, urls, ssl=self._ssl, codec_=self._codec,
+                          unconfirming=self._unconfirming)

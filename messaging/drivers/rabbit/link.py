@@ -66,6 +66,7 @@ from messaging.drivers.rabbit.errors import (RECOVERABLE, RETRIED_OR_REFUSED, De
 from messaging.drivers.rabbit.io_turns import IoTurns
 from messaging.drivers.rabbit.options import PROCESS_NAME
 from messaging.drivers.rabbit.retry_log import RetryLog
+from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 from messaging import log_names
 
 LOG = log_names.get_logger(__name__)
@@ -95,10 +96,13 @@ class Link:
     :param confirm: publisher confirms (send connections); without,
         ``rabbit_qos_prefetch_count`` applies (listening connections).
     :param turns: the turns of the reader that reads this link, if one does.
+    :param unconfirming: the hosts the driver's links leave (shared by
+        them all); by default this link's own.
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
-                 confirm: bool = True, turns: Optional[IoTurns] = None) -> None:
+                 confirm: bool = True, turns: Optional[IoTurns] = None,
+                 unconfirming: Optional[UnconfirmingHosts] = None) -> None:
         self._conf = conf
         #: The frame engine the ``rabbit_frame_engine`` option names
         #: (engine/): what this link's parts write and read frames with.
@@ -131,6 +135,11 @@ class Link:
         self._failed_attempts = 0
         self._retry_at: Optional[float] = None
         self._broken = False
+        self._unconfirming = unconfirming if unconfirming is not None else UnconfirmingHosts()
+        self._host_count = len(broker_urls)
+        # With one host there is nowhere else to go.
+        self._fails_over = self._host_count > 1
+        self._connected_at = 0.0
         #: How many times the connection was (re)established: a change tells
         #: a caller that it was lost meanwhile (and its queues declared again).
         self.generation = 0
@@ -185,16 +194,28 @@ class Link:
     # -- connecting and closing ----------------------------------------------
 
     def _connect(self, deadline: Optional[float] = None) -> None:
+        # Past hosts that did not confirm a publish of the driver of late,
+        # while another host is left to try (unconfirming_hosts.py).
+        for _ in range(self._host_count - 1):
+            if not self._unconfirming.avoided(self.host):
+                break
+            self._kombu.maybe_switch_next()
         # Each step of the TCP and AMQP handshakes waits at most this long.
         self._kombu.connect_timeout = backoff.connect_timeout(deadline)
         self._kombu.ensure_connection(max_retries=0, reraise_as_library_errors=False)
         channel = self._kombu.channel()
+        # The declarations the channel's users make on it answer within a
+        # connect's bound too: one the broker holds (a queue whose leader is
+        # out of its reach) must not hold the reader, nor a caller stepping
+        # it, past that.
+        self.engine.set_socket_timeout(channel.connection, backoff.connect_timeout(deadline))
         self.confirms.new_channel(channel if self.confirm else None)
         if not self.confirm and self._conf.rabbit_qos_prefetch_count > 0:
             channel.basic_qos(0, self._conf.rabbit_qos_prefetch_count, False)
         self._channel = channel
         self.declarer.forget()
         self._broken = False
+        self._connected_at = time.monotonic()
         self.generation += 1
         for user in self._users:
             user.channel_opened(channel)
@@ -304,6 +325,9 @@ class Link:
                         'Connection %s is closed; cannot run %s' % (self.name, what))
                 reconnecting = self.generation > 0  # else a first connect
                 try:
+                    if self.usable and self._unconfirming.reported_since(self.host,
+                                                                        self._connected_at):
+                        self._leave_unconfirming_host(reported_here=False)
                     if not self.usable:
                         with self._write_lock:
                             self._reset()
@@ -330,8 +354,16 @@ class Link:
                 except PublishTimeout:
                     # A confirm may still come for the message: a fresh
                     # channel keeps it from being taken for the next one's.
-                    with self._write_lock:
-                        self._reset()
+                    # One that never came from a broker that did not block
+                    # us: every link of the driver leaves that host.
+                    confirms = self.confirms
+                    if (confirms.timed_out and confirms.blocked_reason is None
+                            and self._fails_over):
+                        self._unconfirming.report(self.host)
+                        self._leave_unconfirming_host(reported_here=True)
+                    else:
+                        with self._write_lock:
+                            self._reset()
                     raise
                 except RETRIED_OR_REFUSED as ex:
                     attempt += 1
@@ -356,6 +388,29 @@ class Link:
             # are not held up by our backoff; close() cuts the wait short.
             if delay:
                 self._closing.wait(delay)
+
+    def _leave_unconfirming_host(self, reported_here: bool) -> None:
+        """Drop the connection to a host that took a publish of this
+        driver and never confirmed it (unconfirming_hosts.py); the next try
+        connects to the next host of the URL.
+
+        :param reported_here: this link's publish went unconfirmed (else
+            another link's did).
+        """
+        left = self.host
+        with self._write_lock:
+            self._reset()
+        self._kombu.maybe_switch_next()
+        if reported_here:
+            LOG.warning('Broker %s took a publish on %s and neither confirmed it in time nor '
+                        'blocked publishing: it may be a node cut off from the rest of its '
+                        'cluster. This process\'s connections to it move to the other hosts '
+                        'of the transport URL, this one to %s; check the cluster\'s state '
+                        '("rabbitmqctl cluster_status") and the network between its nodes',
+                        left, self.name, self.host)
+        else:
+            LOG.info('Connection %s leaves broker %s, which did not confirm a publish of '
+                     'this process in time, for %s', self.name, left, self.host)
 
     def _retry_delay(self, ex: BaseException, what: str, attempt: int, reconnecting: bool,
                      retry: Optional[int], deadline: Optional[float]) -> float:

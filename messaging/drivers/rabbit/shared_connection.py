@@ -24,6 +24,7 @@ from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.io_loop import IoLoop
 from messaging.drivers.rabbit.io_turns import IoTurns
 from messaging.drivers.rabbit.link import Link
+from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 from messaging.drivers.rabbit.reader import Reader
 
 # How long close() waits for the I/O thread.
@@ -35,17 +36,21 @@ class SharedConnection:
 
     :param conf: the driver's view of ``[oslo_messaging_rabbit]``.
     :param broker_urls: kombu URLs, one per host, tried in failover order.
+    :param unconfirming: the hosts the driver's connections leave
+        (unconfirming_hosts.py); None for a server's, which stay.
     :param io_thread: step the reader on an I/O thread of its own (a hub
         connection); else the owner calls :meth:`read` (the reply
         connection).
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
-                 codec_: Optional[codec.Codec] = None, io_thread: bool = True) -> None:
+                 codec_: Optional[codec.Codec] = None,
+                 unconfirming: Optional[UnconfirmingHosts] = None, io_thread: bool = True) -> None:
         self.codec = codec_ or codec.Codec(conf.kombu_compression, conf.max_message_size)
         turns = IoTurns()
         #: The parts (see the module docstring).
-        self.link = Link(conf, broker_urls, ssl=ssl, confirm=False, turns=turns)
+        self.link = Link(conf, broker_urls, ssl=ssl, confirm=False, turns=turns,
+                         unconfirming=unconfirming)
         self.consumers = ConsumerSet(self.link, conf)
         self.heartbeat = heartbeat_of(self.link, conf, own_thread=False)
         self.reader = Reader(self.link, self.consumers, self.heartbeat, turns)
