@@ -428,3 +428,34 @@ def test_a_caller_is_not_held_past_its_timeout_by_a_declaration_the_broker_holds
     assert [type(ex) for ex in outcome] == [messaging.MessagingTimeout]
     # Its timeout, then at most one connect's bound (5 s) more.
     assert ended - started < 2 + 5 + 1
+
+
+def test_a_reply_queue_check_the_broker_does_not_answer_gives_up_and_reconnects(
+        own_node, driver_log):
+    """After a call times out, the reply queue is checked (a passive
+    declare). A broker that holds the answer (here a proxy withholding
+    ``queue.declare-ok``) fails the check within a connect's bound, with a
+    WARNING, and the connection is made again, instead of the reply
+    connection's reader waiting until the broker gives up on the silent
+    connection; once the broker answers again, calls succeed."""
+    proxy = TcpProxy(own_node.ports[0])
+    url = 'rabbit://%s:%s@127.0.0.1:%d/?%s' % (USER, PASSWORD, proxy.port, FAST_RECONNECT)
+    transport = messaging.get_rpc_transport(cfg.ConfigOpts(), url)
+    try:
+        with rpc_setup(own_node.url(query=FAST_RECONNECT)) as (server_client, _endpoint, _t):
+            client = messaging.get_rpc_client(transport, server_client.target,
+                                              timeout=CALL_TIMEOUT)
+            assert client.call({}, 'echo', value='warm') == 'warm'
+            proxy.withhold(*DECLARE_OK)
+            unserved = messaging.get_rpc_client(
+                transport, messaging.Target(topic='unserved_%s' % uuid.uuid4().hex[:8]),
+                timeout=1)
+            with pytest.raises(messaging.MessagingTimeout):
+                unserved.call({}, 'echo', value='never')
+            warning = driver_log.wait_for('Could not check reply queue', logging.WARNING)
+            assert 'check that queue' in warning.getMessage()
+            proxy.withhold()
+            first_successful_call(client)
+    finally:
+        transport.cleanup()
+        proxy.close()

@@ -7,12 +7,20 @@ server's fanout queue when it stops.
 """
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import amqp
 
 from messaging import exceptions
+from messaging.drivers.rabbit import backoff
 from messaging.drivers.rabbit.link import Link
+
+# A healthy broker answers a passive declare at once. One it holds (a node
+# that cannot reach the queue's leader) must not hold the thread checking,
+# a reader or a caller stepping the reply connection: past this the check
+# fails, and the retry path reconnects, on the next host of the URL.
+CHECK_TIMEOUT = backoff.CONNECT_TIMEOUT
 
 
 def queue_state(link: Link, name: str, deadline: Optional[float] = None
@@ -41,11 +49,13 @@ def check_queue(link: Link, name: str) -> tuple[int, int]:
     the retry path then reconnects, and the new channel's consumers are
     declared again (``ConsumerSet.channel_opened``), that queue among them.
 
-    :raises MessageDeliveryFailure: the broker cannot be reached.
+    :raises MessageDeliveryFailure: the broker cannot be reached, or did
+        not answer within ``CHECK_TIMEOUT``.
     """
     _name, messages, consumers = link.ensure(
         lambda channel: channel.queue_declare(name, passive=True), retry=1,
-        what='check that queue %s exists' % name)
+        what='check that queue %s exists' % name,
+        deadline=time.monotonic() + CHECK_TIMEOUT)
     return messages, consumers
 
 
