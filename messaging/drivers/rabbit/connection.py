@@ -20,9 +20,9 @@ from messaging.drivers.rabbit import codec, queue_retirement, queues
 from messaging.drivers.rabbit.declarations import ExchangeSpec, QueueSpec
 from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.link import Link
-from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 from messaging.drivers.rabbit.publisher import Publisher
 from messaging.drivers.rabbit.queue_retirement import RetiredQueue
+from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 
 # How long close() waits for the heartbeat thread.
 JOIN_TIMEOUT = 5.0

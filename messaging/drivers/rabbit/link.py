@@ -96,8 +96,8 @@ class Link:
     :param confirm: publisher confirms (send connections); without,
         ``rabbit_qos_prefetch_count`` applies (listening connections).
     :param turns: the turns of the reader that reads this link, if one does.
-    :param unconfirming: the hosts the driver's links leave (shared by
-        them all); by default this link's own.
+    :param unconfirming: the hosts to leave, shared by the driver's send
+        and reply links; by default this link's own.
     """
 
     def __init__(self, conf: Any, broker_urls: list[str], ssl: Any = False,
@@ -355,7 +355,7 @@ class Link:
                     # A confirm may still come for the message: a fresh
                     # channel keeps it from being taken for the next one's.
                     # One that never came from a broker that did not block
-                    # us: every link of the driver leaves that host.
+                    # us: the links sharing ``unconfirming`` leave that host.
                     confirms = self.confirms
                     if (confirms.timed_out and confirms.blocked_reason is None
                             and self._fails_over):
