@@ -24,8 +24,8 @@ from messaging.drivers.rabbit.heartbeat import heartbeat_of
 from messaging.drivers.rabbit.io_loop import IoLoop
 from messaging.drivers.rabbit.io_turns import IoTurns
 from messaging.drivers.rabbit.link import Link
-from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 from messaging.drivers.rabbit.reader import Reader
+from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 
 # How long close() waits for the I/O thread.
 JOIN_TIMEOUT = 5.0
