@@ -7,8 +7,10 @@ from messaging.drivers.rabbit.unconfirming_hosts import UnconfirmingHosts
 
 def test_a_reported_host_is_left_by_links_connected_before_the_report_only():
     hosts = UnconfirmingHosts()
+    assert not hosts
     before = time.monotonic()
     hosts.report('node0:5672')
+    assert hosts
     after = time.monotonic() + 1
     assert hosts.reported_since('node0:5672', before)
     assert not hosts.reported_since('node0:5672', after)

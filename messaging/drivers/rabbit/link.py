@@ -196,7 +196,7 @@ class Link:
     def _connect(self, deadline: Optional[float] = None) -> None:
         # Past hosts that did not confirm a publish of the driver of late,
         # while another host is left to try (unconfirming_hosts.py).
-        for _ in range(self._host_count - 1):
+        for _ in range(self._host_count - 1 if self._unconfirming else 0):
             if not self._unconfirming.avoided(self.host):
                 break
             self._kombu.maybe_switch_next()
@@ -325,8 +325,9 @@ class Link:
                         'Connection %s is closed; cannot run %s' % (self.name, what))
                 reconnecting = self.generation > 0  # else a first connect
                 try:
-                    if self.usable and self._unconfirming.reported_since(self.host,
-                                                                        self._connected_at):
+                    unconfirming = self._unconfirming
+                    if (unconfirming and self.usable
+                            and unconfirming.reported_since(self.host, self._connected_at)):
                         self._leave_unconfirming_host(reported_here=False)
                     if not self.usable:
                         with self._write_lock:

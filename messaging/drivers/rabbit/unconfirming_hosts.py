@@ -52,6 +52,11 @@ class UnconfirmingHosts:
         # host:port -> time.monotonic() of the latest report.
         self._reported: dict[str, float] = {}
 
+    def __bool__(self) -> bool:
+        """Whether any host was reported (the common case is none: the
+        links' check per operation then costs no more than this)."""
+        return bool(self._reported)
+
     def report(self, host: str) -> None:
         """``host`` took a publish and confirmed it neither in time nor
         blocked it."""
