@@ -136,9 +136,8 @@ class Link:
         self._retry_at: Optional[float] = None
         self._broken = False
         self._unconfirming = unconfirming if unconfirming is not None else UnconfirmingHosts()
-        self._host_count = len(broker_urls)
         # With one host there is nowhere else to go.
-        self._fails_over = self._host_count > 1
+        self._host_count = len(broker_urls)
         self._connected_at = 0.0
         #: How many times the connection was (re)established: a change tells
         #: a caller that it was lost meanwhile (and its queues declared again).
@@ -359,7 +358,7 @@ class Link:
                     # us: the links sharing ``unconfirming`` leave that host.
                     confirms = self.confirms
                     if (confirms.timed_out and confirms.blocked_reason is None
-                            and self._fails_over):
+                            and self._host_count > 1):
                         self._unconfirming.report(self.host)
                         self._leave_unconfirming_host(reported_here=True)
                     else:
